@@ -1,0 +1,984 @@
+#include "raft/node.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "raft/quorum.h"
+
+namespace pharos::raft {
+namespace {
+
+using raftpb::Entry;
+using raftpb::Message;
+using raftpb::MessageType;
+
+// Entries handed to the application per Ready, so a long backlog is applied in bounded batches.
+constexpr uint64_t kMaxCommittedBytesPerReady = 16 << 20;
+
+bool HardStateEqual(const raftpb::HardState& a, const raftpb::HardState& b) {
+  return a.term() == b.term() && a.vote() == b.vote() && a.commit() == b.commit();
+}
+
+// Messages whose sending depends on nothing being durable (Ready::messages). Everything else
+// waits for the Ready to be persisted: a vote must survive a crash before anyone hears of it,
+// and an acknowledgement of entries must not outrun their fsync.
+bool MaySendBeforePersist(MessageType t) {
+  switch (t) {
+    case raftpb::MSG_APP:
+    case raftpb::MSG_HEARTBEAT:
+    case raftpb::MSG_HEARTBEAT_RESP:
+    case raftpb::MSG_SNAP:
+    case raftpb::MSG_TIMEOUT_NOW:
+    case raftpb::MSG_READ_INDEX:
+    case raftpb::MSG_READ_INDEX_RESP:
+    case raftpb::MSG_TRANSFER_LEADER:
+    case raftpb::MSG_PROP:
+    case raftpb::MSG_PRE_VOTE:
+    case raftpb::MSG_PRE_VOTE_RESP:
+      return true;
+    default:
+      return false;
+  }
+}
+
+MessageType VoteResponseType(MessageType t) {
+  return t == raftpb::MSG_VOTE ? raftpb::MSG_VOTE_RESP : raftpb::MSG_PRE_VOTE_RESP;
+}
+
+}  // namespace
+
+const char* RoleName(Role r) {
+  switch (r) {
+    case Role::kFollower: return "follower";
+    case Role::kPreCandidate: return "pre-candidate";
+    case Role::kCandidate: return "candidate";
+    case Role::kLeader: return "leader";
+  }
+  return "?";
+}
+
+Result<std::unique_ptr<Node>> Node::Create(const RaftConfig& config, const Storage* storage) {
+  if (Status s = config.Validate(); !s.ok()) return s;
+  auto initial = storage->GetInitialState();
+  if (!initial.ok()) return initial.status();
+  std::unique_ptr<Node> node(new Node(config, storage));
+
+  node->membership_.Reset(storage->FirstIndex() - 1, initial->conf_state);
+  for (uint64_t lo = storage->FirstIndex(), last = storage->LastIndex(); lo <= last;) {
+    auto page = storage->Entries(lo, last + 1, 8 << 20);
+    if (!page.ok()) return page.status();
+    node->membership_.OnAppend(*page);
+    lo += page->size();
+  }
+  if (WasRemoved(node->membership_.current(), config.id)) {
+    return Status::FailedPrecondition("member " + std::to_string(config.id) +
+                                      " was removed from the cluster; its data cannot be reused");
+  }
+
+  const raftpb::HardState& hs = initial->hard_state;
+  if (hs.commit() > storage->LastIndex()) {
+    return Status::Corruption("hard state commit " + std::to_string(hs.commit()) +
+                              " is beyond the last log index " +
+                              std::to_string(storage->LastIndex()));
+  }
+  node->term_ = hs.term();
+  node->vote_ = hs.vote();
+  node->log_.CommitTo(hs.commit());
+  if (config.applied > 0) {
+    if (config.applied > node->log_.committed()) {
+      return Status::Corruption("applied index " + std::to_string(config.applied) +
+                                " is beyond the commit index");
+    }
+    if (config.applied > node->log_.applied()) node->log_.AppliedTo(config.applied);
+  }
+  node->persisted_hard_state_ = hs;
+  node->handed_hard_state_ = hs;
+  node->BecomeFollower(node->term_, 0);
+  node->prev_soft_state_ = SoftState{0, Role::kFollower};
+  return node;
+}
+
+Node::Node(const RaftConfig& config, const Storage* storage)
+    : config_(config),
+      storage_(storage),
+      log_(storage, kMaxCommittedBytesPerReady),
+      rng_(config.seed * 0x9E3779B97F4A7C15ULL + config.id) {}
+
+bool Node::Promotable() const { return IsVoter(membership_.current(), config_.id); }
+
+bool Node::CommittedEntryInCurrentTerm() const {
+  return log_.Term(log_.committed()).value_or(0) == term_;
+}
+
+void Node::ResetRandomizedElectionTimeout() {
+  const uint64_t span = config_.election_tick_max - config_.election_tick_min;
+  randomized_election_timeout_ = config_.election_tick_min + static_cast<int>(rng_() % span);
+}
+
+void Node::Reset(uint64_t term) {
+  if (term_ != term) {
+    term_ = term;
+    vote_ = 0;
+  }
+  lead_ = 0;
+  election_elapsed_ = 0;
+  heartbeat_elapsed_ = 0;
+  ResetRandomizedElectionTimeout();
+  AbortLeaderTransfer();
+  votes_.clear();
+  read_only_.Reset();
+  pending_read_index_msgs_.clear();
+  ResetProgress();
+}
+
+void Node::ResetProgress() {
+  progress_.clear();
+  SyncProgressWithMembership();
+}
+
+void Node::SyncProgressWithMembership() {
+  const raftpb::ConfState& cs = membership_.current();
+  auto track = [&](uint64_t id, bool learner) {
+    auto it = progress_.find(id);
+    if (it == progress_.end()) {
+      it = progress_
+               .emplace(id, Progress(log_.LastIndex() + 1, config_.max_inflight_msgs,
+                                     config_.max_inflight_bytes, learner))
+               .first;
+      if (id == config_.id) {
+        it->second.match = log_.StableLastIndex();
+        it->second.BecomeReplicate();
+      }
+    }
+    it->second.is_learner = learner;
+  };
+  for (uint64_t id : cs.voters()) track(id, false);
+  for (uint64_t id : cs.learners()) track(id, true);
+  for (auto it = progress_.begin(); it != progress_.end();) {
+    if (!IsVoter(cs, it->first) && !IsLearner(cs, it->first)) {
+      if (it->first == lead_transferee_) AbortLeaderTransfer();
+      it = progress_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Node::BecomeFollower(uint64_t term, uint64_t lead) {
+  Reset(term);
+  role_ = Role::kFollower;
+  lead_ = lead;
+}
+
+void Node::BecomePreCandidate() {
+  // A pre-candidate keeps its term and vote: it only asks whether it could win.
+  role_ = Role::kPreCandidate;
+  votes_.clear();
+  lead_ = 0;
+}
+
+void Node::BecomeCandidate() {
+  Reset(term_ + 1);
+  vote_ = config_.id;
+  role_ = Role::kCandidate;
+}
+
+void Node::BecomeLeader() {
+  Reset(term_);
+  lead_ = config_.id;
+  role_ = Role::kLeader;
+  // The no-op lets this leader commit (and so learn the commit index of) earlier terms' entries,
+  // which it may not do by counting replicas (Raft §5.4.2, §8).
+  AppendEntries({Entry()});
+}
+
+void Node::Tick() {
+  if (role_ == Role::kLeader) {
+    TickHeartbeat();
+  } else {
+    TickElection();
+  }
+}
+
+void Node::TickElection() {
+  ++election_elapsed_;
+  if (Promotable() && election_elapsed_ >= randomized_election_timeout_) {
+    election_elapsed_ = 0;
+    Hup(CampaignType::kElection);
+  }
+}
+
+void Node::TickHeartbeat() {
+  ++heartbeat_elapsed_;
+  ++election_elapsed_;
+  if (election_elapsed_ >= config_.election_tick_min) {
+    election_elapsed_ = 0;
+    if (config_.check_quorum && !QuorumActive()) {
+      BecomeFollower(term_, 0);
+      return;
+    }
+    // A transfer that has not finished within an election timeout has failed.
+    AbortLeaderTransfer();
+  }
+  if (heartbeat_elapsed_ >= config_.heartbeat_tick) {
+    heartbeat_elapsed_ = 0;
+    BcastHeartbeat();
+  }
+}
+
+bool Node::QuorumActive() {
+  size_t active = 0;
+  const auto voters = membership_.Voters();
+  for (uint64_t id : voters) {
+    auto it = progress_.find(id);
+    if (id == config_.id || (it != progress_.end() && it->second.recent_active)) ++active;
+  }
+  for (auto& [id, pr] : progress_) {
+    if (id != config_.id) pr.recent_active = false;
+  }
+  return active >= QuorumSize(voters.size());
+}
+
+void Node::Hup(CampaignType type) {
+  if (role_ == Role::kLeader || !Promotable()) return;
+  if (type == CampaignType::kElection && config_.pre_vote) type = CampaignType::kPreElection;
+  StartCampaign(type);
+}
+
+Status Node::Campaign() {
+  if (role_ == Role::kLeader) return Status::FailedPrecondition("already the leader");
+  if (!Promotable()) return Status::FailedPrecondition("not a voter");
+  Hup(CampaignType::kElection);
+  return Status::Ok();
+}
+
+void Node::StartCampaign(CampaignType type) {
+  MessageType vote_msg;
+  uint64_t vote_term;
+  if (type == CampaignType::kPreElection) {
+    BecomePreCandidate();
+    vote_msg = raftpb::MSG_PRE_VOTE;
+    // Ask for votes as if at the next term, without moving to it (thesis §9.6).
+    vote_term = term_ + 1;
+  } else {
+    BecomeCandidate();
+    vote_msg = raftpb::MSG_VOTE;
+    vote_term = term_;
+  }
+  votes_[config_.id] = true;
+  const auto voters = membership_.Voters();
+  if (TallyVotes(voters, votes_) == VoteResult::kWon) {
+    if (type == CampaignType::kPreElection) {
+      StartCampaign(CampaignType::kElection);
+    } else {
+      BecomeLeader();
+      BcastAppend();
+    }
+    return;
+  }
+  for (uint64_t id : voters) {
+    if (id == config_.id) continue;
+    Message m;
+    m.set_type(vote_msg);
+    m.set_to(id);
+    m.set_term(vote_term);
+    m.set_index(log_.LastIndex());
+    m.set_log_term(log_.LastTerm());
+    m.set_transfer(type == CampaignType::kTransfer);
+    Send(std::move(m));
+  }
+}
+
+Status Node::Step(const Message& m) {
+  const MessageType type = m.type();
+  if (m.term() == 0) {
+    // Local message or forwarded proposal/read: no term to reconcile.
+  } else if (m.term() > term_) {
+    if (type == raftpb::MSG_VOTE || type == raftpb::MSG_PRE_VOTE) {
+      // The vote guard (thesis §4.2.3): a node that heard from a live leader within the minimum
+      // election timeout ignores campaigns, so a node that was partitioned away cannot depose a
+      // healthy leader. One tick of slack: nodes tick out of phase, and a survivor whose tick
+      // lags must not refuse the first candidate after a real leader failure.
+      const bool in_lease = config_.check_quorum && lead_ != 0 &&
+                            election_elapsed_ < config_.election_tick_min - 1;
+      if (in_lease && !m.transfer()) return Status::Ok();
+    }
+    if (type == raftpb::MSG_PRE_VOTE) {
+      // A pre-vote never changes our term.
+    } else if (type == raftpb::MSG_PRE_VOTE_RESP && !m.reject()) {
+      // A granted pre-vote carries the term we asked for; we move to it only if we win.
+    } else if (type == raftpb::MSG_APP || type == raftpb::MSG_HEARTBEAT ||
+               type == raftpb::MSG_SNAP) {
+      BecomeFollower(m.term(), m.from());
+    } else {
+      BecomeFollower(m.term(), 0);
+    }
+  } else if (m.term() < term_) {
+    if ((config_.check_quorum || config_.pre_vote) &&
+        (type == raftpb::MSG_APP || type == raftpb::MSG_HEARTBEAT)) {
+      // A stale leader that cannot win elections (pre-vote) or hear a quorum (check quorum)
+      // might never learn of the newer term; tell it.
+      Message resp;
+      resp.set_type(raftpb::MSG_APP_RESP);
+      resp.set_to(m.from());
+      Send(std::move(resp));
+    } else if (type == raftpb::MSG_PRE_VOTE) {
+      Message resp;
+      resp.set_type(raftpb::MSG_PRE_VOTE_RESP);
+      resp.set_to(m.from());
+      resp.set_term(term_);
+      resp.set_reject(true);
+      Send(std::move(resp));
+    }
+    return Status::Ok();
+  }
+
+  switch (type) {
+    case raftpb::MSG_HUP:
+      Hup(CampaignType::kElection);
+      return Status::Ok();
+    case raftpb::MSG_VOTE:
+    case raftpb::MSG_PRE_VOTE:
+      HandleVoteRequest(m);
+      return Status::Ok();
+    default:
+      break;
+  }
+  switch (role_) {
+    case Role::kLeader: StepLeader(m); break;
+    case Role::kCandidate:
+    case Role::kPreCandidate: StepCandidate(m); break;
+    case Role::kFollower: StepFollower(m); break;
+  }
+  return Status::Ok();
+}
+
+void Node::HandleVoteRequest(const Message& m) {
+  const bool can_vote = vote_ == m.from() || (vote_ == 0 && lead_ == 0) ||
+                        (m.type() == raftpb::MSG_PRE_VOTE && m.term() > term_);
+  Message resp;
+  resp.set_type(VoteResponseType(m.type()));
+  resp.set_to(m.from());
+  // Raft §5.4.1: grant only to a candidate whose log is at least as up to date as ours.
+  if (can_vote && log_.IsUpToDate(m.index(), m.log_term())) {
+    resp.set_term(m.term());
+    if (m.type() == raftpb::MSG_VOTE) {
+      election_elapsed_ = 0;
+      vote_ = m.from();
+    }
+  } else {
+    resp.set_term(term_);
+    resp.set_reject(true);
+  }
+  Send(std::move(resp));
+}
+
+void Node::StepFollower(const Message& m) {
+  switch (m.type()) {
+    case raftpb::MSG_APP:
+      election_elapsed_ = 0;
+      lead_ = m.from();
+      HandleAppendEntries(m);
+      break;
+    case raftpb::MSG_HEARTBEAT:
+      election_elapsed_ = 0;
+      lead_ = m.from();
+      HandleHeartbeat(m);
+      break;
+    case raftpb::MSG_SNAP:
+      election_elapsed_ = 0;
+      lead_ = m.from();
+      HandleSnapshot(m);
+      break;
+    case raftpb::MSG_TRANSFER_LEADER:
+    case raftpb::MSG_READ_INDEX:
+      if (lead_ != 0) {
+        Message fwd = m;
+        fwd.set_to(lead_);
+        Send(std::move(fwd));
+      }
+      break;
+    case raftpb::MSG_TIMEOUT_NOW:
+      // The leader chose us: campaign at once, skipping pre-vote, past the vote guard.
+      Hup(CampaignType::kTransfer);
+      break;
+    case raftpb::MSG_READ_INDEX_RESP:
+      read_states_.push_back({m.index(), m.context()});
+      break;
+    default:
+      break;
+  }
+}
+
+void Node::StepCandidate(const Message& m) {
+  const MessageType my_resp =
+      role_ == Role::kPreCandidate ? raftpb::MSG_PRE_VOTE_RESP : raftpb::MSG_VOTE_RESP;
+  switch (m.type()) {
+    case raftpb::MSG_APP:
+      BecomeFollower(m.term(), m.from());
+      HandleAppendEntries(m);
+      return;
+    case raftpb::MSG_HEARTBEAT:
+      BecomeFollower(m.term(), m.from());
+      HandleHeartbeat(m);
+      return;
+    case raftpb::MSG_SNAP:
+      BecomeFollower(m.term(), m.from());
+      HandleSnapshot(m);
+      return;
+    default:
+      break;
+  }
+  if (m.type() != my_resp) return;
+  votes_.emplace(m.from(), !m.reject());
+  switch (TallyVotes(membership_.Voters(), votes_)) {
+    case VoteResult::kWon:
+      if (role_ == Role::kPreCandidate) {
+        StartCampaign(CampaignType::kElection);
+      } else {
+        BecomeLeader();
+        BcastAppend();
+      }
+      break;
+    case VoteResult::kLost:
+      BecomeFollower(term_, 0);
+      break;
+    case VoteResult::kPending:
+      break;
+  }
+}
+
+void Node::StepLeader(const Message& m) {
+  switch (m.type()) {
+    case raftpb::MSG_BEAT:
+      BcastHeartbeat();
+      return;
+    case raftpb::MSG_READ_INDEX:
+      HandleReadIndex(m);
+      return;
+    case raftpb::MSG_TRANSFER_LEADER:
+      HandleTransferLeader(m.from());
+      return;
+    default:
+      break;
+  }
+  auto it = progress_.find(m.from());
+  if (it == progress_.end()) return;
+  Progress& pr = it->second;
+  switch (m.type()) {
+    case raftpb::MSG_APP_RESP:
+      HandleAppendResponse(m, pr);
+      break;
+    case raftpb::MSG_HEARTBEAT_RESP:
+      HandleHeartbeatResponse(m, pr);
+      break;
+    case raftpb::MSG_UNREACHABLE:
+      if (pr.state == Progress::State::kReplicate) pr.BecomeProbe();
+      break;
+    case raftpb::MSG_SNAP_STATUS:
+      if (pr.state != Progress::State::kSnapshot) break;
+      if (m.reject()) pr.pending_snapshot = 0;
+      pr.BecomeProbe();
+      // Wait for the next heartbeat response before probing again.
+      pr.probe_sent = true;
+      break;
+    default:
+      break;
+  }
+}
+
+void Node::HandleAppendEntries(const Message& m) {
+  Message resp;
+  resp.set_type(raftpb::MSG_APP_RESP);
+  resp.set_to(m.from());
+  if (m.index() < log_.committed()) {
+    resp.set_index(log_.committed());
+    Send(std::move(resp));
+    return;
+  }
+  std::vector<Entry> entries(m.entries().begin(), m.entries().end());
+  uint64_t first_written = 0;
+  if (auto last_new =
+          log_.MaybeAppend(m.index(), m.log_term(), m.commit(), entries, &first_written)) {
+    if (first_written != 0) {
+      membership_.OnAppend(
+          std::vector<Entry>(entries.begin() + (first_written - m.index() - 1), entries.end()));
+      SyncProgressWithMembership();
+    }
+    resp.set_index(*last_new);
+  } else {
+    auto [hint_index, hint_term] =
+        log_.FindConflictByTerm(std::min(m.index(), log_.LastIndex()), m.log_term());
+    resp.set_index(m.index());
+    resp.set_reject(true);
+    resp.set_reject_hint(hint_index);
+    resp.set_hint_term(hint_term);
+  }
+  Send(std::move(resp));
+}
+
+void Node::HandleHeartbeat(const Message& m) {
+  // The leader sends min(its commit, what it knows we match), so this never commits a stale
+  // suffix of ours.
+  log_.CommitTo(std::min(m.commit(), log_.LastIndex()));
+  Message resp;
+  resp.set_type(raftpb::MSG_HEARTBEAT_RESP);
+  resp.set_to(m.from());
+  resp.set_context(m.context());
+  Send(std::move(resp));
+}
+
+void Node::HandleSnapshot(const Message& m) {
+  Message resp;
+  resp.set_type(raftpb::MSG_APP_RESP);
+  resp.set_to(m.from());
+  resp.set_index(Restore(m.snapshot()) ? log_.LastIndex() : log_.committed());
+  Send(std::move(resp));
+}
+
+bool Node::Restore(const raftpb::Snapshot& s) {
+  const uint64_t index = s.metadata().index();
+  if (index <= log_.committed()) return false;
+  if (log_.MatchTerm(index, s.metadata().term())) {
+    // We already hold the snapshot's last entry: just learn that it is committed.
+    log_.CommitTo(index);
+    return false;
+  }
+  log_.Restore(s);
+  membership_.Reset(index, s.metadata().conf_state());
+  SyncProgressWithMembership();
+  return true;
+}
+
+void Node::HandleAppendResponse(const Message& m, Progress& pr) {
+  pr.recent_active = true;
+  if (m.reject()) {
+    uint64_t next_probe = m.reject_hint();
+    if (m.hint_term() > 0) {
+      next_probe = log_.FindConflictByTerm(m.reject_hint(), m.hint_term()).first;
+    }
+    if (pr.MaybeDecrTo(m.index(), next_probe)) {
+      if (pr.state == Progress::State::kReplicate) pr.BecomeProbe();
+      SendAppend(m.from(), true);
+    }
+    return;
+  }
+  const bool was_paused = pr.IsPaused();
+  if (!pr.MaybeUpdate(m.index())) return;
+  switch (pr.state) {
+    case Progress::State::kProbe:
+      pr.BecomeReplicate();
+      break;
+    case Progress::State::kSnapshot:
+      if (pr.match >= pr.pending_snapshot) {
+        pr.BecomeProbe();
+        pr.BecomeReplicate();
+      }
+      break;
+    case Progress::State::kReplicate:
+      pr.inflights.FreeLE(m.index());
+      break;
+  }
+  if (MaybeCommit()) {
+    BcastAppend();
+  } else if (was_paused) {
+    SendAppend(m.from(), true);
+  }
+  // Fill the window: a follower catching up gets as many messages as it may have in flight.
+  while (role_ == Role::kLeader && progress_.count(m.from()) && SendAppend(m.from(), false)) {
+  }
+  if (m.from() == lead_transferee_ && pr.match == log_.LastIndex()) SendTimeoutNow(m.from());
+}
+
+void Node::HandleHeartbeatResponse(const Message& m, Progress& pr) {
+  pr.recent_active = true;
+  pr.probe_sent = false;
+  if (pr.match < log_.LastIndex()) SendAppend(m.from(), true);
+  if (m.context().empty()) return;
+  const std::set<uint64_t>* acks = read_only_.RecvAck(m.from(), m.context());
+  if (acks == nullptr) return;
+  const auto voters = membership_.Voters();
+  size_t granted = 0;
+  for (uint64_t id : voters) granted += acks->count(id);
+  if (granted < QuorumSize(voters.size())) return;
+  ServeReads(read_only_.Release(m.context()));
+}
+
+void Node::ServeReads(std::vector<ReadIndexRequest> reads) {
+  for (ReadIndexRequest& r : reads) {
+    if (r.from == config_.id || r.from == 0) {
+      read_states_.push_back({r.index, std::move(r.context)});
+    } else {
+      Message resp;
+      resp.set_type(raftpb::MSG_READ_INDEX_RESP);
+      resp.set_to(r.from);
+      resp.set_index(r.index);
+      resp.set_context(std::move(r.context));
+      Send(std::move(resp));
+    }
+  }
+}
+
+void Node::HandleReadIndex(const Message& m) {
+  const uint64_t from = m.from() == 0 ? config_.id : m.from();
+  const auto voters = membership_.Voters();
+  if (voters.size() == 1 && voters.front() == config_.id) {
+    ReadIndexRequest r;
+    r.context = m.context();
+    r.index = log_.committed();
+    r.from = from;
+    ServeReads({std::move(r)});
+    return;
+  }
+  // Until an entry of its own term commits, a new leader does not know the commit index
+  // (thesis §6.4): hold the request until its no-op commits.
+  if (!CommittedEntryInCurrentTerm()) {
+    Message held = m;
+    held.set_from(from);
+    pending_read_index_msgs_.push_back(std::move(held));
+    return;
+  }
+  // Serve at today's commit index once a quorum confirms, by heartbeat, that we still lead.
+  read_only_.Add(m.context(), log_.committed(), from, config_.id);
+  BcastHeartbeat();
+}
+
+void Node::HandleTransferLeader(uint64_t transferee) {
+  if (transferee == 0 || transferee == config_.id) return;
+  if (!IsVoter(membership_.current(), transferee)) return;
+  if (lead_transferee_ == transferee) return;
+  lead_transferee_ = transferee;
+  // The transfer must finish within an election timeout (TickHeartbeat aborts it).
+  election_elapsed_ = 0;
+  const Progress& pr = progress_.at(transferee);
+  if (pr.match == log_.LastIndex()) {
+    SendTimeoutNow(transferee);
+  } else {
+    SendAppend(transferee, true);
+  }
+}
+
+void Node::SendTimeoutNow(uint64_t to) {
+  Message m;
+  m.set_type(raftpb::MSG_TIMEOUT_NOW);
+  m.set_to(to);
+  Send(std::move(m));
+}
+
+Status Node::Propose(std::string data) {
+  if (role_ != Role::kLeader) {
+    return Status(StatusCode::kNotLeader, "not the leader (leader: " + std::to_string(lead_) + ")");
+  }
+  if (lead_transferee_ != 0) return Status::Unavailable("leadership transfer in progress");
+  if (!IsVoter(membership_.current(), config_.id)) {
+    return Status::Unavailable("this leader is being removed from the cluster");
+  }
+  Entry e;
+  e.set_data(std::move(data));
+  AppendEntries({std::move(e)});
+  BcastAppend();
+  return Status::Ok();
+}
+
+Status Node::ProposeConfChange(const raftpb::ConfChange& cc) {
+  if (role_ != Role::kLeader) {
+    return Status(StatusCode::kNotLeader, "not the leader (leader: " + std::to_string(lead_) + ")");
+  }
+  if (lead_transferee_ != 0) return Status::Unavailable("leadership transfer in progress");
+  // The single-server change bug (found after the thesis): a configuration entry appended
+  // before this leader's term has committed an entry can overlap a change from an earlier term.
+  if (!CommittedEntryInCurrentTerm()) {
+    return Status::Unavailable("no entry of this leader's term has committed yet; retry");
+  }
+  if (membership_.LastConfigIndex() > log_.committed()) {
+    return Status::FailedPrecondition("a configuration change is still in progress");
+  }
+  raftpb::ConfState next;
+  if (Status s = ApplyConfChange(membership_.current(), cc, &next); !s.ok()) return s;
+  if (cc.type() == raftpb::CONF_PROMOTE_LEARNER) {
+    const Progress& pr = progress_.at(cc.node_id());
+    if (pr.match < log_.committed()) {
+      return Status::FailedPrecondition("learner " + std::to_string(cc.node_id()) +
+                                        " is behind (match " + std::to_string(pr.match) +
+                                        ", commit " + std::to_string(log_.committed()) + ")");
+    }
+  }
+  Entry e;
+  e.set_type(raftpb::ENTRY_CONF_CHANGE);
+  e.set_data(cc.SerializeAsString());
+  AppendEntries({std::move(e)});
+  BcastAppend();
+  return Status::Ok();
+}
+
+void Node::ReadIndex(std::string context) {
+  Message m;
+  m.set_type(raftpb::MSG_READ_INDEX);
+  m.set_context(std::move(context));
+  if (role_ == Role::kLeader) {
+    HandleReadIndex(m);
+  } else if (lead_ != 0) {
+    m.set_to(lead_);
+    Send(std::move(m));
+  }
+}
+
+Status Node::TransferLeader(uint64_t transferee) {
+  if (role_ == Role::kLeader) {
+    if (!IsVoter(membership_.current(), transferee) || transferee == config_.id) {
+      return Status::InvalidArgument("member " + std::to_string(transferee) +
+                                     " cannot take leadership");
+    }
+    HandleTransferLeader(transferee);
+    return Status::Ok();
+  }
+  if (lead_ == 0) return Status::Unavailable("no leader to transfer from");
+  Message m;
+  m.set_type(raftpb::MSG_TRANSFER_LEADER);
+  m.set_to(lead_);
+  m.set_from(transferee);
+  m.set_term(0);
+  msgs_now_.push_back(std::move(m));  // from is the transferee, not us: bypass Send()
+  return Status::Ok();
+}
+
+void Node::ReportUnreachable(uint64_t id) {
+  Message m;
+  m.set_type(raftpb::MSG_UNREACHABLE);
+  m.set_from(id);
+  (void)Step(m);
+}
+
+void Node::ReportSnapshot(uint64_t id, bool ok) {
+  Message m;
+  m.set_type(raftpb::MSG_SNAP_STATUS);
+  m.set_from(id);
+  m.set_reject(!ok);
+  (void)Step(m);
+}
+
+void Node::AppendEntries(std::vector<Entry> entries) {
+  uint64_t index = log_.LastIndex();
+  for (Entry& e : entries) {
+    e.set_term(term_);
+    e.set_index(++index);
+  }
+  log_.Append(entries);
+  membership_.OnAppend(entries);
+  SyncProgressWithMembership();
+  // Our own progress moves only when the entries are durable (Advance): thesis §10.2.1.
+}
+
+bool Node::MaybeCommit() {
+  const uint64_t quorum_index = CommittedIndex(membership_.Voters(), [this](uint64_t id) {
+    auto it = progress_.find(id);
+    return it == progress_.end() ? 0 : it->second.match;
+  });
+  // Raft §5.4.2: only an entry of the current term is committed by counting replicas.
+  if (!log_.MaybeCommit(quorum_index, term_)) return false;
+  OnCommitAdvanced();
+  return true;
+}
+
+void Node::OnCommitAdvanced() {
+  if (!pending_read_index_msgs_.empty() && CommittedEntryInCurrentTerm()) {
+    auto held = std::move(pending_read_index_msgs_);
+    pending_read_index_msgs_.clear();
+    for (const Message& m : held) HandleReadIndex(m);
+  }
+  // A leader removed from the configuration keeps leading until the removal commits, then
+  // steps down (thesis §4.2.2).
+  if (!IsVoter(membership_.current(), config_.id) &&
+      log_.committed() >= membership_.LastConfigIndex()) {
+    BcastAppend();  // let the others learn the commit before we go quiet
+    BecomeFollower(term_, 0);
+  }
+}
+
+bool Node::SendAppend(uint64_t to, bool send_if_empty) {
+  if (to == config_.id) return false;
+  auto it = progress_.find(to);
+  if (it == progress_.end()) return false;
+  Progress& pr = it->second;
+  if (pr.IsPaused()) return false;
+
+  const uint64_t prev = pr.next - 1;
+  const auto prev_term = log_.Term(prev);
+  auto entries = log_.Slice(pr.next, log_.LastIndex() + 1, config_.max_size_per_msg);
+  if (!prev_term.has_value() || !entries.ok()) {
+    // The follower needs entries we compacted: send a snapshot instead, but only to a follower
+    // we heard from recently (a dead one would pin the transfer).
+    if (!pr.recent_active) return false;
+    auto snap = log_.Snapshot();
+    if (!snap.ok() || snap->metadata().index() == 0) return false;
+    Message m;
+    m.set_type(raftpb::MSG_SNAP);
+    m.set_to(to);
+    const uint64_t snap_index = snap->metadata().index();
+    *m.mutable_snapshot() = std::move(*snap);
+    pr.BecomeSnapshot(snap_index);
+    Send(std::move(m));
+    return true;
+  }
+  if (entries->empty() && !send_if_empty) return false;
+
+  Message m;
+  m.set_type(raftpb::MSG_APP);
+  m.set_to(to);
+  m.set_index(prev);
+  m.set_log_term(*prev_term);
+  m.set_commit(log_.committed());
+  uint64_t bytes = 0;
+  for (Entry& e : *entries) bytes += e.ByteSizeLong();
+  const uint64_t last = entries->empty() ? prev : entries->back().index();
+  for (Entry& e : *entries) *m.add_entries() = std::move(e);
+  pr.SentEntries(last, bytes);
+  Send(std::move(m));
+  return true;
+}
+
+void Node::BcastAppend() {
+  for (auto& [id, pr] : progress_) {
+    if (id != config_.id) SendAppend(id, true);
+  }
+}
+
+void Node::BcastHeartbeat() {
+  const std::string context = read_only_.LastPendingContext();
+  for (auto& [id, pr] : progress_) {
+    if (id == config_.id) continue;
+    Message m;
+    m.set_type(raftpb::MSG_HEARTBEAT);
+    m.set_to(id);
+    // Never more than the follower is known to match: its suffix beyond that may be stale.
+    m.set_commit(std::min(pr.match, log_.committed()));
+    m.set_context(context);
+    Send(std::move(m));
+  }
+}
+
+void Node::Send(Message m) {
+  m.set_from(config_.id);
+  const MessageType t = m.type();
+  const bool carries_own_term = t != raftpb::MSG_VOTE && t != raftpb::MSG_PRE_VOTE &&
+                                t != raftpb::MSG_VOTE_RESP && t != raftpb::MSG_PRE_VOTE_RESP &&
+                                t != raftpb::MSG_PROP && t != raftpb::MSG_READ_INDEX;
+  if (carries_own_term) m.set_term(term_);
+  if (MaySendBeforePersist(t)) {
+    msgs_now_.push_back(std::move(m));
+  } else {
+    msgs_after_persist_.push_back(std::move(m));
+  }
+}
+
+const Progress* Node::progress(uint64_t id) const {
+  if (role_ != Role::kLeader) return nullptr;
+  auto it = progress_.find(id);
+  return it == progress_.end() ? nullptr : &it->second;
+}
+
+NodeStatus Node::status() const {
+  NodeStatus s;
+  s.id = config_.id;
+  s.term = term_;
+  s.vote = vote_;
+  s.lead = lead_;
+  s.role = role_;
+  s.committed = log_.committed();
+  s.applied = log_.applied();
+  s.last_index = log_.LastIndex();
+  s.is_learner = IsLearner(membership_.current(), config_.id);
+  return s;
+}
+
+bool Node::HasReady() const {
+  if (ready_outstanding_) return false;
+  if (SoftState{lead_, role_} != prev_soft_state_) return true;
+  raftpb::HardState hs;
+  hs.set_term(term_);
+  hs.set_vote(vote_);
+  hs.set_commit(log_.committed());
+  if (!HardStateEqual(hs, handed_hard_state_)) return true;
+  return !log_.UnstableEntries().empty() || log_.UnstableSnapshot().has_value() ||
+         log_.HasNextCommittedEntries() || !msgs_now_.empty() || !msgs_after_persist_.empty() ||
+         !read_states_.empty();
+}
+
+std::vector<Message> Node::TakeSendableMessages() {
+  std::vector<Message> out;
+  if (term_ != persisted_hard_state_.term() || vote_ != persisted_hard_state_.vote()) {
+    return out;  // our term or vote is not durable yet: everything waits for the Ready
+  }
+  out.swap(msgs_now_);
+  return out;
+}
+
+Ready Node::GetReady() {
+  if (ready_outstanding_) throw std::logic_error("raft: GetReady before Advance");
+  Ready rd;
+  const SoftState soft{lead_, role_};
+  if (soft != prev_soft_state_) {
+    rd.soft_state = soft;
+    prev_soft_state_ = soft;
+  }
+  raftpb::HardState hs;
+  hs.set_term(term_);
+  hs.set_vote(vote_);
+  hs.set_commit(log_.committed());
+  in_flight_ = InFlight();
+  if (!HardStateEqual(hs, handed_hard_state_)) {
+    rd.hard_state = hs;
+    in_flight_.hard_state = hs;
+    handed_hard_state_ = hs;
+  }
+  rd.entries = log_.UnstableEntries();
+  if (!rd.entries.empty()) {
+    in_flight_.last_entry_index = rd.entries.back().index();
+    in_flight_.last_entry_term = rd.entries.back().term();
+  }
+  if (log_.UnstableSnapshot()) {
+    rd.snapshot = *log_.UnstableSnapshot();
+    in_flight_.snapshot_index = rd.snapshot->metadata().index();
+    in_flight_.applied_to = in_flight_.snapshot_index;
+  }
+  rd.committed_entries = log_.NextCommittedEntries();
+  if (!rd.committed_entries.empty()) in_flight_.applied_to = rd.committed_entries.back().index();
+
+  const bool term_or_vote_changed =
+      term_ != persisted_hard_state_.term() || vote_ != persisted_hard_state_.vote();
+  (term_or_vote_changed ? rd.messages_after_persist : rd.messages) = std::move(msgs_now_);
+  msgs_now_.clear();
+  rd.messages_after_persist.insert(rd.messages_after_persist.end(),
+                                   std::make_move_iterator(msgs_after_persist_.begin()),
+                                   std::make_move_iterator(msgs_after_persist_.end()));
+  msgs_after_persist_.clear();
+  rd.read_states = std::move(read_states_);
+  read_states_.clear();
+  rd.must_sync = (rd.hard_state && (hs.term() != persisted_hard_state_.term() ||
+                                    hs.vote() != persisted_hard_state_.vote())) ||
+                 !rd.entries.empty() || rd.snapshot.has_value();
+  ready_outstanding_ = true;
+  return rd;
+}
+
+void Node::Advance() {
+  if (!ready_outstanding_) return;
+  ready_outstanding_ = false;
+  if (in_flight_.hard_state) persisted_hard_state_ = *in_flight_.hard_state;
+  if (in_flight_.snapshot_index != 0) log_.StableSnapTo(in_flight_.snapshot_index);
+  if (in_flight_.last_entry_index != 0) {
+    log_.StableTo(in_flight_.last_entry_index, in_flight_.last_entry_term);
+  }
+  if (in_flight_.applied_to != 0 && in_flight_.applied_to > log_.applied()) {
+    log_.AppliedTo(in_flight_.applied_to);
+  }
+  if (role_ == Role::kLeader) {
+    auto self = progress_.find(config_.id);
+    if (self != progress_.end() && self->second.MaybeUpdate(log_.StableLastIndex()) &&
+        MaybeCommit()) {
+      BcastAppend();
+    }
+  }
+}
+
+}  // namespace pharos::raft

@@ -1,0 +1,172 @@
+// Node: the Raft consensus core (Ongaro's thesis, in the style of etcd's raft library). A pure,
+// deterministic state machine: no sockets, threads, clocks or disk. Time enters through Tick(),
+// peers through Step(), the application through Propose()/ProposeConfChange()/ReadIndex()/
+// TransferLeader(); everything the core wants done leaves through GetReady() (see ready.h for the
+// persistence contract). Randomness comes only from RaftConfig::seed.
+//
+// Thread rules: not thread-safe. One thread owns a Node and makes every call on it.
+//
+// Membership: one change at a time (single-server changes, thesis §4.1). A configuration takes
+// effect when its entry is appended; a leader appends none until an entry of its own term has
+// committed and the previous configuration entry has committed; a truncated configuration entry
+// rolls the configuration back; snapshots carry the configuration.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "raft/config.h"
+#include "raft/membership.h"
+#include "raft/progress.h"
+#include "raft/raft_log.h"
+#include "raft/read_only.h"
+#include "raft/ready.h"
+#include "raft/storage.h"
+
+namespace pharos::raft {
+
+struct NodeStatus {
+  uint64_t id = 0;
+  uint64_t term = 0;
+  uint64_t vote = 0;
+  uint64_t lead = 0;
+  Role role = Role::kFollower;
+  uint64_t committed = 0;
+  uint64_t applied = 0;
+  uint64_t last_index = 0;
+  bool is_learner = false;
+};
+
+class Node {
+ public:
+  // Restores term, vote, commit, log and membership from `storage`, which must outlive the node.
+  // Fails on a bad config, and for a member the durable configuration says was removed.
+  static Result<std::unique_ptr<Node>> Create(const RaftConfig& config, const Storage* storage);
+
+  // One unit of logical time.
+  void Tick();
+  // A message from a peer (or from the transport: MSG_UNREACHABLE, MSG_SNAP_STATUS).
+  Status Step(const raftpb::Message& m);
+  // Start an election now (pre-vote first when enabled).
+  Status Campaign();
+  // Leader only: append `data` as a normal entry. kNotLeader elsewhere, kUnavailable while a
+  // leadership transfer is in progress.
+  Status Propose(std::string data);
+  // Leader only: append a configuration change (see the class comment for when it is refused).
+  Status ProposeConfChange(const raftpb::ConfChange& cc);
+  // Ask for a linearizable read point; answered through Ready::read_states with the same
+  // context. Dropped silently when no leader is known (the caller times out and retries).
+  void ReadIndex(std::string context);
+  // Ask the leader (directly or through this follower) to hand leadership to `transferee`.
+  Status TransferLeader(uint64_t transferee);
+  void ReportUnreachable(uint64_t id);
+  void ReportSnapshot(uint64_t id, bool ok);
+
+  bool HasReady() const;
+  Ready GetReady();
+  void Advance();
+  // Messages that may leave now (Ready::messages rule), for callers that send between Readys.
+  std::vector<raftpb::Message> TakeSendableMessages();
+
+  uint64_t id() const { return config_.id; }
+  uint64_t term() const { return term_; }
+  uint64_t vote() const { return vote_; }
+  uint64_t lead() const { return lead_; }
+  Role role() const { return role_; }
+  const RaftLog& log() const { return log_; }
+  const raftpb::ConfState& conf_state() const { return membership_.current(); }
+  // Leader only: what it knows of member `id`; nullptr otherwise.
+  const Progress* progress(uint64_t id) const;
+  uint64_t lead_transferee() const { return lead_transferee_; }
+  NodeStatus status() const;
+
+ private:
+  enum class CampaignType { kPreElection, kElection, kTransfer };
+
+  Node(const RaftConfig& config, const Storage* storage);
+
+  bool Promotable() const;
+  bool CommittedEntryInCurrentTerm() const;
+  void ResetRandomizedElectionTimeout();
+  void Reset(uint64_t term);
+  void ResetProgress();
+  void SyncProgressWithMembership();
+  void BecomeFollower(uint64_t term, uint64_t lead);
+  void BecomePreCandidate();
+  void BecomeCandidate();
+  void BecomeLeader();
+
+  void TickElection();
+  void TickHeartbeat();
+  void Hup(CampaignType type);
+  void StartCampaign(CampaignType type);
+  bool QuorumActive();
+
+  void StepLeader(const raftpb::Message& m);
+  void StepCandidate(const raftpb::Message& m);
+  void StepFollower(const raftpb::Message& m);
+  void HandleVoteRequest(const raftpb::Message& m);
+  void HandleAppendEntries(const raftpb::Message& m);
+  void HandleHeartbeat(const raftpb::Message& m);
+  void HandleSnapshot(const raftpb::Message& m);
+  void HandleAppendResponse(const raftpb::Message& m, Progress& pr);
+  void HandleHeartbeatResponse(const raftpb::Message& m, Progress& pr);
+  void HandleTransferLeader(uint64_t transferee);
+  void HandleReadIndex(const raftpb::Message& m);
+  void ServeReads(std::vector<ReadIndexRequest> reads);
+  bool Restore(const raftpb::Snapshot& s);
+
+  void AppendEntries(std::vector<raftpb::Entry> entries);
+  bool MaybeCommit();
+  void OnCommitAdvanced();
+  bool SendAppend(uint64_t to, bool send_if_empty);
+  void BcastAppend();
+  void BcastHeartbeat();
+  void SendTimeoutNow(uint64_t to);
+  void AbortLeaderTransfer() { lead_transferee_ = 0; }
+  void Send(raftpb::Message m);
+
+  RaftConfig config_;
+  const Storage* storage_;
+  RaftLog log_;
+  Membership membership_;
+  std::mt19937_64 rng_;
+
+  uint64_t term_ = 0;
+  uint64_t vote_ = 0;
+  uint64_t lead_ = 0;
+  Role role_ = Role::kFollower;
+  std::map<uint64_t, Progress> progress_;
+  std::map<uint64_t, bool> votes_;
+  int election_elapsed_ = 0;
+  int heartbeat_elapsed_ = 0;
+  int randomized_election_timeout_ = 0;
+  uint64_t lead_transferee_ = 0;
+  ReadOnly read_only_;
+  // ReadIndex requests that arrived before an entry of this leader's term committed.
+  std::vector<raftpb::Message> pending_read_index_msgs_;
+  std::vector<ReadState> read_states_;
+
+  std::vector<raftpb::Message> msgs_now_;
+  std::vector<raftpb::Message> msgs_after_persist_;
+
+  // Ready bookkeeping.
+  SoftState prev_soft_state_;
+  raftpb::HardState handed_hard_state_;     // last hard state put in a Ready
+  raftpb::HardState persisted_hard_state_;  // last hard state the application made durable
+  bool ready_outstanding_ = false;
+  struct InFlight {
+    std::optional<raftpb::HardState> hard_state;
+    uint64_t last_entry_index = 0;
+    uint64_t last_entry_term = 0;
+    uint64_t snapshot_index = 0;
+    uint64_t applied_to = 0;
+  } in_flight_;
+};
+
+}  // namespace pharos::raft

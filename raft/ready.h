@@ -1,0 +1,54 @@
+// Ready: what the Raft core asks of its application after a batch of steps, and the contract for
+// handing it back (Node::Advance). The rules, in order:
+//   1. Persist `hard_state`, `entries` (appending, replacing any suffix they overlap) and
+//      `snapshot` durably (fsync).
+//   2. `messages` may be sent at once, even before (1) completes: the core puts there only
+//      messages that depend on nothing in this Ready being durable (a leader's AppendEntries and
+//      heartbeats, pre-votes, forwarded reads). A leader thus replicates in parallel with its own
+//      fsync, and counts itself toward a quorum only after Advance tells it the write is durable.
+//   3. `messages_after_persist` may be sent only after (1) completes: votes and vote grants (the
+//      vote must survive a crash) and AppendEntries acknowledgements (a follower acknowledges
+//      only what it will still hold after a crash).
+//   4. Apply `snapshot` (if any) and then `committed_entries`, in order, after (1).
+//   5. Call Advance(). No other Ready is produced until then; the node may be stepped meanwhile.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "proto/raft.pb.h"
+
+namespace pharos::raft {
+
+enum class Role { kFollower, kPreCandidate, kCandidate, kLeader };
+const char* RoleName(Role r);
+
+struct SoftState {
+  uint64_t lead = 0;
+  Role role = Role::kFollower;
+  friend bool operator==(const SoftState&, const SoftState&) = default;
+};
+
+// A linearizable read may be served once the state machine has applied `index`.
+struct ReadState {
+  uint64_t index = 0;
+  std::string context;
+};
+
+struct Ready {
+  std::optional<SoftState> soft_state;
+  std::optional<raftpb::HardState> hard_state;
+  std::vector<raftpb::Entry> entries;
+  std::optional<raftpb::Snapshot> snapshot;
+  std::vector<raftpb::Entry> committed_entries;
+  std::vector<raftpb::Message> messages;
+  std::vector<raftpb::Message> messages_after_persist;
+  std::vector<ReadState> read_states;
+
+  // Whether step 1 needs an fsync (term, vote or entries changed, or a snapshot arrived).
+  bool must_sync = false;
+};
+
+}  // namespace pharos::raft

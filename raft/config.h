@@ -22,6 +22,9 @@ struct RaftConfig {
   // In-flight AppendEntries window per follower in replicate state, by count and by bytes.
   int max_inflight_msgs = 256;
   uint64_t max_inflight_bytes = 32 << 20;
+  // A learner is promoted only once its log is within this many entries of the commit index: a
+  // voter that lags would count toward quorums it cannot serve yet.
+  uint64_t promote_max_lag = 64;
   // A node must win a pre-election before raising its term (Raft thesis §9.6).
   bool pre_vote = true;
   // A leader steps down when it has not heard from a quorum for an election timeout, and

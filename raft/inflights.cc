@@ -14,6 +14,12 @@ void Inflights::FreeLE(uint64_t index) {
   }
 }
 
+void Inflights::FreeFirstOne() {
+  if (items_.empty()) return;
+  bytes_ -= items_.front().bytes;
+  items_.pop_front();
+}
+
 bool Inflights::Full() const {
   return static_cast<int>(items_.size()) >= max_count_ || (max_bytes_ > 0 && bytes_ >= max_bytes_);
 }

@@ -16,6 +16,9 @@ class Inflights {
   void Add(uint64_t last_index, uint64_t bytes);
   // The follower acknowledged everything up to `index`.
   void FreeLE(uint64_t index);
+  // Frees the oldest message: it was probably lost, and a full window would stall the follower
+  // for good (a heartbeat response proves the follower is alive).
+  void FreeFirstOne();
   bool Full() const;
   void Reset();
   int Count() const { return static_cast<int>(items_.size()); }

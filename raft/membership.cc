@@ -17,6 +17,21 @@ void Erase(google::protobuf::RepeatedField<uint64_t>* ids, uint64_t id) {
 
 }  // namespace
 
+std::vector<raftpb::Entry> BootstrapEntries(const std::vector<uint64_t>& voters) {
+  std::vector<raftpb::Entry> entries;
+  for (uint64_t id : voters) {
+    raftpb::ConfChange cc;
+    cc.set_type(raftpb::CONF_ADD_VOTER);
+    cc.set_node_id(id);
+    raftpb::Entry& e = entries.emplace_back();
+    e.set_term(1);
+    e.set_index(entries.size());
+    e.set_type(raftpb::ENTRY_CONF_CHANGE);
+    e.set_data(cc.SerializeAsString());
+  }
+  return entries;
+}
+
 bool IsVoter(const raftpb::ConfState& cs, uint64_t id) { return Contains(cs.voters(), id); }
 bool IsLearner(const raftpb::ConfState& cs, uint64_t id) { return Contains(cs.learners(), id); }
 bool WasRemoved(const raftpb::ConfState& cs, uint64_t id) { return Contains(cs.removed(), id); }

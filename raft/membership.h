@@ -17,6 +17,11 @@ namespace pharos::raft {
 Status ApplyConfChange(const raftpb::ConfState& cs, const raftpb::ConfChange& cc,
                        raftpb::ConfState* out);
 
+// The first entries of a new cluster's log: one ADD_VOTER per initial member at indexes 1..n,
+// term 1, committed. Every initial member writes the same entries, and a member added later
+// learns the initial membership from them (or from a snapshot), never from outside the log.
+std::vector<raftpb::Entry> BootstrapEntries(const std::vector<uint64_t>& voters);
+
 bool IsVoter(const raftpb::ConfState& cs, uint64_t id);
 bool IsLearner(const raftpb::ConfState& cs, uint64_t id);
 bool WasRemoved(const raftpb::ConfState& cs, uint64_t id);

@@ -2,11 +2,21 @@
 
 #include <string>
 
+#include "raft/membership.h"
+
 namespace pharos::raft {
 
-MemoryStorage::MemoryStorage(raftpb::ConfState bootstrap) {
-  *snapshot_.mutable_metadata()->mutable_conf_state() = std::move(bootstrap);
-  entries_.emplace_back();
+MemoryStorage::MemoryStorage() { entries_.emplace_back(); }
+
+std::unique_ptr<MemoryStorage> MemoryStorage::Bootstrap(const std::vector<uint64_t>& voters) {
+  auto storage = std::make_unique<MemoryStorage>();
+  const auto entries = BootstrapEntries(voters);
+  (void)storage->Append(entries);
+  raftpb::HardState hs;
+  hs.set_term(1);
+  hs.set_commit(entries.size());
+  storage->SetHardState(hs);
+  return storage;
 }
 
 Result<InitialState> MemoryStorage::GetInitialState() const {

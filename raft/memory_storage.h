@@ -3,6 +3,7 @@
 // thread-safe: one owner at a time.
 #pragma once
 
+#include <memory>
 #include <vector>
 
 #include "raft/storage.h"
@@ -11,9 +12,11 @@ namespace pharos::raft {
 
 class MemoryStorage : public Storage {
  public:
-  // A fresh log whose membership starts as `bootstrap` (the initial cluster), or empty for a node
-  // that will join an existing cluster.
-  explicit MemoryStorage(raftpb::ConfState bootstrap = {});
+  // An empty log: a node that will join an existing cluster.
+  MemoryStorage();
+  // The log of an initial member of a new cluster whose voters are `voters` (BootstrapEntries,
+  // committed).
+  static std::unique_ptr<MemoryStorage> Bootstrap(const std::vector<uint64_t>& voters);
 
   Result<InitialState> GetInitialState() const override;
   Result<std::vector<raftpb::Entry>> Entries(uint64_t lo, uint64_t hi,

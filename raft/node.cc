@@ -593,6 +593,7 @@ void Node::HandleAppendResponse(const Message& m, Progress& pr) {
 void Node::HandleHeartbeatResponse(const Message& m, Progress& pr) {
   pr.recent_active = true;
   pr.probe_sent = false;
+  if (pr.state == Progress::State::kReplicate && pr.inflights.Full()) pr.inflights.FreeFirstOne();
   if (pr.match < log_.LastIndex()) SendAppend(m.from(), true);
   if (m.context().empty()) return;
   const std::set<uint64_t>* acks = read_only_.RecvAck(m.from(), m.context());
@@ -697,7 +698,7 @@ Status Node::ProposeConfChange(const raftpb::ConfChange& cc) {
   if (Status s = ApplyConfChange(membership_.current(), cc, &next); !s.ok()) return s;
   if (cc.type() == raftpb::CONF_PROMOTE_LEARNER) {
     const Progress& pr = progress_.at(cc.node_id());
-    if (pr.match < log_.committed()) {
+    if (pr.match + config_.promote_max_lag < log_.committed()) {
       return Status::FailedPrecondition("learner " + std::to_string(cc.node_id()) +
                                         " is behind (match " + std::to_string(pr.match) +
                                         ", commit " + std::to_string(log_.committed()) + ")");

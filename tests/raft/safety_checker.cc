@@ -1,0 +1,102 @@
+#include "tests/raft/safety_checker.h"
+
+#include <functional>
+
+namespace pharos::raft::testing {
+
+uint64_t HashEntry(const raftpb::Entry& e) {
+  const uint64_t h = std::hash<std::string>()(e.data());
+  return h * 31 + static_cast<uint64_t>(e.type());
+}
+
+void SafetyChecker::Fail(std::string check, std::string detail) {
+  if (!violation_) violation_ = Violation{std::move(check), std::move(detail)};
+}
+
+void SafetyChecker::ObserveRole(uint64_t node, uint64_t term, Role role) {
+  if (role != Role::kLeader) return;
+  auto [it, inserted] = leader_of_term_.emplace(term, node);
+  if (!inserted && it->second != node) {
+    Fail("ElectionSafety", "nodes " + std::to_string(it->second) + " and " +
+                               std::to_string(node) + " both leader in term " +
+                               std::to_string(term));
+  }
+}
+
+void SafetyChecker::ObservePersist(uint64_t node, const std::vector<raftpb::Entry>& entries,
+                                   uint64_t prev_term,
+                                   const std::vector<std::pair<uint64_t, uint64_t>>& replaced) {
+  if (entries.empty()) return;
+  const uint64_t first = entries.front().index();
+  const uint64_t last = entries.back().index();
+  for (const auto& [index, old_term] : replaced) {
+    auto c = committed_.find(index);
+    if (c == committed_.end() || c->second != old_term) continue;
+    if (index <= last && entries[index - first].term() == old_term) continue;
+    Fail("CommittedEntryKept", "node " + std::to_string(node) + " overwrote committed entry " +
+                                   std::to_string(index) + "@" + std::to_string(old_term) +
+                                   " when persisting entries " + std::to_string(first) + ".." +
+                                   std::to_string(last));
+    return;
+  }
+  uint64_t prev = prev_term;
+  for (const raftpb::Entry& e : entries) {
+    const auto key = std::make_pair(e.index(), e.term());
+    const auto value = std::make_pair(HashEntry(e), prev);
+    auto [it, inserted] = entries_.emplace(key, value);
+    if (!inserted && it->second != value) {
+      Fail("LogMatching", "node " + std::to_string(node) + " holds entry " +
+                              std::to_string(e.index()) + "@" + std::to_string(e.term()) +
+                              (it->second.first != value.first ? " with different data"
+                                                               : " after a different entry") +
+                              " than another node");
+      return;
+    }
+    prev = e.term();
+  }
+}
+
+void SafetyChecker::ObserveApply(uint64_t node, uint64_t index, uint64_t term, uint64_t chain) {
+  auto& last = last_applied_[node];
+  if (index != last + 1) {
+    Fail("StateMachineSafety", "node " + std::to_string(node) + " applied index " +
+                                   std::to_string(index) + " after " + std::to_string(last));
+    return;
+  }
+  last = index;
+  auto c = committed_.find(index);
+  if (c != committed_.end() && c->second != term) {
+    Fail("StateMachineSafety", "node " + std::to_string(node) + " applied " +
+                                   std::to_string(index) + "@" + std::to_string(term) +
+                                   " but " + std::to_string(index) + "@" +
+                                   std::to_string(c->second) + " was committed");
+    return;
+  }
+  auto [it, inserted] = applied_chain_.emplace(index, chain);
+  if (!inserted && it->second != chain) {
+    Fail("StateMachineSafety", "node " + std::to_string(node) + " applied a different entry at " +
+                                   std::to_string(index) + " than another node");
+  }
+}
+
+void SafetyChecker::ObserveSnapshotRestore(uint64_t node, uint64_t index, uint64_t chain) {
+  auto it = applied_chain_.find(index);
+  if (it != applied_chain_.end() && it->second != chain) {
+    Fail("StateMachineSafety", "node " + std::to_string(node) + " restored a snapshot at " +
+                                   std::to_string(index) + " that differs from what others applied");
+    return;
+  }
+  applied_chain_.emplace(index, chain);
+  last_applied_[node] = index;
+}
+
+void SafetyChecker::ObserveRead(uint64_t node, uint64_t read_index, uint64_t acked_before_start) {
+  if (read_index < acked_before_start) {
+    Fail("LinearizableRead", "node " + std::to_string(node) + " served a read at index " +
+                                 std::to_string(read_index) + " though a write at index " +
+                                 std::to_string(acked_before_start) +
+                                 " was acknowledged before the read began");
+  }
+}
+
+}  // namespace pharos::raft::testing

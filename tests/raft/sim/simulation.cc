@@ -1,0 +1,770 @@
+#include "tests/raft/sim/simulation.h"
+
+#include <algorithm>
+#include <sstream>
+#include <stdexcept>
+
+#include "raft/membership.h"
+#include "raft/quorum.h"
+
+namespace pharos::raft::sim {
+namespace {
+
+constexpr int64_t kMs = 1000;
+constexpr int64_t kTickUs = 10 * kMs;
+// 10 election timeouts at the default maximum of 300 ms.
+constexpr int64_t kLeaderDeadlineUs = 10 * 300 * kMs;
+constexpr int64_t kWriteDeadlineUs = kLeaderDeadlineUs + 2000 * kMs;
+constexpr int64_t kQuietLengthUs = 2500 * kMs;
+
+const char* TypeName(raftpb::MessageType t) {
+  return raftpb::MessageType_Name(t).c_str() + 4;  // drop "MSG_"
+}
+
+std::string Snapshot(uint64_t index, uint64_t chain) {
+  return std::to_string(index) + ":" + std::to_string(chain);
+}
+
+}  // namespace
+
+uint64_t ChainHash(uint64_t chain, const raftpb::Entry& e) {
+  return (chain ^ testing::HashEntry(e)) * 0x100000001B3ULL + e.index() * 31 + e.term();
+}
+
+Simulation::Simulation(SimOptions options) : options_(options), rng_(options.seed) {
+  std::vector<uint64_t> voters;
+  for (int i = 0; i < options_.nodes; ++i) voters.push_back(next_node_id_ + i);
+  for (int i = 0; i < options_.nodes; ++i) {
+    SimNode& n = nodes_[next_node_id_];
+    n.id = next_node_id_++;
+    n.storage = MemoryStorage::Bootstrap(voters);
+    n.tick_phase = Uniform(0, kTickUs - 1);
+  }
+}
+
+int64_t Simulation::Uniform(int64_t lo, int64_t hi) {
+  return lo + static_cast<int64_t>(rng_() % static_cast<uint64_t>(hi - lo + 1));
+}
+
+bool Simulation::Chance(double p) {
+  return static_cast<double>(rng_() % 1000000) < p * 1000000.0;
+}
+
+RaftConfig Simulation::ConfigFor(const SimNode& n) const {
+  RaftConfig c;
+  c.id = n.id;
+  c.seed = options_.seed * 7919 + n.incarnation;
+  c.applied = n.sm_index;
+  // Small messages and windows, so pipelining, windows and byte limits are exercised.
+  c.max_size_per_msg = 512;
+  c.max_inflight_msgs = 8;
+  return c;
+}
+
+void Simulation::TraceEvent(std::string text) {
+  trace_.push_back({now_, std::move(text)});
+  if (trace_.size() > options_.trace_lines) trace_.pop_front();
+}
+
+std::string Simulation::Describe(const raftpb::Message& m) const {
+  std::ostringstream os;
+  os << TypeName(m.type()) << " " << m.from() << "->" << m.to() << " term=" << m.term();
+  switch (m.type()) {
+    case raftpb::MSG_APP:
+      os << " prev=" << m.index() << "@" << m.log_term() << " ents=" << m.entries_size()
+         << " commit=" << m.commit();
+      if (m.entries_size() > 0) {
+        os << " [" << m.entries(0).index() << ".." << m.entries(m.entries_size() - 1).index()
+           << "]";
+      }
+      break;
+    case raftpb::MSG_APP_RESP:
+      os << " index=" << m.index() << (m.reject() ? " REJECT hint=" : "")
+         << (m.reject() ? std::to_string(m.reject_hint()) + "@" + std::to_string(m.hint_term())
+                        : "");
+      break;
+    case raftpb::MSG_VOTE:
+    case raftpb::MSG_PRE_VOTE:
+      os << " last=" << m.index() << "@" << m.log_term() << (m.transfer() ? " transfer" : "");
+      break;
+    case raftpb::MSG_VOTE_RESP:
+    case raftpb::MSG_PRE_VOTE_RESP:
+      os << (m.reject() ? " reject" : " grant");
+      break;
+    case raftpb::MSG_HEARTBEAT:
+      os << " commit=" << m.commit();
+      break;
+    case raftpb::MSG_SNAP:
+      os << " snap=" << m.snapshot().metadata().index() << "@" << m.snapshot().metadata().term();
+      break;
+    case raftpb::MSG_READ_INDEX_RESP:
+      os << " index=" << m.index();
+      break;
+    default:
+      break;
+  }
+  return os.str();
+}
+
+void Simulation::Schedule(int64_t at, Event e) { queue_.emplace(std::make_pair(at, seq_++), std::move(e)); }
+
+Simulation::SimNode* Simulation::NodeById(uint64_t id) {
+  auto it = nodes_.find(id);
+  return it == nodes_.end() ? nullptr : &it->second;
+}
+
+Simulation::SimNode* Simulation::Leader() {
+  SimNode* best = nullptr;
+  for (auto& [id, n] : nodes_) {
+    if (!n.raft || n.raft->role() != Role::kLeader) continue;
+    if (!best || n.raft->term() > best->raft->term()) best = &n;
+  }
+  return best;
+}
+
+std::vector<Simulation::SimNode*> Simulation::LiveMembers() {
+  std::vector<SimNode*> out;
+  for (auto& [id, n] : nodes_) {
+    if (!n.removed) out.push_back(&n);
+  }
+  return out;
+}
+
+void Simulation::Fail(std::string check, std::string detail) {
+  if (!result_.ok) return;
+  result_.ok = false;
+  result_.check = std::move(check);
+  result_.detail = std::move(detail);
+  stop_ = true;
+}
+
+SimResult Simulation::Run() {
+  for (auto& [id, n] : nodes_) Restart(n);
+  Schedule(Uniform(50, 300) * kMs, Event{EventKind::kNemesis});
+  Schedule(Uniform(1, 20) * kMs, Event{EventKind::kClientWrite});
+  Schedule(Uniform(1, 40) * kMs, Event{EventKind::kClientRead});
+  chaos_until_ = Uniform(1000, 3000) * kMs;
+
+  bool final_phase = false;
+  while (!stop_ && !queue_.empty()) {
+    auto node = queue_.extract(queue_.begin());
+    now_ = node.key().first;
+    try {
+      Handle(node.mapped());
+    } catch (const std::exception& ex) {
+      Fail("CoreAssertion", std::string("the core threw: ") + ex.what());
+    }
+    ++result_.events;
+    if (stop_) break;
+    CheckAfterEvent();
+    if (!final_phase && result_.events >= options_.steps) {
+      // Heal everything; the run ends once the quiet phase shows liveness.
+      final_phase = true;
+      StartQuietPhase();
+      chaos_until_ = INT64_MAX;
+    }
+    if (final_phase && quiet_ && liveness_write_acked_at_ &&
+        now_ >= *liveness_write_acked_at_ + 500 * kMs) {
+      break;
+    }
+  }
+  if (result_.ok && !final_phase) Fail("Liveness", "event queue drained before the run ended");
+  if (!result_.ok) {
+    for (const TraceLine& t : trace_) {
+      std::ostringstream os;
+      os << "t=" << t.time / 1000 << "." << (t.time % 1000) / 100 << "ms " << t.text;
+      result_.trace.push_back(os.str());
+    }
+  }
+  result_.sim_time_us = now_;
+  for (auto& [id, n] : nodes_) {
+    if (n.raft) result_.max_term = std::max<int64_t>(result_.max_term, n.raft->term());
+  }
+  return result_;
+}
+
+void Simulation::Handle(Event& e) {
+  switch (e.kind) {
+    case EventKind::kDeliver:
+      Deliver(e);
+      return;
+    case EventKind::kTick: {
+      SimNode* n = NodeById(e.node);
+      if (!n || !n->raft || n->incarnation != e.incarnation) return;
+      n->raft->Tick();
+      Schedule(now_ + kTickUs, Event{EventKind::kTick, n->id, n->incarnation});
+      Pump(*n);
+      return;
+    }
+    case EventKind::kPersistDone: {
+      SimNode* n = NodeById(e.node);
+      if (!n || !n->raft || n->incarnation != e.incarnation) return;
+      FinishPersist(*n);
+      Pump(*n);
+      return;
+    }
+    case EventKind::kRestart: {
+      SimNode* n = NodeById(e.node);
+      if (!n || n->raft || n->removed || n->incarnation != e.incarnation) return;
+      Restart(*n);
+      return;
+    }
+    case EventKind::kNemesis:
+      Nemesis();
+      Schedule(now_ + Uniform(50, 400) * kMs, Event{EventKind::kNemesis});
+      return;
+    case EventKind::kClientWrite:
+      ClientWrite();
+      Schedule(now_ + Uniform(2, 30) * kMs, Event{EventKind::kClientWrite});
+      return;
+    case EventKind::kClientRead:
+      ClientRead();
+      Schedule(now_ + Uniform(5, 60) * kMs, Event{EventKind::kClientRead});
+      return;
+  }
+}
+
+bool Simulation::LinkUp(uint64_t from, uint64_t to) const {
+  return blocked_.count({from, to}) == 0;
+}
+
+void Simulation::Send(const raftpb::Message& m) {
+  if (!LinkUp(m.from(), m.to())) return;
+  if (loss_ > 0 && Chance(loss_)) return;
+  const int copies = duplicate_ > 0 && Chance(duplicate_) ? 2 : 1;
+  for (int i = 0; i < copies; ++i) {
+    int64_t delay = Uniform(100, delay_max_us_);
+    // Now and then a message is held up long enough to arrive after later ones.
+    if (faults_active_ && Chance(0.02)) delay += Uniform(20, 150) * kMs;
+    Schedule(now_ + delay, Event{EventKind::kDeliver, m.to(), 0, m});
+  }
+}
+
+void Simulation::SendAll(SimNode& from, std::vector<raftpb::Message>& msgs) {
+  for (raftpb::Message& m : msgs) {
+    if (m.type() == raftpb::MSG_SNAP) {
+      ++result_.snapshots_sent;
+      // The snapshot travels on a connection of its own; the sender learns the outcome.
+      const bool delivered = LinkUp(m.from(), m.to()) && !Chance(loss_);
+      SimNode* to = NodeById(m.to());
+      if (delivered && to && to->raft) {
+        Schedule(now_ + Uniform(1, 20) * kMs, Event{EventKind::kDeliver, m.to(), 0, m});
+      }
+      raftpb::Message status;
+      status.set_type(raftpb::MSG_SNAP_STATUS);
+      status.set_from(m.to());
+      status.set_to(from.id);
+      status.set_reject(!(delivered && to && to->raft));
+      Schedule(now_ + Uniform(1, 20) * kMs, Event{EventKind::kDeliver, from.id, from.incarnation,
+                                                  status});
+      continue;
+    }
+    Send(m);
+  }
+}
+
+void Simulation::Deliver(Event& e) {
+  SimNode* n = NodeById(e.node);
+  if (!n || !n->raft) return;
+  const raftpb::Message& m = e.msg;
+  if (m.type() == raftpb::MSG_SNAP_STATUS) {
+    if (n->incarnation != e.incarnation) return;
+    TraceEvent("snapshot to " + std::to_string(m.from()) + (m.reject() ? " failed" : " done"));
+    n->raft->ReportSnapshot(m.from(), !m.reject());
+    Pump(*n);
+    return;
+  }
+  if (!LinkUp(m.from(), m.to())) return;
+  TraceEvent(Describe(m));
+  (void)n->raft->Step(m);
+  Pump(*n);
+}
+
+void Simulation::Pump(SimNode& n) {
+  if (!n.raft) return;
+  auto now_msgs = n.raft->TakeSendableMessages();
+  SendAll(n, now_msgs);
+  if (n.persisting || !n.raft->HasReady()) return;
+  n.ready = n.raft->GetReady();
+  SendAll(n, n.ready.messages);
+  n.persisting = true;
+  if (n.ready.must_sync || n.ready.hard_state) {
+    // fsync takes time; a crash before it completes loses this Ready.
+    const int64_t fsync = Chance(0.05) ? Uniform(5, 30) * kMs : Uniform(200, 3000);
+    Schedule(now_ + fsync, Event{EventKind::kPersistDone, n.id, n.incarnation});
+  } else {
+    FinishPersist(n);
+    Pump(n);
+  }
+}
+
+void Simulation::FinishPersist(SimNode& n) {
+  Ready rd = std::move(n.ready);
+  n.ready = Ready();
+  n.persisting = false;
+  if (rd.snapshot) {
+    if (Status s = n.storage->ApplySnapshot(*rd.snapshot); !s.ok()) {
+      Fail("SimHarness", "node " + std::to_string(n.id) + " snapshot: " + s.ToString());
+      return;
+    }
+  }
+  if (!rd.entries.empty()) {
+    const uint64_t first = rd.entries.front().index();
+    std::vector<std::pair<uint64_t, uint64_t>> replaced;
+    for (uint64_t i = std::max(first, n.storage->FirstIndex()); i <= n.storage->LastIndex(); ++i) {
+      replaced.emplace_back(i, *n.storage->Term(i));
+    }
+    auto prev = n.storage->Term(first - 1);
+    checker_.ObservePersist(n.id, rd.entries, prev.ok() ? *prev : 0, replaced);
+    if (Status s = n.storage->Append(rd.entries); !s.ok()) {
+      Fail("SimHarness", "node " + std::to_string(n.id) + " append: " + s.ToString());
+      return;
+    }
+  }
+  if (rd.hard_state) n.storage->SetHardState(*rd.hard_state);
+  SendAll(n, rd.messages_after_persist);
+
+  if (rd.snapshot) {
+    const std::string& data = rd.snapshot->data();
+    const size_t colon = data.find(':');
+    n.sm_index = std::stoull(data.substr(0, colon));
+    n.sm_chain = std::stoull(data.substr(colon + 1));
+    n.sm_conf = rd.snapshot->metadata().conf_state();
+    TraceEvent("node " + std::to_string(n.id) + " installed snapshot " +
+               std::to_string(n.sm_index));
+    checker_.ObserveSnapshotRestore(n.id, n.sm_index, n.sm_chain);
+  }
+  for (const raftpb::Entry& e : rd.committed_entries) {
+    if (e.index() <= n.sm_index) continue;
+    Apply(n, e);
+    if (stop_) return;
+  }
+  for (ReadState& rs : rd.read_states) {
+    auto it = reads_.find(rs.context);
+    if (it == reads_.end()) continue;
+    if (it->second.node == n.id && it->second.incarnation == n.incarnation) {
+      n.reads_waiting.emplace_back(rs, it->second);
+    }
+    reads_.erase(it);
+  }
+  // A read is served once the state machine has applied its read index.
+  for (auto it = n.reads_waiting.begin(); it != n.reads_waiting.end();) {
+    if (it->first.index <= n.sm_index) {
+      checker_.ObserveRead(n.id, it->first.index, it->second.acked_before);
+      ++result_.reads_served;
+      it = n.reads_waiting.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  n.raft->Advance();
+}
+
+void Simulation::Apply(SimNode& n, const raftpb::Entry& e) {
+  n.sm_chain = ChainHash(n.sm_chain, e);
+  n.sm_index = e.index();
+  checker_.ObserveApply(n.id, e.index(), e.term(), n.sm_chain);
+  if (conf_change_index_ && e.index() >= *conf_change_index_) {
+    // Our change either committed here or was truncated away; either way the next may start.
+    if (e.index() > *conf_change_index_ || e.data() != conf_change_data_) {
+      SimNode* orphan = joining_node_ ? NodeById(*joining_node_) : nullptr;
+      if (orphan && !IsLearner(n.sm_conf, orphan->id) && !IsVoter(n.sm_conf, orphan->id)) {
+        TraceEvent("node " + std::to_string(orphan->id) + " never joined; stopped");
+        Crash(*orphan);
+        orphan->removed = true;
+      }
+    }
+    conf_change_pending_ = false;
+    conf_change_index_.reset();
+    joining_node_.reset();
+  }
+  if (e.type() == raftpb::ENTRY_CONF_CHANGE) {
+    raftpb::ConfChange cc;
+    cc.ParseFromString(e.data());
+    raftpb::ConfState next;
+    if (ApplyConfChange(n.sm_conf, cc, &next).ok()) n.sm_conf = next;
+    // An operator stops a removed member once its removal is applied somewhere.
+    if (cc.type() == raftpb::CONF_REMOVE_NODE) {
+      SimNode* gone = NodeById(cc.node_id());
+      if (gone && !gone->removed && gone != &n) {
+        TraceEvent("node " + std::to_string(gone->id) + " removed and stopped");
+        Crash(*gone);
+        gone->removed = true;
+      } else if (gone == &n) {
+        n.removed = true;  // stopped below, once this Ready is done
+      }
+    }
+    return;
+  }
+  auto w = writes_.find(e.data());
+  if (w != writes_.end() && w->second.node == n.id && w->second.incarnation == n.incarnation &&
+      w->second.term == e.term()) {
+    ++result_.writes_acked;
+    max_acked_index_ = std::max(max_acked_index_, e.index());
+    if (e.data() == liveness_write_ && !liveness_write_acked_at_) liveness_write_acked_at_ = now_;
+    writes_.erase(w);
+  }
+}
+
+void Simulation::Crash(SimNode& n) {
+  if (!n.raft) return;
+  TraceEvent("CRASH node " + std::to_string(n.id));
+  ++result_.crashes;
+  n.raft.reset();
+  n.persisting = false;
+  n.ready = Ready();
+  n.reads_waiting.clear();
+  ++n.incarnation;
+}
+
+void Simulation::Restart(SimNode& n) {
+  if (n.raft || n.removed) return;
+  auto node = Node::Create(ConfigFor(n), n.storage.get());
+  if (!node.ok()) {
+    Fail("SimHarness", "node " + std::to_string(n.id) + " failed to restart: " +
+                           node.status().ToString());
+    return;
+  }
+  n.raft = std::move(*node);
+  n.seen_role = Role::kFollower;
+  n.seen_commit = n.raft->log().committed();
+  TraceEvent("START node " + std::to_string(n.id) + " term=" + std::to_string(n.raft->term()) +
+             " last=" + std::to_string(n.raft->log().LastIndex()) +
+             " applied=" + std::to_string(n.sm_index));
+  const int64_t next_tick = now_ + ((n.tick_phase - now_) % kTickUs + kTickUs) % kTickUs + 1;
+  Schedule(next_tick, Event{EventKind::kTick, n.id, n.incarnation});
+}
+
+void Simulation::Partition(const std::vector<std::vector<uint64_t>>& sides) {
+  std::map<uint64_t, size_t> side_of;
+  for (size_t s = 0; s < sides.size(); ++s) {
+    for (uint64_t id : sides[s]) side_of[id] = s;
+  }
+  for (auto& [a, sa] : side_of) {
+    for (auto& [b, sb] : side_of) {
+      if (sa != sb) blocked_.insert({a, b});
+    }
+  }
+  ++result_.partitions;
+  // Arm the minority term bound: a side that cannot reach a quorum of voters cannot win a
+  // pre-vote, so none of its members may pass the highest term anyone holds now, plus one (a
+  // pre-vote won just before the cut).
+  if (conf_change_pending_) return;
+  SimNode* l = Leader();
+  for (auto& [id, n] : nodes_) {
+    if (!l && n.raft) l = &n;
+  }
+  if (!l) return;
+  const raftpb::ConfState& cs = l->raft->conf_state();
+  uint64_t max_term = 0;
+  for (auto& [id, n] : nodes_) {
+    if (n.raft) max_term = std::max(max_term, n.raft->term());
+    max_term = std::max(max_term, n.storage->hard_state().term());
+  }
+  for (const auto& side : sides) {
+    size_t voters = 0;
+    for (uint64_t id : side) voters += IsVoter(cs, id) ? 1 : 0;
+    if (voters >= QuorumSize(cs.voters_size())) continue;
+    for (uint64_t id : side) term_bound_.emplace(id, max_term + 1);
+  }
+}
+
+void Simulation::HealNetwork() {
+  blocked_.clear();
+  term_bound_.clear();
+}
+
+void Simulation::StartQuietPhase() {
+  TraceEvent("HEAL all: quiet phase");
+  HealNetwork();
+  loss_ = 0;
+  duplicate_ = 0;
+  delay_max_us_ = 2000;
+  faults_active_ = false;
+  for (auto& [id, n] : nodes_) {
+    if (!n.raft && !n.removed) Restart(n);
+  }
+  quiet_ = true;
+  quiet_since_ = now_;
+  liveness_write_acked_at_.reset();
+  liveness_write_.clear();
+  stable_leader_.reset();
+}
+
+void Simulation::Nemesis() {
+  if (quiet_) {
+    if (now_ - quiet_since_ < kQuietLengthUs || !liveness_write_acked_at_) return;
+    quiet_ = false;
+    stable_leader_.reset();
+    chaos_until_ = now_ + Uniform(1000, 3000) * kMs;
+    TraceEvent("CHAOS phase begins");
+  }
+  if (now_ >= chaos_until_) {
+    StartQuietPhase();
+    return;
+  }
+  faults_active_ = true;
+  std::vector<SimNode*> members = LiveMembers();
+  SimNode* leader = Leader();
+  const int action = static_cast<int>(Uniform(0, 99));
+  if (action < 14) {  // random split
+    std::vector<std::vector<uint64_t>> sides(2);
+    for (SimNode* n : members) sides[Chance(0.5)].push_back(n->id);
+    HealNetwork();
+    Partition(sides);
+    TraceEvent("PARTITION random split");
+  } else if (action < 26) {  // isolate the leader
+    if (!leader) return;
+    std::vector<std::vector<uint64_t>> sides(2);
+    for (SimNode* n : members) sides[n == leader ? 0 : 1].push_back(n->id);
+    HealNetwork();
+    Partition(sides);
+    TraceEvent("PARTITION isolate leader " + std::to_string(leader->id));
+  } else if (action < 32) {  // one-way link
+    SimNode* a = members[Uniform(0, members.size() - 1)];
+    SimNode* b = members[Uniform(0, members.size() - 1)];
+    if (a == b) return;
+    blocked_.insert({a->id, b->id});
+    TraceEvent("BLOCK one way " + std::to_string(a->id) + "->" + std::to_string(b->id));
+  } else if (action < 42) {
+    HealNetwork();
+    TraceEvent("HEAL network");
+  } else if (action < 58) {  // crash, the leader half of the time
+    SimNode* victim = leader && Chance(0.5) ? leader : members[Uniform(0, members.size() - 1)];
+    if (!victim->raft) return;
+    Crash(*victim);
+    Schedule(now_ + Uniform(5, 600) * kMs, Event{EventKind::kRestart, victim->id,
+                                                   victim->incarnation});
+  } else if (action < 66) {  // lossy, slow, duplicating network
+    loss_ = Uniform(0, 30) / 100.0;
+    duplicate_ = Uniform(0, 10) / 100.0;
+    delay_max_us_ = Uniform(1, 60) * kMs;
+    TraceEvent("NETWORK loss=" + std::to_string(loss_) + " dup=" + std::to_string(duplicate_));
+  } else if (action < 72) {
+    loss_ = 0;
+    duplicate_ = 0;
+    delay_max_us_ = 2000;
+    TraceEvent("NETWORK calm");
+  } else if (action < 84) {
+    SimNode* n = members[Uniform(0, members.size() - 1)];
+    if (n->raft) TrySnapshot(*n);
+  } else if (action < 94) {
+    TryConfChange();
+  } else {
+    if (!leader) return;
+    const auto& voters = leader->raft->conf_state().voters();
+    const uint64_t target = voters[Uniform(0, voters.size() - 1)];
+    if (target == leader->id) return;
+    TraceEvent("TRANSFER leadership " + std::to_string(leader->id) + "->" +
+               std::to_string(target));
+    (void)leader->raft->TransferLeader(target);
+    Pump(*leader);
+  }
+}
+
+void Simulation::TrySnapshot(SimNode& n) {
+  if (n.sm_index < n.storage->FirstIndex()) return;
+  // The snapshot is taken at the applied index, with the membership the state machine holds
+  // there; the log below it is compacted. Leaving no entries forces InstallSnapshot on laggers.
+  const uint64_t index = n.sm_index;
+  if (Status s = n.storage->CreateSnapshotAndCompact(index, n.sm_conf, Snapshot(index, n.sm_chain));
+      !s.ok()) {
+    Fail("SimHarness", "snapshot at " + std::to_string(index) + ": " + s.ToString());
+    return;
+  }
+  TraceEvent("SNAPSHOT node " + std::to_string(n.id) + " at " + std::to_string(index));
+}
+
+void Simulation::TryConfChange() {
+  SimNode* leader = Leader();
+  if (!leader || conf_change_pending_) return;
+  const raftpb::ConfState& cs = leader->raft->conf_state();
+  raftpb::ConfChange cc;
+  if (cs.learners_size() > 0) {
+    cc.set_type(raftpb::CONF_PROMOTE_LEARNER);
+    cc.set_node_id(cs.learners(0));
+  } else if (cs.voters_size() > options_.nodes) {
+    cc.set_type(raftpb::CONF_REMOVE_NODE);
+    cc.set_node_id(cs.voters(Uniform(0, cs.voters_size() - 1)));
+  } else if (next_node_id_ < 40) {
+    cc.set_type(raftpb::CONF_ADD_LEARNER);
+    cc.set_node_id(next_node_id_);
+  } else {
+    return;
+  }
+  const uint64_t index = leader->raft->log().LastIndex() + 1;
+  Status s = leader->raft->ProposeConfChange(cc);
+  TraceEvent("CONF " + raftpb::ConfChangeType_Name(cc.type()) + " " +
+             std::to_string(cc.node_id()) + " at leader " + std::to_string(leader->id) + ": " +
+             s.ToString());
+  if (!s.ok()) return;
+  ++result_.conf_changes;
+  conf_change_pending_ = true;
+  conf_change_index_ = index;
+  conf_change_data_ = cc.SerializeAsString();
+  term_bound_.clear();  // the quorum arithmetic behind the bound no longer holds
+  if (cc.type() == raftpb::CONF_ADD_LEARNER) {
+    SimNode& n = nodes_[next_node_id_];
+    n.id = next_node_id_++;
+    n.storage = std::make_unique<MemoryStorage>();  // joins empty; learns the log from the leader
+    n.tick_phase = Uniform(0, kTickUs - 1);
+    joining_node_ = n.id;
+    Restart(n);
+  }
+  Pump(*leader);
+}
+
+void Simulation::ClientWrite() {
+  SimNode* leader = Leader();
+  if (quiet_ && !liveness_write_acked_at_) {
+    // The write that proves liveness: re-proposed if the leader that took it lost leadership.
+    auto w = writes_.find(liveness_write_);
+    const bool in_hands = w != writes_.end() && leader && w->second.node == leader->id &&
+                          w->second.incarnation == leader->incarnation &&
+                          w->second.term == leader->raft->term();
+    if (in_hands || !leader) return;
+    liveness_write_ = "liveness-" + std::to_string(next_write_++);
+    if (leader->raft->Propose(liveness_write_).ok()) {
+      writes_[liveness_write_] = {leader->id, leader->incarnation, leader->raft->term()};
+      Pump(*leader);
+    }
+    return;
+  }
+  if (!leader || !Chance(0.8)) return;
+  const std::string data = "w" + std::to_string(next_write_++);
+  if (leader->raft->Propose(data).ok()) {
+    writes_[data] = {leader->id, leader->incarnation, leader->raft->term()};
+    Pump(*leader);
+  }
+}
+
+void Simulation::ClientRead() {
+  std::vector<SimNode*> up;
+  for (auto& [id, n] : nodes_) {
+    if (n.raft) up.push_back(&n);
+  }
+  if (up.empty()) return;
+  SimNode* n = up[Uniform(0, up.size() - 1)];
+  std::string ctx = "r" + std::to_string(next_read_++);
+  reads_[ctx] = PendingRead{n->id, n->incarnation, max_acked_index_};
+  n->raft->ReadIndex(ctx);
+  Pump(*n);
+}
+
+void Simulation::CheckAfterEvent() {
+  for (auto& [id, n] : nodes_) {
+    if (!n.raft) continue;
+    const Role role = n.raft->role();
+    checker_.ObserveRole(n.id, n.raft->term(), role);
+    if (role == Role::kLeader && n.seen_role != Role::kLeader) {
+      ++result_.elections;
+      TraceEvent("LEADER node " + std::to_string(n.id) + " term " +
+                 std::to_string(n.raft->term()));
+      const RaftLog& log = n.raft->log();
+      checker_.ObserveNewLeader(n.id, n.raft->term(), log.LastIndex(), log.FirstIndex(),
+                                [&log](uint64_t i) { return log.Term(i); });
+    }
+    n.seen_role = role;
+    if (n.raft->log().committed() != n.seen_commit) {
+      n.seen_commit = n.raft->log().committed();
+      const RaftLog& log = n.raft->log();
+      checker_.ObserveCommit(n.id, n.seen_commit, [&log](uint64_t i) { return log.Term(i); });
+    }
+    if (checker_.violation()) break;
+  }
+  for (auto& [id, n] : nodes_) {
+    // A member whose own removal it applied stops (after finishing its Ready).
+    if (n.removed && n.raft && !n.persisting) Crash(n);
+  }
+  if (checker_.violation()) {
+    Fail(checker_.violation()->check, checker_.violation()->detail);
+    return;
+  }
+  CheckLeaderMatchTruthful();
+  CheckMinorityTermBound();
+  CheckStability();
+  CheckLiveness();
+}
+
+void Simulation::CheckLeaderMatchTruthful() {
+  // What a leader believes a follower of its own term holds, the follower holds: a follower's
+  // log changes within a term only by that term's leader, who never asks it to drop entries
+  // already matched.
+  for (auto& [lid, l] : nodes_) {
+    if (!l.raft || l.raft->role() != Role::kLeader) continue;
+    for (auto& [fid, f] : nodes_) {
+      if (fid == lid || !f.raft || f.raft->term() != l.raft->term()) continue;
+      const Progress* pr = l.raft->progress(fid);
+      if (!pr || pr->match == 0 || pr->match < f.raft->log().FirstIndex()) continue;
+      auto ft = f.raft->log().Term(pr->match);
+      auto lt = l.raft->log().Term(pr->match);
+      if (!lt) continue;
+      if (!ft || *ft != *lt) {
+        Fail("LeaderMatchTruthful",
+             "leader " + std::to_string(lid) + " believes node " + std::to_string(fid) +
+                 " matches up to " + std::to_string(pr->match) + " but it " +
+                 (ft ? "holds term " + std::to_string(*ft) + " there" : "lacks that entry"));
+        return;
+      }
+    }
+  }
+}
+
+void Simulation::CheckMinorityTermBound() {
+  for (const auto& [id, bound] : term_bound_) {
+    SimNode* n = NodeById(id);
+    if (n && n->raft && n->raft->term() > bound) {
+      Fail("MinorityTermBound", "node " + std::to_string(id) + " reached term " +
+                                    std::to_string(n->raft->term()) +
+                                    " while cut off from a quorum (bound " +
+                                    std::to_string(bound) + ")");
+      return;
+    }
+  }
+}
+
+void Simulation::CheckStability() {
+  // With no fault active, a leader that hears a quorum is never deposed: once every member
+  // follows one leader at one term, nothing may change until the next fault.
+  if (!quiet_) return;
+  SimNode* leader = Leader();
+  if (stable_leader_) {
+    const auto [id, term] = *stable_leader_;
+    SimNode* l = NodeById(id);
+    for (SimNode* n : LiveMembers()) {
+      if (n->raft && n->raft->term() != term) {
+        Fail("Stability", "node " + std::to_string(n->id) + " moved to term " +
+                              std::to_string(n->raft->term()) + " while leader " +
+                              std::to_string(id) + " of term " + std::to_string(term) +
+                              " was healthy and no fault was active");
+        return;
+      }
+    }
+    if (!l || !l->raft || l->raft->role() != Role::kLeader) {
+      Fail("Stability", "leader " + std::to_string(id) + " of term " + std::to_string(term) +
+                            " was deposed with no fault active");
+    }
+    return;
+  }
+  if (!leader || conf_change_pending_ || leader->raft->lead_transferee() != 0) return;
+  for (SimNode* n : LiveMembers()) {
+    if (!n->raft || n->raft->term() != leader->raft->term() || n->raft->lead() != leader->id) {
+      return;
+    }
+  }
+  stable_leader_ = std::make_pair(leader->id, leader->raft->term());
+}
+
+void Simulation::CheckLiveness() {
+  if (!quiet_) return;
+  const int64_t since = now_ - quiet_since_;
+  if (since > kLeaderDeadlineUs && !Leader()) {
+    Fail("Liveness", "no leader " + std::to_string(kLeaderDeadlineUs / kMs) +
+                         " ms (10 election timeouts) after every fault healed");
+  } else if (since > kWriteDeadlineUs && !liveness_write_acked_at_) {
+    Fail("Liveness", "no proposal committed " + std::to_string(kWriteDeadlineUs / kMs) +
+                         " ms after every fault healed");
+  }
+}
+
+}  // namespace pharos::raft::sim

@@ -90,6 +90,28 @@ void SafetyChecker::ObserveSnapshotRestore(uint64_t node, uint64_t index, uint64
   last_applied_[node] = index;
 }
 
+void SafetyChecker::ObserveSend(const raftpb::Message& m, const raftpb::HardState& durable,
+                                const uint64_t durable_last) {
+  const bool vote_request = m.type() == raftpb::MSG_VOTE;
+  const bool vote_grant = m.type() == raftpb::MSG_VOTE_RESP && !m.reject();
+  if (vote_request || vote_grant) {
+    const uint64_t candidate = vote_request ? m.from() : m.to();
+    const bool durable_vote = durable.term() > m.term() ||
+                              (durable.term() == m.term() && durable.vote() == candidate);
+    if (!durable_vote) {
+      Fail("VoteDurableBeforeReply",
+           "node " + std::to_string(m.from()) + " sent a " +
+               (vote_request ? "vote request" : "vote for " + std::to_string(candidate)) +
+               " in term " + std::to_string(m.term()) + " while its durable state is term " +
+               std::to_string(durable.term()) + ", vote " + std::to_string(durable.vote()));
+    }
+  } else if (m.type() == raftpb::MSG_APP_RESP && !m.reject() && m.index() > durable_last) {
+    Fail("AckDurableBeforeReply", "node " + std::to_string(m.from()) + " acknowledged index " +
+                                      std::to_string(m.index()) + " but its durable log ends at " +
+                                      std::to_string(durable_last));
+  }
+}
+
 void SafetyChecker::ObserveRead(uint64_t node, uint64_t read_index, uint64_t acked_before_start) {
   if (read_index < acked_before_start) {
     Fail("LinearizableRead", "node " + std::to_string(node) + " served a read at index " +

@@ -47,6 +47,12 @@ class SafetyChecker {
   // must be served at a read index of at least that.
   void ObserveRead(uint64_t node, uint64_t read_index, uint64_t acked_before_start);
 
+  // A message is leaving `node`, whose durable state is `durable` (hard state) and whose durable
+  // log ends at `durable_last`. What the message promises must already survive a crash: a vote
+  // request or grant its vote and term, an acknowledgement the entries it acknowledges.
+  void ObserveSend(const raftpb::Message& m, const raftpb::HardState& durable,
+                   uint64_t durable_last);
+
   const std::optional<Violation>& violation() const { return violation_; }
   void Fail(std::string check, std::string detail);
   uint64_t max_committed() const { return max_committed_; }

@@ -1,5 +1,5 @@
 // raft-sim: runs the deterministic Raft simulation over many seeds.
-//   raft-sim [--seed S] [--seeds N] [--nodes 3|5] [--steps K] [--trace LINES] [--quiet]
+//   raft-sim [--seed S] [--seeds N] [--nodes 3|5] [--steps K] [--trace LINES] [--quiet] [--stop-on-failure]
 // Runs seeds S .. S+N-1. For a failing seed it prints the seed, the check that failed and a trace
 // of the events before the violation; rerunning with --seed S --seeds 1 replays it exactly.
 // Ends with "raft-sim: N seeds passed, M failed" and exits 1 on any failure, 2 on bad flags.
@@ -15,7 +15,7 @@ namespace {
 
 int Usage(const std::string& why) {
   std::cerr << "raft-sim: " << why << "\n"
-            << "usage: raft-sim [--seed S] [--seeds N] [--nodes 3|5] [--steps K] [--trace LINES] [--quiet]\n";
+            << "usage: raft-sim [--seed S] [--seeds N] [--nodes 3|5] [--steps K] [--trace LINES] [--quiet] [--stop-on-failure]\n";
   return 2;
 }
 
@@ -32,11 +32,11 @@ bool ParseNumber(const std::string& s, int64_t* out) {
 
 int main(int argc, char** argv) {
   int64_t seed = 1, seeds = 1, nodes = 3, steps = 20000, trace = 400;
-  bool quiet = false;
+  bool quiet = false, stop_on_failure = false;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--quiet") {
-      quiet = true;
+    if (flag == "--quiet" || flag == "--stop-on-failure") {
+      (flag == "--quiet" ? quiet : stop_on_failure) = true;
       continue;
     }
     int64_t* target = flag == "--seed"    ? &seed
@@ -91,6 +91,7 @@ int main(int argc, char** argv) {
     }
     std::cout << "  replay: raft-sim --seed " << s << " --nodes " << nodes << " --steps " << steps
               << "\n";
+    if (stop_on_failure) break;
   }
   const double secs =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -203,6 +203,15 @@ void Simulation::Handle(Event& e) {
       Pump(*n);
       return;
     }
+    case EventKind::kCrash: {
+      SimNode* n = NodeById(e.node);
+      // Faults end with the chaos phase.
+      if (!n || !n->raft || n->incarnation != e.incarnation || quiet_) return;
+      TraceEvent("crash during fsync:");
+      Crash(*n);
+      Schedule(now_ + Uniform(1, 300) * kMs, Event{EventKind::kRestart, n->id, n->incarnation});
+      return;
+    }
     case EventKind::kRestart: {
       SimNode* n = NodeById(e.node);
       if (!n || n->raft || n->removed || n->incarnation != e.incarnation) return;
@@ -229,6 +238,9 @@ bool Simulation::LinkUp(uint64_t from, uint64_t to) const {
 }
 
 void Simulation::Send(const raftpb::Message& m) {
+  if (SimNode* from = NodeById(m.from())) {
+    checker_.ObserveSend(m, from->storage->hard_state(), from->storage->LastIndex());
+  }
   if (!LinkUp(m.from(), m.to())) return;
   if (loss_ > 0 && Chance(loss_)) return;
   const int copies = duplicate_ > 0 && Chance(duplicate_) ? 2 : 1;
@@ -292,6 +304,10 @@ void Simulation::Pump(SimNode& n) {
     // fsync takes time; a crash before it completes loses this Ready.
     const int64_t fsync = Chance(0.05) ? Uniform(5, 30) * kMs : Uniform(200, 3000);
     Schedule(now_ + fsync, Event{EventKind::kPersistDone, n.id, n.incarnation});
+    // The worst moment to crash: with the write handed to the disk but not yet durable.
+    if (faults_active_ && !quiet_ && Chance(n.raft->role() == Role::kLeader ? 0.01 : 0.002)) {
+      Schedule(now_ + Uniform(0, fsync - 1), Event{EventKind::kCrash, n.id, n.incarnation});
+    }
   } else {
     FinishPersist(n);
     Pump(n);
@@ -746,6 +762,9 @@ void Simulation::CheckStability() {
     }
     return;
   }
+  // Timers started before the heal may still fire; one maximum election timeout after it, every
+  // member's timer has been reset by the leader or has fired.
+  if (now_ - quiet_since_ < 300 * kMs) return;
   if (!leader || conf_change_pending_ || leader->raft->lead_transferee() != 0) return;
   for (SimNode* n : LiveMembers()) {
     if (!n->raft || n->raft->term() != leader->raft->term() || n->raft->lead() != leader->id) {

@@ -56,7 +56,7 @@ class Simulation {
   SimResult Run();
 
  private:
-  enum class EventKind { kDeliver, kTick, kPersistDone, kRestart, kNemesis, kClientWrite,
+  enum class EventKind { kDeliver, kTick, kPersistDone, kCrash, kRestart, kNemesis, kClientWrite,
                          kClientRead };
   struct Event {
     Event(EventKind kind, uint64_t node = 0, uint64_t incarnation = 0, raftpb::Message msg = {})

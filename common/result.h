@@ -13,7 +13,7 @@ namespace pharos {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design, like absl
+  Result(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design, like absl
   Result(Status status) : status_(std::move(status)) {  // NOLINT
     assert(!status_.ok() && "a Result built from a Status must carry an error");
   }

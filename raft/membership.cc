@@ -41,7 +41,8 @@ Status ApplyConfChange(const raftpb::ConfState& cs, const raftpb::ConfChange& cc
   const uint64_t id = cc.node_id();
   const std::string who = "member " + std::to_string(id);
   if (id == 0) return Status::InvalidArgument("member id 0 is reserved");
-  if (WasRemoved(cs, id)) return Status::InvalidArgument(who + " was removed; ids are never reused");
+  if (WasRemoved(cs, id))
+    return Status::InvalidArgument(who + " was removed; ids are never reused");
   *out = cs;
   switch (cc.type()) {
     case raftpb::CONF_ADD_VOTER:
@@ -103,6 +104,15 @@ void Membership::OnAppend(const std::vector<raftpb::Entry>& entries) {
 
 const raftpb::ConfState& Membership::current() const {
   return changes_.empty() ? base_ : changes_.back().conf_state;
+}
+
+const raftpb::ConfState& Membership::At(uint64_t index) const {
+  const raftpb::ConfState* cs = &base_;
+  for (const Change& c : changes_) {
+    if (c.index > index) break;
+    cs = &c.conf_state;
+  }
+  return *cs;
 }
 
 uint64_t Membership::LastConfigIndex() const {

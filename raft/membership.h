@@ -35,6 +35,8 @@ class Membership {
   void OnAppend(const std::vector<raftpb::Entry>& entries);
 
   const raftpb::ConfState& current() const;
+  // The configuration in force once the log up to `index` is taken into account.
+  const raftpb::ConfState& At(uint64_t index) const;
   // Index of the newest configuration entry in the log (base_index when there is none).
   uint64_t LastConfigIndex() const;
   std::vector<uint64_t> Voters() const;

@@ -94,7 +94,8 @@ Status MemoryStorage::CreateSnapshotAndCompact(uint64_t index, const raftpb::Con
   raftpb::Entry placeholder;
   placeholder.set_index(index);
   placeholder.set_term(at.term());
-  entries_.erase(entries_.begin(), entries_.begin() + static_cast<std::ptrdiff_t>(index - offset()));
+  entries_.erase(entries_.begin(),
+                 entries_.begin() + static_cast<std::ptrdiff_t>(index - offset()));
   entries_.front() = std::move(placeholder);
   return Status::Ok();
 }

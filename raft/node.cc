@@ -49,10 +49,14 @@ MessageType VoteResponseType(MessageType t) {
 
 const char* RoleName(Role r) {
   switch (r) {
-    case Role::kFollower: return "follower";
-    case Role::kPreCandidate: return "pre-candidate";
-    case Role::kCandidate: return "candidate";
-    case Role::kLeader: return "leader";
+    case Role::kFollower:
+      return "follower";
+    case Role::kPreCandidate:
+      return "pre-candidate";
+    case Role::kCandidate:
+      return "candidate";
+    case Role::kLeader:
+      return "leader";
   }
   return "?";
 }
@@ -70,12 +74,14 @@ Result<std::unique_ptr<Node>> Node::Create(const RaftConfig& config, const Stora
     node->membership_.OnAppend(*page);
     lo += page->size();
   }
-  if (WasRemoved(node->membership_.current(), config.id)) {
+  const raftpb::HardState& hs = initial->hard_state;
+  // Only a committed removal is final: an uncommitted one may still be truncated away, and this
+  // member must then be able to serve again.
+  if (WasRemoved(node->membership_.At(hs.commit()), config.id)) {
     return Status::FailedPrecondition("member " + std::to_string(config.id) +
                                       " was removed from the cluster; its data cannot be reused");
   }
 
-  const raftpb::HardState& hs = initial->hard_state;
   if (hs.commit() > storage->LastIndex()) {
     return Status::Corruption("hard state commit " + std::to_string(hs.commit()) +
                               " is beyond the last log index " +
@@ -299,8 +305,8 @@ Status Node::Step(const Message& m) {
       // election timeout ignores campaigns, so a node that was partitioned away cannot depose a
       // healthy leader. One tick of slack: nodes tick out of phase, and a survivor whose tick
       // lags must not refuse the first candidate after a real leader failure.
-      const bool in_lease = config_.check_quorum && lead_ != 0 &&
-                            election_elapsed_ < config_.election_tick_min - 1;
+      const bool in_lease =
+          config_.check_quorum && lead_ != 0 && election_elapsed_ < config_.election_tick_min - 1;
       if (in_lease && !m.transfer()) return Status::Ok();
     }
     if (type == raftpb::MSG_PRE_VOTE) {
@@ -345,10 +351,16 @@ Status Node::Step(const Message& m) {
       break;
   }
   switch (role_) {
-    case Role::kLeader: StepLeader(m); break;
+    case Role::kLeader:
+      StepLeader(m);
+      break;
     case Role::kCandidate:
-    case Role::kPreCandidate: StepCandidate(m); break;
-    case Role::kFollower: StepFollower(m); break;
+    case Role::kPreCandidate:
+      StepCandidate(m);
+      break;
+    case Role::kFollower:
+      StepFollower(m);
+      break;
   }
   return Status::Ok();
 }

@@ -59,9 +59,12 @@ bool Progress::MaybeDecrTo(uint64_t rejected, uint64_t hint) {
 
 bool Progress::IsPaused() const {
   switch (state) {
-    case State::kProbe: return probe_sent;
-    case State::kReplicate: return inflights.Full();
-    case State::kSnapshot: return true;
+    case State::kProbe:
+      return probe_sent;
+    case State::kReplicate:
+      return inflights.Full();
+    case State::kSnapshot:
+      return true;
   }
   return false;
 }
@@ -79,9 +82,12 @@ void Progress::SentEntries(uint64_t last, uint64_t bytes) {
 
 std::string ProgressStateName(Progress::State s) {
   switch (s) {
-    case Progress::State::kProbe: return "probe";
-    case Progress::State::kReplicate: return "replicate";
-    case Progress::State::kSnapshot: return "snapshot";
+    case Progress::State::kProbe:
+      return "probe";
+    case Progress::State::kReplicate:
+      return "replicate";
+    case Progress::State::kSnapshot:
+      return "snapshot";
   }
   return "?";
 }

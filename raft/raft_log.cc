@@ -70,8 +70,7 @@ std::optional<uint64_t> RaftLog::MaybeAppend(uint64_t prev_index, uint64_t prev_
                              " conflicts with a committed entry (committed " +
                              std::to_string(committed_) + ")");
     }
-    std::vector<raftpb::Entry> suffix(entries.begin() + (conflict - prev_index - 1),
-                                      entries.end());
+    std::vector<raftpb::Entry> suffix(entries.begin() + (conflict - prev_index - 1), entries.end());
     Append(suffix);
     *first_written = conflict;
   }

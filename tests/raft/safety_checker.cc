@@ -17,9 +17,8 @@ void SafetyChecker::ObserveRole(uint64_t node, uint64_t term, Role role) {
   if (role != Role::kLeader) return;
   auto [it, inserted] = leader_of_term_.emplace(term, node);
   if (!inserted && it->second != node) {
-    Fail("ElectionSafety", "nodes " + std::to_string(it->second) + " and " +
-                               std::to_string(node) + " both leader in term " +
-                               std::to_string(term));
+    Fail("ElectionSafety", "nodes " + std::to_string(it->second) + " and " + std::to_string(node) +
+                               " both leader in term " + std::to_string(term));
   }
 }
 
@@ -67,9 +66,9 @@ void SafetyChecker::ObserveApply(uint64_t node, uint64_t index, uint64_t term, u
   auto c = committed_.find(index);
   if (c != committed_.end() && c->second != term) {
     Fail("StateMachineSafety", "node " + std::to_string(node) + " applied " +
-                                   std::to_string(index) + "@" + std::to_string(term) +
-                                   " but " + std::to_string(index) + "@" +
-                                   std::to_string(c->second) + " was committed");
+                                   std::to_string(index) + "@" + std::to_string(term) + " but " +
+                                   std::to_string(index) + "@" + std::to_string(c->second) +
+                                   " was committed");
     return;
   }
   auto [it, inserted] = applied_chain_.emplace(index, chain);
@@ -83,7 +82,8 @@ void SafetyChecker::ObserveSnapshotRestore(uint64_t node, uint64_t index, uint64
   auto it = applied_chain_.find(index);
   if (it != applied_chain_.end() && it->second != chain) {
     Fail("StateMachineSafety", "node " + std::to_string(node) + " restored a snapshot at " +
-                                   std::to_string(index) + " that differs from what others applied");
+                                   std::to_string(index) +
+                                   " that differs from what others applied");
     return;
   }
   applied_chain_.emplace(index, chain);
@@ -96,8 +96,8 @@ void SafetyChecker::ObserveSend(const raftpb::Message& m, const raftpb::HardStat
   const bool vote_grant = m.type() == raftpb::MSG_VOTE_RESP && !m.reject();
   if (vote_request || vote_grant) {
     const uint64_t candidate = vote_request ? m.from() : m.to();
-    const bool durable_vote = durable.term() > m.term() ||
-                              (durable.term() == m.term() && durable.vote() == candidate);
+    const bool durable_vote =
+        durable.term() > m.term() || (durable.term() == m.term() && durable.vote() == candidate);
     if (!durable_vote) {
       Fail("VoteDurableBeforeReply",
            "node " + std::to_string(m.from()) + " sent a " +
@@ -105,7 +105,10 @@ void SafetyChecker::ObserveSend(const raftpb::Message& m, const raftpb::HardStat
                " in term " + std::to_string(m.term()) + " while its durable state is term " +
                std::to_string(durable.term()) + ", vote " + std::to_string(durable.vote()));
     }
-  } else if (m.type() == raftpb::MSG_APP_RESP && !m.reject() && m.index() > durable_last) {
+  } else if (m.type() == raftpb::MSG_APP_RESP && !m.reject() && m.index() > durable_last &&
+             durable.term() <= m.term()) {
+    // (An acknowledgement made in an older term may trail a truncation by a newer leader: like
+    // one delayed by the network, it was true when made, and that is all Raft needs.)
     Fail("AckDurableBeforeReply", "node " + std::to_string(m.from()) + " acknowledged index " +
                                       std::to_string(m.index()) + " but its durable log ends at " +
                                       std::to_string(durable_last));

@@ -1,5 +1,6 @@
 // raft-sim: runs the deterministic Raft simulation over many seeds.
-//   raft-sim [--seed S] [--seeds N] [--nodes 3|5] [--steps K] [--trace LINES] [--quiet] [--stop-on-failure]
+//   raft-sim [--seed S] [--seeds N] [--nodes 3|5] [--steps K] [--trace LINES] [--quiet]
+//   [--stop-on-failure]
 // Runs seeds S .. S+N-1. For a failing seed it prints the seed, the check that failed and a trace
 // of the events before the violation; rerunning with --seed S --seeds 1 replays it exactly.
 // Ends with "raft-sim: N seeds passed, M failed" and exits 1 on any failure, 2 on bad flags.
@@ -15,7 +16,8 @@ namespace {
 
 int Usage(const std::string& why) {
   std::cerr << "raft-sim: " << why << "\n"
-            << "usage: raft-sim [--seed S] [--seeds N] [--nodes 3|5] [--steps K] [--trace LINES] [--quiet] [--stop-on-failure]\n";
+            << "usage: raft-sim [--seed S] [--seeds N] [--nodes 3|5] [--steps K] [--trace LINES] "
+               "[--quiet] [--stop-on-failure]\n";
   return 2;
 }
 
@@ -73,12 +75,12 @@ int main(int argc, char** argv) {
     if (r.ok) {
       ++passed;
       if (!quiet && seeds == 1) {
-        std::cout << "seed " << s << " passed: " << r.events << " events, "
-                  << r.sim_time_us / 1000 << " ms simulated, " << r.elections << " elections, "
-                  << r.crashes << " crashes, " << r.partitions << " partitions, "
-                  << r.snapshots_sent << " snapshots sent, " << r.conf_changes
-                  << " membership changes, " << r.writes_acked << " writes acked, "
-                  << r.reads_served << " reads served, max term " << r.max_term << "\n";
+        std::cout << "seed " << s << " passed: " << r.events << " events, " << r.sim_time_us / 1000
+                  << " ms simulated, " << r.elections << " elections, " << r.crashes << " crashes, "
+                  << r.partitions << " partitions, " << r.snapshots_sent << " snapshots sent, "
+                  << r.conf_changes << " membership changes, " << r.writes_acked
+                  << " writes acked, " << r.reads_served << " reads served, max term " << r.max_term
+                  << "\n";
       }
       continue;
     }
@@ -97,8 +99,8 @@ int main(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "totals: " << events << " events, " << elections << " elections, " << crashes
             << " crashes, " << snapshots << " snapshots sent, " << conf_changes
-            << " membership changes, " << acked << " writes acked, " << reads
-            << " reads served, " << secs << " s\n";
+            << " membership changes, " << acked << " writes acked, " << reads << " reads served, "
+            << secs << " s\n";
   std::cout << "raft-sim: " << passed << " seeds passed, " << failed << " failed" << std::endl;
   return failed == 0 ? 0 : 1;
 }

@@ -46,9 +46,7 @@ int64_t Simulation::Uniform(int64_t lo, int64_t hi) {
   return lo + static_cast<int64_t>(rng_() % static_cast<uint64_t>(hi - lo + 1));
 }
 
-bool Simulation::Chance(double p) {
-  return static_cast<double>(rng_() % 1000000) < p * 1000000.0;
-}
+bool Simulation::Chance(double p) { return static_cast<double>(rng_() % 1000000) < p * 1000000.0; }
 
 RaftConfig Simulation::ConfigFor(const SimNode& n) const {
   RaftConfig c;
@@ -106,7 +104,9 @@ std::string Simulation::Describe(const raftpb::Message& m) const {
   return os.str();
 }
 
-void Simulation::Schedule(int64_t at, Event e) { queue_.emplace(std::make_pair(at, seq_++), std::move(e)); }
+void Simulation::Schedule(int64_t at, Event e) {
+  queue_.emplace(std::make_pair(at, seq_++), std::move(e));
+}
 
 Simulation::SimNode* Simulation::NodeById(uint64_t id) {
   auto it = nodes_.find(id);
@@ -267,8 +267,8 @@ void Simulation::SendAll(SimNode& from, std::vector<raftpb::Message>& msgs) {
       status.set_from(m.to());
       status.set_to(from.id);
       status.set_reject(!(delivered && to && to->raft));
-      Schedule(now_ + Uniform(1, 20) * kMs, Event{EventKind::kDeliver, from.id, from.incarnation,
-                                                  status});
+      Schedule(now_ + Uniform(1, 20) * kMs,
+               Event{EventKind::kDeliver, from.id, from.incarnation, status});
       continue;
     }
     Send(m);
@@ -436,9 +436,16 @@ void Simulation::Crash(SimNode& n) {
 void Simulation::Restart(SimNode& n) {
   if (n.raft || n.removed) return;
   auto node = Node::Create(ConfigFor(n), n.storage.get());
+  if (!node.ok() && node.status().code() == StatusCode::kFailedPrecondition &&
+      node.status().message().find("was removed") != std::string::npos) {
+    // Its log holds its own committed removal: refusing to start is the right answer.
+    TraceEvent("node " + std::to_string(n.id) + " refuses to start: " + node.status().message());
+    n.removed = true;
+    return;
+  }
   if (!node.ok()) {
-    Fail("SimHarness", "node " + std::to_string(n.id) + " failed to restart: " +
-                           node.status().ToString());
+    Fail("SimHarness",
+         "node " + std::to_string(n.id) + " failed to restart: " + node.status().ToString());
     return;
   }
   n.raft = std::move(*node);
@@ -466,21 +473,25 @@ void Simulation::Partition(const std::vector<std::vector<uint64_t>>& sides) {
   // pre-vote, so none of its members may pass the highest term anyone holds now, plus one (a
   // pre-vote won just before the cut).
   if (conf_change_pending_) return;
-  SimNode* l = Leader();
-  for (auto& [id, n] : nodes_) {
-    if (!l && n.raft) l = &n;
-  }
-  if (!l) return;
-  const raftpb::ConfState& cs = l->raft->conf_state();
+  // Conservative: members may hold different configurations; the bound applies only to a side
+  // that lacks a quorum in every configuration any member holds.
+  std::vector<const raftpb::ConfState*> configs;
   uint64_t max_term = 0;
   for (auto& [id, n] : nodes_) {
-    if (n.raft) max_term = std::max(max_term, n.raft->term());
+    if (n.raft) {
+      configs.push_back(&n.raft->conf_state());
+      max_term = std::max(max_term, n.raft->term());
+    }
     max_term = std::max(max_term, n.storage->hard_state().term());
   }
   for (const auto& side : sides) {
-    size_t voters = 0;
-    for (uint64_t id : side) voters += IsVoter(cs, id) ? 1 : 0;
-    if (voters >= QuorumSize(cs.voters_size())) continue;
+    bool could_win = false;
+    for (const raftpb::ConfState* cs : configs) {
+      size_t voters = 0;
+      for (uint64_t id : side) voters += IsVoter(*cs, id) ? 1 : 0;
+      if (voters >= QuorumSize(cs->voters_size())) could_win = true;
+    }
+    if (could_win) continue;
     for (uint64_t id : side) term_bound_.emplace(id, max_term + 1);
   }
 }
@@ -549,8 +560,8 @@ void Simulation::Nemesis() {
     SimNode* victim = leader && Chance(0.5) ? leader : members[Uniform(0, members.size() - 1)];
     if (!victim->raft) return;
     Crash(*victim);
-    Schedule(now_ + Uniform(5, 600) * kMs, Event{EventKind::kRestart, victim->id,
-                                                   victim->incarnation});
+    Schedule(now_ + Uniform(5, 600) * kMs,
+             Event{EventKind::kRestart, victim->id, victim->incarnation});
   } else if (action < 66) {  // lossy, slow, duplicating network
     loss_ = Uniform(0, 30) / 100.0;
     duplicate_ = Uniform(0, 10) / 100.0;
@@ -571,8 +582,7 @@ void Simulation::Nemesis() {
     const auto& voters = leader->raft->conf_state().voters();
     const uint64_t target = voters[Uniform(0, voters.size() - 1)];
     if (target == leader->id) return;
-    TraceEvent("TRANSFER leadership " + std::to_string(leader->id) + "->" +
-               std::to_string(target));
+    TraceEvent("TRANSFER leadership " + std::to_string(leader->id) + "->" + std::to_string(target));
     (void)leader->raft->TransferLeader(target);
     Pump(*leader);
   }
@@ -610,9 +620,8 @@ void Simulation::TryConfChange() {
   }
   const uint64_t index = leader->raft->log().LastIndex() + 1;
   Status s = leader->raft->ProposeConfChange(cc);
-  TraceEvent("CONF " + raftpb::ConfChangeType_Name(cc.type()) + " " +
-             std::to_string(cc.node_id()) + " at leader " + std::to_string(leader->id) + ": " +
-             s.ToString());
+  TraceEvent("CONF " + raftpb::ConfChangeType_Name(cc.type()) + " " + std::to_string(cc.node_id()) +
+             " at leader " + std::to_string(leader->id) + ": " + s.ToString());
   if (!s.ok()) return;
   ++result_.conf_changes;
   conf_change_pending_ = true;
@@ -674,8 +683,7 @@ void Simulation::CheckAfterEvent() {
     checker_.ObserveRole(n.id, n.raft->term(), role);
     if (role == Role::kLeader && n.seen_role != Role::kLeader) {
       ++result_.elections;
-      TraceEvent("LEADER node " + std::to_string(n.id) + " term " +
-                 std::to_string(n.raft->term()));
+      TraceEvent("LEADER node " + std::to_string(n.id) + " term " + std::to_string(n.raft->term()));
       const RaftLog& log = n.raft->log();
       checker_.ObserveNewLeader(n.id, n.raft->term(), log.LastIndex(), log.FirstIndex(),
                                 [&log](uint64_t i) { return log.Term(i); });
@@ -730,10 +738,9 @@ void Simulation::CheckMinorityTermBound() {
   for (const auto& [id, bound] : term_bound_) {
     SimNode* n = NodeById(id);
     if (n && n->raft && n->raft->term() > bound) {
-      Fail("MinorityTermBound", "node " + std::to_string(id) + " reached term " +
-                                    std::to_string(n->raft->term()) +
-                                    " while cut off from a quorum (bound " +
-                                    std::to_string(bound) + ")");
+      Fail("MinorityTermBound",
+           "node " + std::to_string(id) + " reached term " + std::to_string(n->raft->term()) +
+               " while cut off from a quorum (bound " + std::to_string(bound) + ")");
       return;
     }
   }

@@ -56,8 +56,16 @@ class Simulation {
   SimResult Run();
 
  private:
-  enum class EventKind { kDeliver, kTick, kPersistDone, kCrash, kRestart, kNemesis, kClientWrite,
-                         kClientRead };
+  enum class EventKind {
+    kDeliver,
+    kTick,
+    kPersistDone,
+    kCrash,
+    kRestart,
+    kNemesis,
+    kClientWrite,
+    kClientRead
+  };
   struct Event {
     Event(EventKind kind, uint64_t node = 0, uint64_t incarnation = 0, raftpb::Message msg = {})
         : kind(kind), node(node), incarnation(incarnation), msg(std::move(msg)) {}

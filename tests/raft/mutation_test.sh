@@ -9,10 +9,11 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-seeds=300
 # The suite's budget: the seeds and steps the raft_sim ctest entries run.
-steps=$(sed -nE 's/.*raft-sim --seeds [0-9]+ .*--steps ([0-9]+).*/\1/p' "$root/tests/raft/sim/CMakeLists.txt" | head -1)
-steps=${steps:-20000}
+budget="$root/tests/raft/sim/CMakeLists.txt"
+seeds=$(sed -nE 's/.*raft-sim --seeds ([0-9]+) .*/\1/p' "$budget" | head -1)
+steps=$(sed -nE 's/.*raft-sim --seeds [0-9]+ .*--steps ([0-9]+).*/\1/p' "$budget" | head -1)
+[ -n "$seeds" ] && [ -n "$steps" ] || { echo "cannot read the seed budget from $budget" >&2; exit 2; }
 only=""
 while [ $# -gt 0 ]; do
   case "$1" in

@@ -56,6 +56,12 @@ class SafetyChecker {
   const std::optional<Violation>& violation() const { return violation_; }
   void Fail(std::string check, std::string detail);
   uint64_t max_committed() const { return max_committed_; }
+  // Term of the committed entry at `index`, if it was recorded.
+  std::optional<uint64_t> committed_term(uint64_t index) const {
+    auto it = committed_.find(index);
+    if (it == committed_.end()) return std::nullopt;
+    return it->second;
+  }
 
  private:
   std::optional<Violation> violation_;

@@ -32,6 +32,7 @@ uint64_t ChainHash(uint64_t chain, const raftpb::Entry& e) {
 }
 
 Simulation::Simulation(SimOptions options) : options_(options), rng_(options.seed) {
+  max_size_per_msg_ = Chance(0.5) ? 1 : 512;
   std::vector<uint64_t> voters;
   for (int i = 0; i < options_.nodes; ++i) voters.push_back(next_node_id_ + i);
   for (int i = 0; i < options_.nodes; ++i) {
@@ -53,8 +54,10 @@ RaftConfig Simulation::ConfigFor(const SimNode& n) const {
   c.id = n.id;
   c.seed = options_.seed * 7919 + n.incarnation;
   c.applied = n.sm_index;
-  // Small messages and windows, so pipelining, windows and byte limits are exercised.
-  c.max_size_per_msg = 512;
+  // Small messages and windows, so pipelining, windows and byte limits are exercised. Half the
+  // seeds send one entry per message: acknowledgements then cover a leader's log piece by piece,
+  // and a new leader's earlier-term entries are acknowledged before its no-op.
+  c.max_size_per_msg = max_size_per_msg_;
   c.max_inflight_msgs = 8;
   return c;
 }
@@ -220,7 +223,8 @@ void Simulation::Handle(Event& e) {
     }
     case EventKind::kNemesis:
       Nemesis();
-      Schedule(now_ + Uniform(50, 400) * kMs, Event{EventKind::kNemesis});
+      Schedule(now_ + (churn_ ? Uniform(20, 120) : Uniform(50, 400)) * kMs,
+               Event{EventKind::kNemesis});
       return;
     case EventKind::kClientWrite:
       ClientWrite();
@@ -304,8 +308,17 @@ void Simulation::Pump(SimNode& n) {
     // fsync takes time; a crash before it completes loses this Ready.
     const int64_t fsync = Chance(0.05) ? Uniform(5, 30) * kMs : Uniform(200, 3000);
     Schedule(now_ + fsync, Event{EventKind::kPersistDone, n.id, n.incarnation});
-    // The worst moment to crash: with the write handed to the disk but not yet durable.
-    if (faults_active_ && !quiet_ && Chance(n.raft->role() == Role::kLeader ? 0.01 : 0.002)) {
+    // The worst moment to crash: with the write handed to the disk but not yet durable. A new
+    // leader's first write (its no-op, already on its way to the followers) is the worst of all:
+    // that is how leaders of successive terms leave conflicting entries at one index (Raft
+    // paper, Figure 8).
+    const bool leader = n.raft->role() == Role::kLeader;
+    const bool first_write_of_term = leader && !n.ready.entries.empty() &&
+                                     n.ready.entries.front().term() == n.raft->term() &&
+                                     n.ready.entries.front().data().empty() &&
+                                     n.ready.entries.front().type() == raftpb::ENTRY_NORMAL;
+    const double crash_chance = first_write_of_term ? 0.15 : leader ? 0.01 : 0.002;
+    if (faults_active_ && !quiet_ && Chance(crash_chance)) {
       Schedule(now_ + Uniform(0, fsync - 1), Event{EventKind::kCrash, n.id, n.incarnation});
     }
   } else {
@@ -512,6 +525,7 @@ void Simulation::StartQuietPhase() {
     if (!n.raft && !n.removed) Restart(n);
   }
   quiet_ = true;
+  churn_ = false;
   quiet_since_ = now_;
   liveness_write_acked_at_.reset();
   liveness_write_.clear();
@@ -524,7 +538,10 @@ void Simulation::Nemesis() {
     quiet_ = false;
     stable_leader_.reset();
     chaos_until_ = now_ + Uniform(1000, 3000) * kMs;
-    TraceEvent("CHAOS phase begins");
+    // Some chaos phases churn leaders hard: frequent leader crashes over a lossy network leave
+    // leaders of successive terms with conflicting uncommitted suffixes (the paper's Figure 8).
+    churn_ = Chance(0.5);
+    TraceEvent(churn_ ? "CHAOS phase begins (leader churn)" : "CHAOS phase begins");
   }
   if (now_ >= chaos_until_) {
     StartQuietPhase();
@@ -533,6 +550,10 @@ void Simulation::Nemesis() {
   faults_active_ = true;
   std::vector<SimNode*> members = LiveMembers();
   SimNode* leader = Leader();
+  if (churn_) {
+    Churn(members, leader);
+    return;
+  }
   const int action = static_cast<int>(Uniform(0, 99));
   if (action < 14) {  // random split
     std::vector<std::vector<uint64_t>> sides(2);
@@ -585,6 +606,45 @@ void Simulation::Nemesis() {
     TraceEvent("TRANSFER leadership " + std::to_string(leader->id) + "->" + std::to_string(target));
     (void)leader->raft->TransferLeader(target);
     Pump(*leader);
+  }
+}
+
+void Simulation::Churn(const std::vector<SimNode*>& members, SimNode* leader) {
+  const int action = static_cast<int>(Uniform(0, 99));
+  if (action < 40) {
+    if (!leader) return;
+    Crash(*leader);
+    Schedule(now_ + Uniform(1, 150) * kMs,
+             Event{EventKind::kRestart, leader->id, leader->incarnation});
+  } else if (action < 55) {
+    SimNode* victim = members[Uniform(0, members.size() - 1)];
+    if (!victim->raft) return;
+    Crash(*victim);
+    Schedule(now_ + Uniform(1, 150) * kMs,
+             Event{EventKind::kRestart, victim->id, victim->incarnation});
+  } else if (action < 62) {
+    // The leader keeps one follower: its new entries reach a minority only.
+    if (!leader) return;
+    SimNode* keep = members[Uniform(0, members.size() - 1)];
+    std::vector<std::vector<uint64_t>> sides(2);
+    for (SimNode* n : members) sides[n == leader || n == keep ? 0 : 1].push_back(n->id);
+    HealNetwork();
+    Partition(sides);
+    TraceEvent("PARTITION leader " + std::to_string(leader->id) + " keeps " +
+               std::to_string(keep->id));
+  } else if (action < 75) {
+    loss_ = Uniform(10, 50) / 100.0;
+    delay_max_us_ = Uniform(1, 10) * kMs;
+    TraceEvent("NETWORK loss=" + std::to_string(loss_));
+  } else if (action < 90) {
+    SimNode* a = members[Uniform(0, members.size() - 1)];
+    SimNode* b = members[Uniform(0, members.size() - 1)];
+    if (a == b) return;
+    blocked_.insert({a->id, b->id});
+    TraceEvent("BLOCK one way " + std::to_string(a->id) + "->" + std::to_string(b->id));
+  } else {
+    HealNetwork();
+    TraceEvent("HEAL network");
   }
 }
 
@@ -655,7 +715,14 @@ void Simulation::ClientWrite() {
     }
     return;
   }
-  if (!leader || !Chance(0.8)) return;
+  // Clients write to whichever node they believe leads: a deposed leader that has not noticed
+  // yet takes writes too, and so grows an uncommitted suffix of its term.
+  std::vector<SimNode*> leaders;
+  for (auto& [id, n] : nodes_) {
+    if (n.raft && n.raft->role() == Role::kLeader) leaders.push_back(&n);
+  }
+  if (leaders.empty() || !Chance(0.8)) return;
+  leader = leaders[Uniform(0, leaders.size() - 1)];
   const std::string data = "w" + std::to_string(next_write_++);
   if (leader->raft->Propose(data).ok()) {
     writes_[data] = {leader->id, leader->incarnation, leader->raft->term()};
@@ -705,9 +772,46 @@ void Simulation::CheckAfterEvent() {
     return;
   }
   CheckLeaderMatchTruthful();
+  CheckOnlyCompleteLogsElectable();
   CheckMinorityTermBound();
   CheckStability();
   CheckLiveness();
+}
+
+void Simulation::CheckOnlyCompleteLogsElectable() {
+  // Leader Completeness, checked ahead of any election: a node whose log lacks the newest
+  // committed entry must not be able to collect a quorum of votes on the up-to-date rule (Raft
+  // §5.4.1) from the voters' durable logs — otherwise some schedule of timeouts elects it and
+  // loses that entry. Holding the newest committed entry implies holding all older ones (Log
+  // Matching), so that one entry is enough.
+  const uint64_t k = checker_.max_committed();
+  const std::optional<uint64_t> k_term = checker_.committed_term(k);
+  if (k == 0 || !k_term) return;
+  for (auto& [nid, n] : nodes_) {
+    if (!n.raft) continue;
+    const RaftLog& log = n.raft->log();
+    if (k < log.FirstIndex()) continue;  // inside its snapshot
+    if (log.Term(k) == k_term) continue;
+    const raftpb::ConfState& cs = n.raft->conf_state();
+    if (!IsVoter(cs, nid)) continue;
+    const uint64_t last = log.LastIndex(), last_term = log.LastTerm();
+    size_t grants = 0;
+    for (uint64_t vid : cs.voters()) {
+      SimNode* v = NodeById(vid);
+      if (!v) continue;
+      const uint64_t v_last = v->storage->LastIndex();
+      const uint64_t v_term = *v->storage->Term(v_last);
+      if (last_term > v_term || (last_term == v_term && last >= v_last)) ++grants;
+    }
+    if (grants >= QuorumSize(cs.voters_size())) {
+      Fail("OnlyCompleteLogsElectable",
+           "node " + std::to_string(nid) + " lacks committed entry " + std::to_string(k) + "@" +
+               std::to_string(*k_term) + " (its log ends " + std::to_string(last) + "@" +
+               std::to_string(last_term) + ") yet " + std::to_string(grants) + " of " +
+               std::to_string(cs.voters_size()) + " voters' durable logs would elect it");
+      return;
+    }
+  }
 }
 
 void Simulation::CheckLeaderMatchTruthful() {

@@ -113,6 +113,7 @@ class Simulation {
 
   // Faults and workload.
   void Nemesis();
+  void Churn(const std::vector<SimNode*>& members, SimNode* leader);
   void StartQuietPhase();
   void Crash(SimNode& n);
   void Restart(SimNode& n);
@@ -127,6 +128,7 @@ class Simulation {
   // Checks beyond the SafetyChecker.
   void CheckAfterEvent();
   void CheckLeaderMatchTruthful();
+  void CheckOnlyCompleteLogsElectable();
   void CheckStability();
   void CheckMinorityTermBound();
   void CheckLiveness();
@@ -152,6 +154,8 @@ class Simulation {
   SimResult result_;
   std::deque<TraceLine> trace_;
 
+  uint64_t max_size_per_msg_ = 512;
+
   // Network conditions.
   std::set<std::pair<uint64_t, uint64_t>> blocked_;  // (from, to)
   double loss_ = 0;
@@ -161,6 +165,7 @@ class Simulation {
 
   // Phases: chaos (faults injected) and quiet (healed; liveness and stability checked).
   bool quiet_ = false;
+  bool churn_ = false;
   int64_t quiet_since_ = 0;
   int64_t chaos_until_ = 0;
   std::optional<int64_t> liveness_write_acked_at_;

@@ -33,7 +33,7 @@ bool ParseNumber(const std::string& s, int64_t* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int64_t seed = 1, seeds = 1, nodes = 3, steps = 20000, trace = 400;
+  int64_t seed = 1, seeds = 1, nodes = 3, steps = 50000, trace = 400;
   bool quiet = false, stop_on_failure = false;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];

@@ -27,7 +27,7 @@ struct SimOptions {
   uint64_t seed = 1;
   int nodes = 3;
   // Events to process before the final heal and liveness check.
-  int64_t steps = 20000;
+  int64_t steps = 50000;
   // Events kept for the trace printed on failure.
   size_t trace_lines = 400;
 };

@@ -6,6 +6,7 @@
 
 #include "raft/membership.h"
 #include "raft/quorum.h"
+#include "raft/snapshot_stream.h"
 
 namespace pharos::raft::sim {
 namespace {
@@ -191,6 +192,9 @@ void Simulation::Handle(Event& e) {
     case EventKind::kDeliver:
       Deliver(e);
       return;
+    case EventKind::kSnapChunk:
+      DeliverChunk(e.node, e.incarnation);
+      return;
     case EventKind::kTick: {
       SimNode* n = NodeById(e.node);
       if (!n || !n->raft || n->incarnation != e.incarnation) return;
@@ -260,36 +264,66 @@ void Simulation::SendAll(SimNode& from, std::vector<raftpb::Message>& msgs) {
   for (raftpb::Message& m : msgs) {
     if (m.type() == raftpb::MSG_SNAP) {
       ++result_.snapshots_sent;
-      // The snapshot travels on a connection of its own; the sender learns the outcome.
-      const bool delivered = LinkUp(m.from(), m.to()) && !Chance(loss_);
+      // The snapshot travels in chunks on a connection of its own; the sender learns the
+      // outcome when the stream ends or breaks.
       SimNode* to = NodeById(m.to());
-      if (delivered && to && to->raft) {
-        Schedule(now_ + Uniform(1, 20) * kMs, Event{EventKind::kDeliver, m.to(), 0, m});
+      const uint64_t id = next_stream_++;
+      SnapStream& stream = streams_[id];
+      stream.from = from.id;
+      stream.from_incarnation = from.incarnation;
+      stream.to = m.to();
+      stream.to_incarnation = to ? to->incarnation : 0;
+      stream.chunks = SplitSnapshot(m, 8);
+      int64_t at = now_;
+      for (size_t i = 0; i < stream.chunks.size(); ++i) {
+        at += Uniform(200, 3000);
+        Schedule(at, Event{EventKind::kSnapChunk, id, i});
       }
-      raftpb::Message status;
-      status.set_type(raftpb::MSG_SNAP_STATUS);
-      status.set_from(m.to());
-      status.set_to(from.id);
-      status.set_reject(!(delivered && to && to->raft));
-      Schedule(now_ + Uniform(1, 20) * kMs,
-               Event{EventKind::kDeliver, from.id, from.incarnation, status});
       continue;
     }
     Send(m);
   }
 }
 
+void Simulation::DeliverChunk(uint64_t stream_id, size_t index) {
+  auto it = streams_.find(stream_id);
+  if (it == streams_.end()) return;
+  SnapStream& stream = it->second;
+  SimNode* to = NodeById(stream.to);
+  SimNode* from = NodeById(stream.from);
+  const bool up = to && to->raft && to->incarnation == stream.to_incarnation &&
+                  LinkUp(stream.from, stream.to) && !Chance(loss_ / 4);
+  std::optional<raftpb::Message> assembled;
+  bool ok = up;
+  if (up) {
+    auto r = stream.assembler.Add(stream.chunks[index]);
+    if (!r.ok()) {
+      Fail("SimHarness", "snapshot stream: " + r.status().ToString());
+      return;
+    }
+    assembled = std::move(*r);
+  }
+  if (ok && !assembled) return;  // more chunks to come
+  if (assembled) {
+    TraceEvent("snapshot stream " + std::to_string(stream.from) + "->" + std::to_string(stream.to) +
+               " complete: " + Describe(*assembled));
+    (void)to->raft->Step(*assembled);
+    Pump(*to);
+  } else {
+    TraceEvent("snapshot stream " + std::to_string(stream.from) + "->" + std::to_string(stream.to) +
+               " broken at chunk " + std::to_string(index));
+  }
+  if (from && from->raft && from->incarnation == stream.from_incarnation) {
+    from->raft->ReportSnapshot(stream.to, ok);
+    Pump(*from);
+  }
+  streams_.erase(it);
+}
+
 void Simulation::Deliver(Event& e) {
   SimNode* n = NodeById(e.node);
   if (!n || !n->raft) return;
   const raftpb::Message& m = e.msg;
-  if (m.type() == raftpb::MSG_SNAP_STATUS) {
-    if (n->incarnation != e.incarnation) return;
-    TraceEvent("snapshot to " + std::to_string(m.from()) + (m.reject() ? " failed" : " done"));
-    n->raft->ReportSnapshot(m.from(), !m.reject());
-    Pump(*n);
-    return;
-  }
   if (!LinkUp(m.from(), m.to())) return;
   TraceEvent(Describe(m));
   (void)n->raft->Step(m);

@@ -19,6 +19,7 @@
 
 #include "raft/memory_storage.h"
 #include "raft/node.h"
+#include "raft/snapshot_stream.h"
 #include "tests/raft/safety_checker.h"
 
 namespace pharos::raft::sim {
@@ -58,6 +59,7 @@ class Simulation {
  private:
   enum class EventKind {
     kDeliver,
+    kSnapChunk,
     kTick,
     kPersistDone,
     kCrash,
@@ -110,6 +112,8 @@ class Simulation {
   void Send(const raftpb::Message& m);
   bool LinkUp(uint64_t from, uint64_t to) const;
   void Deliver(Event& e);
+  // kSnapChunk events carry the stream id in `node` and the chunk's position in `incarnation`.
+  void DeliverChunk(uint64_t stream_id, size_t index);
 
   // Faults and workload.
   void Nemesis();
@@ -155,6 +159,15 @@ class Simulation {
   std::deque<TraceLine> trace_;
 
   uint64_t max_size_per_msg_ = 512;
+
+  // Snapshot transfers in progress, each on a connection of its own.
+  struct SnapStream {
+    uint64_t from = 0, from_incarnation = 0, to = 0, to_incarnation = 0;
+    std::vector<raftpb::SnapshotChunk> chunks;
+    SnapshotAssembler assembler;
+  };
+  std::map<uint64_t, SnapStream> streams_;
+  uint64_t next_stream_ = 1;
 
   // Network conditions.
   std::set<std::pair<uint64_t, uint64_t>> blocked_;  // (from, to)

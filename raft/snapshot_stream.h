@@ -1,0 +1,34 @@
+// Snapshot streaming: the core emits one MSG_SNAP carrying the whole snapshot; Transport sends it
+// as a stream of SnapshotChunk messages on a connection of its own and the receiver reassembles
+// it before stepping the core. SplitSnapshot and SnapshotAssembler are that framing, kept here so
+// the simulation and the real transport share it. Single-threaded objects.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <vector>
+
+#include "common/result.h"
+#include "proto/raft.pb.h"
+
+namespace pharos::raft {
+
+// Cuts a MSG_SNAP into chunks of at most `chunk_size` data bytes (at least one chunk).
+std::vector<raftpb::SnapshotChunk> SplitSnapshot(const raftpb::Message& snap, size_t chunk_size);
+
+class SnapshotAssembler {
+ public:
+  // Takes the next chunk of the stream. Returns the reassembled MSG_SNAP after the last chunk,
+  // nullopt while more are expected, or an error (and forgets the stream) when a chunk is out of
+  // order, the stream does not start with an envelope, or the size does not add up.
+  Result<std::optional<raftpb::Message>> Add(const raftpb::SnapshotChunk& chunk);
+  // The stream broke (connection lost): drop what was received.
+  void Reset() { pending_.reset(); }
+  bool InProgress() const { return pending_.has_value(); }
+
+ private:
+  std::optional<raftpb::Message> pending_;
+  uint64_t total_size_ = 0;
+};
+
+}  // namespace pharos::raft

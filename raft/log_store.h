@@ -1,0 +1,103 @@
+// LogStore: the Raft log and hard state on RocksDB, implementing raft::Storage for the core.
+// Column families (opened by the caller, who owns the one RocksDB instance of the node):
+//   raft_log:  8-byte big-endian index -> Entry
+//   raft_meta: "hard_state" -> HardState, "snapshot" -> SnapshotMetadata
+// Every write is synced. Writes go through one writer thread with group commit: whatever is
+// submitted while an fsync is in flight goes into the next batch, so throughput rises with the
+// number of concurrent appenders instead of being capped at one append per fsync.
+//
+// Thread rules: Submit/WriteSync/Compact from any thread; the Storage read methods from any
+// thread (the core's). A write is visible to readers once its completion callback runs.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "raft/storage.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace pharos::raft {
+
+class LogStore : public Storage {
+ public:
+  // One durable update of the log, as a Ready asks for it.
+  struct Write {
+    std::optional<raftpb::HardState> hard_state;
+    // Appended at entries.front().index(), replacing any suffix from there on.
+    std::vector<raftpb::Entry> entries;
+    // A snapshot received from the leader: the log becomes exactly this snapshot point.
+    std::optional<raftpb::SnapshotMetadata> snapshot;
+  };
+  struct Stats {
+    uint64_t writes = 0;   // Write requests completed
+    uint64_t batches = 0;  // fsyncs done for them
+  };
+
+  // Reads the log's bounds and hard state. `bootstrap` (the initial members, for a new cluster)
+  // is written as the first entries when the log is empty.
+  static Result<std::unique_ptr<LogStore>> Open(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* log,
+                                                rocksdb::ColumnFamilyHandle* meta,
+                                                const std::vector<uint64_t>& bootstrap = {});
+  ~LogStore() override;
+
+  Result<InitialState> GetInitialState() const override;
+  Result<std::vector<raftpb::Entry>> Entries(uint64_t lo, uint64_t hi,
+                                             uint64_t max_bytes) const override;
+  Result<uint64_t> Term(uint64_t i) const override;
+  uint64_t FirstIndex() const override;
+  uint64_t LastIndex() const override;
+  Result<raftpb::Snapshot> GetSnapshot() const override;
+
+  // Queues a write; `done` runs on the writer thread once it is durable (or failed).
+  void Submit(Write write, std::function<void(Status)> done);
+  // Submit and wait.
+  Status WriteSync(Write write);
+  // Records that the application's state is snapshotted at `meta.index()` (which must be in the
+  // log) and deletes the log entries up to it. The caller makes sure the state at that index is
+  // durable first.
+  Status Compact(const raftpb::SnapshotMetadata& meta);
+  Stats stats() const;
+
+ private:
+  struct Pending {
+    Write write;
+    std::optional<raftpb::SnapshotMetadata> compact;
+    std::function<void(Status)> done;
+  };
+
+  LogStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* log, rocksdb::ColumnFamilyHandle* meta);
+  Status Load(const std::vector<uint64_t>& bootstrap);
+  void WriterLoop();
+  Status WriteBatchOf(std::vector<Pending>& batch);
+  void Enqueue(Pending p);
+
+  rocksdb::DB* db_;
+  rocksdb::ColumnFamilyHandle* log_cf_;
+  rocksdb::ColumnFamilyHandle* meta_cf_;
+
+  mutable std::mutex mu_;  // guards the in-memory view below
+  raftpb::HardState hard_state_;
+  raftpb::SnapshotMetadata snapshot_;
+  // terms_[i - snapshot_.index()] is the term of entry i, for i in [snapshot index, last index].
+  std::deque<uint64_t> terms_;
+
+  mutable std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::vector<Pending> queue_;
+  bool stopping_ = false;
+  Stats stats_;
+  std::thread writer_;
+};
+
+}  // namespace pharos::raft

@@ -1,5 +1,6 @@
 // Snapshot and restore of MvccStore: every column family read at one RocksDB snapshot (so applies
-// can go on meanwhile) and streamed as chunks of records [cf:1][key len:4][key][value len:4][value].
+// can go on meanwhile) and streamed as chunks of records [cf:1][key len:4][key][value
+// len:4][value].
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
@@ -74,9 +75,8 @@ class Reader : public MvccStore::SnapshotReader {
 }  // namespace
 
 std::unique_ptr<MvccStore::SnapshotReader> MvccStore::CreateSnapshot(size_t chunk_bytes) const {
-  return std::make_unique<Reader>(db_, std::vector<rocksdb::ColumnFamilyHandle*>{cf_.kv, cf_.meta,
-                                                                               cf_.lease},
-                                  chunk_bytes);
+  return std::make_unique<Reader>(
+      db_, std::vector<rocksdb::ColumnFamilyHandle*>{cf_.kv, cf_.meta, cf_.lease}, chunk_bytes);
 }
 
 Status MvccStore::Restore(const std::vector<std::string>& chunks) {

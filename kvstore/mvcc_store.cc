@@ -93,11 +93,16 @@ bool Compare(const pb::Compare& c, const pb::KeyValue* kv) {
       return false;
   }
   switch (c.result()) {
-    case pb::Compare::EQUAL: return cmp == 0;
-    case pb::Compare::NOT_EQUAL: return cmp != 0;
-    case pb::Compare::GREATER: return cmp > 0;
-    case pb::Compare::LESS: return cmp < 0;
-    default: return false;
+    case pb::Compare::EQUAL:
+      return cmp == 0;
+    case pb::Compare::NOT_EQUAL:
+      return cmp != 0;
+    case pb::Compare::GREATER:
+      return cmp > 0;
+    case pb::Compare::LESS:
+      return cmp < 0;
+    default:
+      return false;
   }
 }
 
@@ -270,8 +275,9 @@ Result<pb::KeyValue> MvccStore::ReadRevision(Revision rev, bool tombstone) const
   return kv;
 }
 
-std::vector<std::pair<const std::string*, Revision>> MvccStore::KeysAt(
-    const std::string& key, const std::string& range_end, int64_t at) const {
+std::vector<std::pair<const std::string*, Revision>> MvccStore::KeysAt(const std::string& key,
+                                                                       const std::string& range_end,
+                                                                       int64_t at) const {
   std::vector<std::pair<const std::string*, Revision>> out;
   const KeyRange r = ToRange(key, range_end);
   if (r.single) {
@@ -329,8 +335,8 @@ Status MvccStore::CheckRequest(const pb::RaftRequest& request) const {
   auto check_key = [](const std::string& key) -> Status {
     if (key.empty()) return Error(StatusCode::kInvalidArgument, "key is not provided");
     if (key.size() > kMaxKeyBytes) {
-      return Error(StatusCode::kInvalidArgument, "key is larger than " +
-                                                     std::to_string(kMaxKeyBytes) + " bytes");
+      return Error(StatusCode::kInvalidArgument,
+                   "key is larger than " + std::to_string(kMaxKeyBytes) + " bytes");
     }
     return Status::Ok();
   };
@@ -385,9 +391,8 @@ Status MvccStore::CheckRequest(const pb::RaftRequest& request) const {
       const pb::TxnRequest& txn = request.txn();
       if (static_cast<size_t>(txn.compare_size() + txn.success_size() + txn.failure_size()) >
           kMaxTxnOps) {
-        return Error(StatusCode::kInvalidArgument,
-                     "too many operations in txn request (limit " + std::to_string(kMaxTxnOps) +
-                         ")");
+        return Error(StatusCode::kInvalidArgument, "too many operations in txn request (limit " +
+                                                       std::to_string(kMaxTxnOps) + ")");
       }
       for (const pb::Compare& c : txn.compare()) {
         if (Status s = check_key(c.key()); !s.ok()) return s;
@@ -423,8 +428,8 @@ Result<ApplyResult> MvccStore::Apply(uint64_t index, const pb::RaftRequest& requ
   ApplyResult result;
   if (index <= applied_) {
     // Already applied before a restart: replaying it must change nothing.
-    result.status = Status::FailedPrecondition("entry " + std::to_string(index) +
-                                               " was already applied");
+    result.status =
+        Status::FailedPrecondition("entry " + std::to_string(index) + " was already applied");
     result.revision = revision_;
     return result;
   }
@@ -436,7 +441,9 @@ Result<ApplyResult> MvccStore::Apply(uint64_t index, const pb::RaftRequest& requ
   };
   if (Status s = CheckRequest(request); !s.ok()) return answer_error(std::move(s));
 
-  auto lease_known = [&](const pb::PutRequest& p) { return p.lease() == 0 || leases_.count(p.lease()); };
+  auto lease_known = [&](const pb::PutRequest& p) {
+    return p.lease() == 0 || leases_.count(p.lease());
+  };
   auto key_exists = [&](const std::string& k) {
     auto it = index_.find(k);
     return it != index_.end() && it->second.Live();
@@ -521,9 +528,9 @@ Result<ApplyResult> MvccStore::Apply(uint64_t index, const pb::RaftRequest& requ
     case pb::RaftRequest::kCompaction: {
       const int64_t rev = request.compaction().revision();
       if (rev > revision_) {
-        return answer_error(Error(StatusCode::kFutureRevision,
-                                  "compaction revision " + std::to_string(rev) +
-                                      " is beyond the current revision"));
+        return answer_error(Error(
+            StatusCode::kFutureRevision,
+            "compaction revision " + std::to_string(rev) + " is beyond the current revision"));
       }
       if (rev <= compact_revision_) {
         return answer_error(Error(StatusCode::kCompacted,
@@ -597,11 +604,15 @@ Result<ApplyResult> MvccStore::Apply(uint64_t index, const pb::RaftRequest& requ
 
 void MvccStore::SetHeaderRevision(pb::RaftResponse* r, int64_t revision) {
   switch (r->response_case()) {
-    case pb::RaftResponse::kPut: r->mutable_put()->mutable_header()->set_revision(revision); break;
+    case pb::RaftResponse::kPut:
+      r->mutable_put()->mutable_header()->set_revision(revision);
+      break;
     case pb::RaftResponse::kDeleteRange:
       r->mutable_delete_range()->mutable_header()->set_revision(revision);
       break;
-    case pb::RaftResponse::kTxn: r->mutable_txn()->mutable_header()->set_revision(revision); break;
+    case pb::RaftResponse::kTxn:
+      r->mutable_txn()->mutable_header()->set_revision(revision);
+      break;
     case pb::RaftResponse::kCompaction:
       r->mutable_compaction()->mutable_header()->set_revision(revision);
       break;
@@ -611,7 +622,8 @@ void MvccStore::SetHeaderRevision(pb::RaftResponse* r, int64_t revision) {
     case pb::RaftResponse::kLeaseRevoke:
       r->mutable_lease_revoke()->mutable_header()->set_revision(revision);
       break;
-    default: break;
+    default:
+      break;
   }
 }
 

@@ -111,8 +111,8 @@ class MvccStore {
   Result<pb::KeyValue> ReadRevision(Revision rev, bool tombstone) const;
   // Keys in the range that exist at revision `at`, in key order, with their revision.
   std::vector<std::pair<const std::string*, Revision>> KeysAt(const std::string& key,
-                                                             const std::string& range_end,
-                                                             int64_t at) const;
+                                                              const std::string& range_end,
+                                                              int64_t at) const;
   Status CheckRequest(const pb::RaftRequest& request) const;
   Result<pb::RangeResponse> RangeAt(const pb::RangeRequest& req, int64_t current) const;
   static void SetHeaderRevision(pb::RaftResponse* r, int64_t revision);

@@ -1,0 +1,222 @@
+#include "kvstore/mvcc_store.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/kvstore/kv_requests.h"
+#include "tests/kvstore/kv_test_store.h"
+
+namespace pharos::kv::testing {
+namespace {
+
+class MvccStoreTest : public ::testing::Test {
+ protected:
+  ApplyResult Apply(const pb::RaftRequest& r) {
+    auto res = (*store_)->Apply(++index_, r);
+    EXPECT_TRUE(res.ok()) << res.status().ToString();
+    return res.ok() ? *res : ApplyResult();
+  }
+  pb::RangeResponse Get(const std::string& key, const std::string& end = "", int64_t rev = 0) {
+    auto r = (*store_)->Range(RangeReq(key, end, rev));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : pb::RangeResponse();
+  }
+  std::unique_ptr<KvTestStore> store_ = std::make_unique<KvTestStore>("mvcc");
+  uint64_t index_ = 0;
+};
+
+TEST_F(MvccStoreTest, RevisionsVersionsAndCreateRevisions) {
+  EXPECT_EQ(Apply(PutReq("a", "1")).revision, 1);
+  EXPECT_EQ(Apply(PutReq("b", "1")).revision, 2);
+  ApplyResult r = Apply(PutReq("a", "2", 0, /*prev_kv=*/true));
+  EXPECT_EQ(r.revision, 3);
+  EXPECT_EQ(r.response.put().prev_kv().value(), "1");
+  EXPECT_EQ(r.response.put().header().revision(), 3);
+  const pb::KeyValue a = Get("a").kvs(0);
+  EXPECT_EQ(a.create_revision(), 1);
+  EXPECT_EQ(a.mod_revision(), 3);
+  EXPECT_EQ(a.version(), 2);
+  // Deleting and re-creating starts a new generation.
+  EXPECT_EQ(Apply(DeleteReq("a")).revision, 4);
+  Apply(PutReq("a", "3"));
+  const pb::KeyValue again = Get("a").kvs(0);
+  EXPECT_EQ(again.create_revision(), 5);
+  EXPECT_EQ(again.version(), 1);
+  // Reads at past revisions see the past.
+  EXPECT_EQ(Get("a", "", 2).kvs(0).value(), "1");
+  EXPECT_EQ(Get("a", "", 4).kvs_size(), 0);
+  EXPECT_EQ(Get("a", "", 3).kvs(0).value(), "2");
+}
+
+TEST_F(MvccStoreTest, DeleteOfNothingDoesNotMoveTheRevision) {
+  Apply(PutReq("a", "1"));
+  ApplyResult r = Apply(DeleteReq("zzz"));
+  EXPECT_TRUE(r.status.ok());
+  EXPECT_EQ(r.revision, 1);
+  EXPECT_EQ(r.response.delete_range().deleted(), 0);
+  EXPECT_TRUE(r.events.empty());
+  EXPECT_EQ((*store_)->applied_index(), 2u);
+}
+
+TEST_F(MvccStoreTest, RangeForms) {
+  for (const char* k : {"a", "ab", "abc", "b", "c"}) Apply(PutReq(k, "v"));
+  EXPECT_EQ(Get("ab").count(), 1);
+  EXPECT_EQ(Get("a", "b").count(), 3);                    // prefix "a"
+  EXPECT_EQ(Get("ab", std::string(1, '\0')).count(), 4);  // every key >= "ab"
+  pb::RangeRequest limited = RangeReq("a", "z");
+  limited.set_limit(2);
+  auto r = (*store_)->Range(limited);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->kvs_size(), 2);
+  EXPECT_TRUE(r->more());
+  EXPECT_EQ(r->count(), 5);
+  pb::RangeRequest count_only = RangeReq("a", "z");
+  count_only.set_count_only(true);
+  EXPECT_EQ((*store_)->Range(count_only)->kvs_size(), 0);
+  pb::RangeRequest keys_only = RangeReq("a", "z");
+  keys_only.set_keys_only(true);
+  EXPECT_EQ((*store_)->Range(keys_only)->kvs(0).value(), "");
+  EXPECT_EQ((*store_)->Range(RangeReq("a", "", 99)).status().code(), StatusCode::kFutureRevision);
+}
+
+TEST_F(MvccStoreTest, TxnComparesThenRunsOneBranch) {
+  Apply(PutReq("x", "1"));
+  pb::RaftRequest txn;
+  pb::Compare* c = txn.mutable_txn()->add_compare();
+  c->set_key("x");
+  c->set_target(pb::Compare::VALUE);
+  c->set_result(pb::Compare::EQUAL);
+  c->set_value("1");
+  *txn.mutable_txn()->add_success()->mutable_request_put() = PutReq("x", "2").put();
+  *txn.mutable_txn()->add_success()->mutable_request_range() = RangeReq("x");
+  *txn.mutable_txn()->add_failure()->mutable_request_put() = PutReq("y", "failed").put();
+  ApplyResult r = Apply(txn);
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_TRUE(r.response.txn().succeeded());
+  // The range inside the txn sees the txn's own put.
+  EXPECT_EQ(r.response.txn().responses(1).response_range().kvs(0).value(), "2");
+  r = Apply(txn);  // now x == 2: the failure branch runs
+  EXPECT_FALSE(r.response.txn().succeeded());
+  EXPECT_EQ(Get("y").kvs(0).value(), "failed");
+}
+
+TEST_F(MvccStoreTest, TxnWritingAKeyTwiceIsRefused) {
+  pb::RaftRequest txn;
+  *txn.mutable_txn()->add_success()->mutable_request_put() = PutReq("x", "1").put();
+  *txn.mutable_txn()->add_success()->mutable_request_put() = PutReq("x", "2").put();
+  ApplyResult r = Apply(txn);
+  EXPECT_EQ(r.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.revision, 0);
+  EXPECT_EQ(Get("x").count(), 0);
+}
+
+TEST_F(MvccStoreTest, LeasesAttachAndRevokeDeletesKeysInOneRevision) {
+  ApplyResult g = Apply(GrantReq(10));
+  ASSERT_TRUE(g.status.ok());
+  const int64_t id = g.response.lease_grant().id();
+  EXPECT_EQ(id, 1);  // derived from the entry index: the same on every replica
+  EXPECT_EQ(Apply(PutReq("svc/a", "1", id)).revision, 1);
+  EXPECT_EQ(Apply(PutReq("svc/b", "1", id)).revision, 2);
+  EXPECT_EQ(Apply(PutReq("svc/c", "1", 777)).status.code(), StatusCode::kLeaseNotFound);
+  EXPECT_EQ((*store_)->LeaseKeys(id), (std::vector<std::string>{"svc/a", "svc/b"}));
+  ApplyResult r = Apply(RevokeReq(id));
+  ASSERT_TRUE(r.status.ok());
+  EXPECT_EQ(r.revision, 3);
+  ASSERT_EQ(r.events.size(), 2u);
+  EXPECT_EQ(r.events[0].kv().mod_revision(), 3);
+  EXPECT_EQ(r.events[1].kv().mod_revision(), 3);
+  EXPECT_EQ(Get("svc/", "svc0").count(), 0);
+  EXPECT_FALSE((*store_)->Lease(id).has_value());
+  EXPECT_EQ(Apply(RevokeReq(id)).status.code(), StatusCode::kLeaseNotFound);
+}
+
+TEST_F(MvccStoreTest, CompactionKeepsWhatLaterReadsNeed) {
+  Apply(PutReq("a", "1"));  // 1
+  Apply(PutReq("a", "2"));  // 2
+  Apply(PutReq("b", "1"));  // 3
+  Apply(DeleteReq("b"));    // 4
+  Apply(PutReq("a", "3"));  // 5
+  ASSERT_TRUE(Apply(CompactReq(4)).status.ok());
+  EXPECT_EQ((*store_)->Range(RangeReq("a", "", 3)).status().code(), StatusCode::kCompacted);
+  EXPECT_EQ(Get("a", "", 4).kvs(0).value(), "2");
+  EXPECT_EQ(Get("b", "", 4).count(), 0);
+  EXPECT_EQ(Apply(CompactReq(4)).status.code(), StatusCode::kCompacted);
+  EXPECT_EQ(Apply(CompactReq(9)).status.code(), StatusCode::kFutureRevision);
+  store_->Reopen();
+  EXPECT_EQ((*store_)->compact_revision(), 4);
+  EXPECT_EQ(Get("a", "", 4).kvs(0).value(), "2");
+  EXPECT_EQ(Get("a").kvs(0).version(), 3);
+  EXPECT_EQ((*store_)->revision(), 5);
+}
+
+TEST_F(MvccStoreTest, ReopenRebuildsIndexLeasesAndAppliedIndex) {
+  const int64_t id = Apply(GrantReq(30)).response.lease_grant().id();
+  Apply(PutReq("k", "v", id));
+  Apply(PutReq("k2", "v"));
+  Apply(DeleteReq("k2"));
+  store_->Reopen();
+  EXPECT_EQ((*store_)->applied_index(), index_);
+  EXPECT_EQ((*store_)->revision(), 3);
+  EXPECT_EQ((*store_)->LeaseKeys(id), std::vector<std::string>{"k"});
+  EXPECT_EQ(Get("k").kvs(0).lease(), id);
+  EXPECT_EQ(Get("k2").count(), 0);
+  // An entry already applied is not applied twice.
+  auto again = (*store_)->Apply(index_, PutReq("k", "replayed"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->status.ok());
+  EXPECT_EQ(Get("k").kvs(0).value(), "v");
+}
+
+TEST_F(MvccStoreTest, SnapshotPlusLaterEntriesEqualsApplyingEverything) {
+  std::vector<pb::RaftRequest> ops;
+  ops.push_back(GrantReq(10));
+  for (int i = 0; i < 300; ++i) {
+    ops.push_back(
+        PutReq("key" + std::to_string(i % 37), "value" + std::to_string(i), i % 5 ? 0 : 1));
+    if (i % 11 == 0) ops.push_back(DeleteReq("key" + std::to_string(i % 13)));
+    if (i == 150) ops.push_back(CompactReq(100));
+  }
+  ops.push_back(RevokeReq(1));
+  KvTestStore other("mvcc-restored");
+  const size_t cut = ops.size() / 2;
+  for (size_t i = 0; i < cut; ++i) Apply(ops[i]);
+  // Snapshot in small chunks while the source keeps applying.
+  auto reader = (*store_)->CreateSnapshot(256);
+  std::vector<std::string> chunks;
+  for (size_t i = cut; i < ops.size(); ++i) {
+    auto chunk = reader->Next();
+    ASSERT_TRUE(chunk.ok());
+    if (chunk->has_value()) chunks.push_back(std::move(**chunk));
+    Apply(ops[i]);
+  }
+  for (;;) {
+    auto chunk = reader->Next();
+    ASSERT_TRUE(chunk.ok());
+    if (!chunk->has_value()) break;
+    chunks.push_back(std::move(**chunk));
+  }
+  reader.reset();
+  EXPECT_GT(chunks.size(), 10u);
+  ASSERT_TRUE(other->Restore(chunks).ok());
+  EXPECT_EQ(other->applied_index(), cut);
+  for (size_t i = cut; i < ops.size(); ++i) {
+    auto r = other->Apply(i + 1, ops[i]);
+    ASSERT_TRUE(r.ok());
+  }
+  EXPECT_EQ(other->DebugDump(), (*store_)->DebugDump());
+}
+
+TEST_F(MvccStoreTest, BadRequestsChangeNothing) {
+  EXPECT_EQ(Apply(PutReq("", "v")).status.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Apply(PutReq(std::string(kMaxKeyBytes + 1, 'k'), "v")).status.code(),
+            StatusCode::kInvalidArgument);
+  pb::RaftRequest big;
+  for (size_t i = 0; i <= kMaxTxnOps; ++i) {
+    *big.mutable_txn()->add_success()->mutable_request_range() = RangeReq("k" + std::to_string(i));
+  }
+  EXPECT_EQ(Apply(big).status.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ((*store_)->revision(), 0);
+  EXPECT_EQ((*store_)->applied_index(), index_);
+}
+
+}  // namespace
+}  // namespace pharos::kv::testing

@@ -64,8 +64,9 @@ class LogStore : public Storage {
   // Submit and wait.
   Status WriteSync(Write write);
   // Records that the application's state is snapshotted at `meta.index()` (which must be in the
-  // log) and deletes the log entries up to it. The caller makes sure the state at that index is
-  // durable first.
+  // log) and deletes the log entries up to it. The state at that index must be durable first:
+  // when the key-value store shares this RocksDB instance (as in pharosd), this write's own WAL
+  // sync makes every earlier (unsynced) key-value write durable before the entries go.
   Status Compact(const raftpb::SnapshotMetadata& meta);
   Stats stats() const;
 

@@ -28,7 +28,9 @@ scratch=$(mktemp -d /tmp/pharos-mutants.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 mkdir -p "$scratch/src"
 cp -r "$root/CMakeLists.txt" "$root/proto" "$root/common" "$root/raft" "$root/tests" "$scratch/src/"
-# Only the core and the simulation are built.
+# Only the core and the simulation are configured and built.
+sed -i -E '/^add_subdirectory\((proto|common|raft|tests)\)$/!{/^add_subdirectory\(/d}; /^add_test\(NAME clang_format/d' \
+  "$scratch/src/CMakeLists.txt"
 cat > "$scratch/src/tests/CMakeLists.txt" <<'CMAKE'
 add_library(raft_safety_checker STATIC raft/safety_checker.cc)
 target_link_libraries(raft_safety_checker PUBLIC pharos_raft)

@@ -1,0 +1,40 @@
+// Framing of the wire protocol (DESIGN.md §5): each frame is a 4-byte big-endian length followed
+// by that many bytes (a serialized Envelope). FrameDecoder turns a byte stream back into frames
+// and refuses a frame longer than the configured limit before buffering it, so a bad peer cannot
+// make us allocate without bound. Single-threaded objects.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace pharos {
+
+inline constexpr size_t kFrameHeaderBytes = 4;
+// The default limit on one frame: 1.5 MiB.
+inline constexpr size_t kDefaultMaxFrameBytes = 3 * 512 * 1024;
+
+// Appends `payload` as one frame to `out`.
+void AppendFrame(std::string* out, std::string_view payload);
+
+class FrameDecoder {
+ public:
+  explicit FrameDecoder(size_t max_frame_bytes = kDefaultMaxFrameBytes)
+      : max_frame_bytes_(max_frame_bytes) {}
+
+  void Append(std::string_view bytes) { buffer_.append(bytes); }
+  // The next complete frame's payload; nullopt until one is complete; kTooLarge (and the stream
+  // is unusable from then on) when a frame announces more than the limit.
+  Result<std::optional<std::string>> Next();
+  size_t buffered() const { return buffer_.size() - consumed_; }
+
+ private:
+  size_t max_frame_bytes_;
+  std::string buffer_;
+  size_t consumed_ = 0;
+};
+
+}  // namespace pharos

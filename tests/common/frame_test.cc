@@ -1,0 +1,42 @@
+#include "common/frame.h"
+
+#include <gtest/gtest.h>
+
+namespace pharos {
+namespace {
+
+TEST(FrameTest, RoundTripsFramesSplitAnywhere) {
+  std::string stream;
+  AppendFrame(&stream, "hello");
+  AppendFrame(&stream, "");
+  AppendFrame(&stream, std::string(70000, 'x'));
+  FrameDecoder decoder;
+  std::vector<std::string> got;
+  // Feed one byte at a time: frames must come out whole and in order.
+  for (char c : stream) {
+    decoder.Append(std::string_view(&c, 1));
+    for (;;) {
+      auto f = decoder.Next();
+      ASSERT_TRUE(f.ok());
+      if (!f->has_value()) break;
+      got.push_back(**f);
+    }
+  }
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0], "hello");
+  EXPECT_EQ(got[1], "");
+  EXPECT_EQ(got[2].size(), 70000u);
+  EXPECT_EQ(decoder.buffered(), 0u);
+}
+
+TEST(FrameTest, OversizedFrameIsRefusedBeforeItArrives) {
+  FrameDecoder decoder(1024);
+  std::string stream;
+  AppendFrame(&stream, std::string(2000, 'x'));
+  decoder.Append(std::string_view(stream).substr(0, 4));  // only the header so far
+  auto f = decoder.Next();
+  EXPECT_EQ(f.status().code(), StatusCode::kTooLarge);
+}
+
+}  // namespace
+}  // namespace pharos

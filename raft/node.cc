@@ -116,6 +116,11 @@ bool Node::CommittedEntryInCurrentTerm() const {
   return log_.Term(log_.committed()).value_or(0) == term_;
 }
 
+void Node::ResetElectionTimer() {
+  election_elapsed_ = 0;
+  ResetRandomizedElectionTimeout();
+}
+
 void Node::ResetRandomizedElectionTimeout() {
   const uint64_t span = config_.election_tick_max - config_.election_tick_min;
   randomized_election_timeout_ = config_.election_tick_min + static_cast<int>(rng_() % span);
@@ -127,9 +132,8 @@ void Node::Reset(uint64_t term) {
     vote_ = 0;
   }
   lead_ = 0;
-  election_elapsed_ = 0;
+  ResetElectionTimer();
   heartbeat_elapsed_ = 0;
-  ResetRandomizedElectionTimeout();
   AbortLeaderTransfer();
   votes_.clear();
   read_only_.Reset();
@@ -144,6 +148,13 @@ void Node::ResetProgress() {
 
 void Node::SyncProgressWithMembership() {
   const raftpb::ConfState& cs = membership_.current();
+  // A member whose removal has not committed yet still gets the log (it does not count toward
+  // any quorum): that is how it learns it was removed.
+  const raftpb::ConfState& committed_cs = membership_.At(log_.committed());
+  auto tracked = [&](uint64_t id) {
+    return IsVoter(cs, id) || IsLearner(cs, id) || IsVoter(committed_cs, id) ||
+           IsLearner(committed_cs, id);
+  };
   auto track = [&](uint64_t id, bool learner) {
     auto it = progress_.find(id);
     if (it == progress_.end()) {
@@ -160,8 +171,13 @@ void Node::SyncProgressWithMembership() {
   };
   for (uint64_t id : cs.voters()) track(id, false);
   for (uint64_t id : cs.learners()) track(id, true);
+  for (const auto* ids : {&committed_cs.voters(), &committed_cs.learners()}) {
+    for (uint64_t id : *ids) {
+      if (!IsVoter(cs, id) && !IsLearner(cs, id)) track(id, true);
+    }
+  }
   for (auto it = progress_.begin(); it != progress_.end();) {
-    if (!IsVoter(cs, it->first) && !IsLearner(cs, it->first)) {
+    if (!tracked(it->first)) {
       if (it->first == lead_transferee_) AbortLeaderTransfer();
       it = progress_.erase(it);
     } else {
@@ -209,7 +225,7 @@ void Node::Tick() {
 void Node::TickElection() {
   ++election_elapsed_;
   if (Promotable() && election_elapsed_ >= randomized_election_timeout_) {
-    election_elapsed_ = 0;
+    ResetElectionTimer();
     Hup(CampaignType::kElection);
   }
 }
@@ -375,7 +391,7 @@ void Node::HandleVoteRequest(const Message& m) {
   if (can_vote && log_.IsUpToDate(m.index(), m.log_term())) {
     resp.set_term(m.term());
     if (m.type() == raftpb::MSG_VOTE) {
-      election_elapsed_ = 0;
+      ResetElectionTimer();
       vote_ = m.from();
     }
   } else {
@@ -388,17 +404,17 @@ void Node::HandleVoteRequest(const Message& m) {
 void Node::StepFollower(const Message& m) {
   switch (m.type()) {
     case raftpb::MSG_APP:
-      election_elapsed_ = 0;
+      ResetElectionTimer();
       lead_ = m.from();
       HandleAppendEntries(m);
       break;
     case raftpb::MSG_HEARTBEAT:
-      election_elapsed_ = 0;
+      ResetElectionTimer();
       lead_ = m.from();
       HandleHeartbeat(m);
       break;
     case raftpb::MSG_SNAP:
-      election_elapsed_ = 0;
+      ResetElectionTimer();
       lead_ = m.from();
       HandleSnapshot(m);
       break;
@@ -794,6 +810,12 @@ bool Node::MaybeCommit() {
 }
 
 void Node::OnCommitAdvanced() {
+  if (progress_.size() > membership_.Voters().size() + membership_.current().learners_size()) {
+    // A removal may have committed: tell the removed member (commit index included), then stop
+    // replicating to it.
+    BcastAppend();
+    SyncProgressWithMembership();
+  }
   if (!pending_read_index_msgs_.empty() && CommittedEntryInCurrentTerm()) {
     auto held = std::move(pending_read_index_msgs_);
     pending_read_index_msgs_.clear();

@@ -92,6 +92,8 @@ class Node {
 
   bool Promotable() const;
   bool CommittedEntryInCurrentTerm() const;
+  // The election timer restarts, with a timeout drawn afresh (every reset, as DESIGN.md §3 asks).
+  void ResetElectionTimer();
   void ResetRandomizedElectionTimeout();
   void Reset(uint64_t term);
   void ResetProgress();

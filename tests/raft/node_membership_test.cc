@@ -1,0 +1,136 @@
+// Membership changes, one server at a time (thesis §4.1–4.2).
+#include <gtest/gtest.h>
+
+#include "raft/membership.h"
+#include "tests/raft/node_test_util.h"
+
+namespace pharos::raft::testing {
+namespace {
+
+raftpb::ConfChange Change(raftpb::ConfChangeType type, uint64_t id) {
+  raftpb::ConfChange cc;
+  cc.set_type(type);
+  cc.set_node_id(id);
+  return cc;
+}
+
+TEST(MembershipNodeTest, LearnerReceivesTheLogButNeitherVotesNorCounts_4_2_1) {
+  TestNetwork net({1, 2, 3});
+  const uint64_t leader = net.ElectLeader();
+  net.AddEmptyNode(4);
+  ASSERT_TRUE(net.node(leader).ProposeConfChange(Change(raftpb::CONF_ADD_LEARNER, 4)).ok());
+  net.Settle();
+  net.Tick(leader, 5);
+  EXPECT_TRUE(IsLearner(net.node(leader).conf_state(), 4));
+  EXPECT_EQ(net.node(4).log().LastIndex(), net.node(leader).log().LastIndex());
+  // With the two other voters gone, the learner's acknowledgement makes no quorum.
+  for (uint64_t id : {1, 2, 3}) {
+    if (id != leader) net.Stop(id);
+  }
+  ASSERT_TRUE(net.node(leader).Propose("x").ok());
+  net.Settle();
+  EXPECT_EQ(net.node(4).log().LastIndex(), net.node(leader).log().LastIndex());
+  EXPECT_LT(net.node(leader).log().committed(), net.node(leader).log().LastIndex());
+  // And it never campaigns.
+  net.Tick(4, 300);
+  EXPECT_NE(net.node(4).role(), Role::kLeader);
+  EXPECT_EQ(net.node(4).term(), net.node(leader).term());
+}
+
+TEST(MembershipNodeTest, PromotionWaitsUntilTheLearnerHasCaughtUp) {
+  TestNetwork net({1, 2, 3});
+  const uint64_t leader = net.ElectLeader();
+  net.AddEmptyNode(4);
+  ASSERT_TRUE(net.node(leader).ProposeConfChange(Change(raftpb::CONF_ADD_LEARNER, 4)).ok());
+  net.Settle();
+  net.Stop(4);
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(net.node(leader).Propose("x").ok());
+  net.Settle();
+  Status refused = net.node(leader).ProposeConfChange(Change(raftpb::CONF_PROMOTE_LEARNER, 4));
+  EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition) << refused.ToString();
+  ASSERT_TRUE(net.Restart(4).ok());
+  net.Tick(leader, 5);
+  ASSERT_TRUE(net.node(leader).ProposeConfChange(Change(raftpb::CONF_PROMOTE_LEARNER, 4)).ok());
+  net.Settle();
+  EXPECT_TRUE(IsVoter(net.node(leader).conf_state(), 4));
+  EXPECT_TRUE(IsVoter(net.node(4).conf_state(), 4));
+}
+
+TEST(MembershipNodeTest, OneChangeAtATime) {
+  TestNetwork net({1, 2, 3});
+  const uint64_t leader = net.ElectLeader();
+  net.AddEmptyNode(4);
+  net.AddEmptyNode(5);
+  ASSERT_TRUE(net.node(leader).ProposeConfChange(Change(raftpb::CONF_ADD_LEARNER, 4)).ok());
+  // The first change has not committed yet.
+  EXPECT_EQ(net.node(leader).ProposeConfChange(Change(raftpb::CONF_ADD_LEARNER, 5)).code(),
+            StatusCode::kFailedPrecondition);
+  net.Settle();
+  EXPECT_TRUE(net.node(leader).ProposeConfChange(Change(raftpb::CONF_ADD_LEARNER, 5)).ok());
+}
+
+TEST(MembershipNodeTest, NoChangeBeforeAnEntryOfTheLeadersTermCommits) {
+  LoneNode n = MakeLoneNode(1, {1});
+  ASSERT_TRUE(n.node->Campaign().ok());
+  ASSERT_EQ(n.node->role(), Role::kLeader);  // its no-op is not committed yet
+  EXPECT_EQ(n.node->ProposeConfChange(Change(raftpb::CONF_ADD_LEARNER, 2)).code(),
+            StatusCode::kUnavailable);
+  n.Drain();
+  EXPECT_TRUE(n.node->ProposeConfChange(Change(raftpb::CONF_ADD_LEARNER, 2)).ok());
+}
+
+TEST(MembershipNodeTest, RemovedLeaderStepsDownOnceTheRemovalCommits_4_2_2) {
+  TestNetwork net({1, 2, 3});
+  const uint64_t leader = net.ElectLeader();
+  ASSERT_TRUE(net.node(leader).ProposeConfChange(Change(raftpb::CONF_REMOVE_NODE, leader)).ok());
+  net.Settle();
+  EXPECT_NE(net.node(leader).role(), Role::kLeader);
+  EXPECT_FALSE(IsVoter(net.node(leader).conf_state(), leader));
+  uint64_t next = 0;
+  for (int i = 0; i < 200 && (next == 0 || next == leader); ++i) {
+    net.TickAll();
+    next = net.Leader();
+  }
+  ASSERT_NE(next, 0u);
+  ASSERT_NE(next, leader);
+  ASSERT_TRUE(net.node(next).Propose("after").ok());
+  net.Settle();
+  EXPECT_EQ(net.node(next).log().committed(), net.node(next).log().LastIndex());
+}
+
+TEST(MembershipNodeTest, RemovedMembersDataRefusesToStartAndIdsAreNotReused) {
+  TestNetwork net({1, 2, 3});
+  const uint64_t leader = net.ElectLeader();
+  const uint64_t gone = leader == 3 ? 2 : 3;
+  ASSERT_TRUE(net.node(leader).ProposeConfChange(Change(raftpb::CONF_REMOVE_NODE, gone)).ok());
+  net.Settle();
+  net.Tick(leader, 5);
+  auto restarted = Node::Create(TestConfig(gone), &net.storage(gone));
+  EXPECT_EQ(restarted.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(net.node(leader).ProposeConfChange(Change(raftpb::CONF_ADD_LEARNER, gone)).code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST(MembershipNodeTest, TruncatedConfigurationEntryRollsBack) {
+  LoneNode n = MakeLoneNode(2, {1, 2, 3});
+  raftpb::Message app = Msg(raftpb::MSG_APP, 1, 2, 2);
+  app.set_index(3);
+  app.set_log_term(1);
+  raftpb::Entry conf = Ent(4, 2, Change(raftpb::CONF_ADD_LEARNER, 9).SerializeAsString());
+  conf.set_type(raftpb::ENTRY_CONF_CHANGE);
+  *app.add_entries() = conf;
+  ASSERT_TRUE(n.node->Step(app).ok());
+  n.Drain();
+  EXPECT_TRUE(IsLearner(n.node->conf_state(), 9));  // in force once appended
+  // A new leader of term 3 never had it: index 4 is overwritten, the configuration rolls back.
+  raftpb::Message fresh = Msg(raftpb::MSG_APP, 3, 2, 3);
+  fresh.set_index(3);
+  fresh.set_log_term(1);
+  *fresh.add_entries() = Ent(4, 3);
+  ASSERT_TRUE(n.node->Step(fresh).ok());
+  n.Drain();
+  EXPECT_FALSE(IsLearner(n.node->conf_state(), 9));
+}
+
+}  // namespace
+}  // namespace pharos::raft::testing

@@ -1,0 +1,210 @@
+// Log replication (Raft §5.3, §5.4.2, and etcd's pipelining/backtracking refinements).
+#include <gtest/gtest.h>
+
+#include "tests/raft/node_test_util.h"
+
+namespace pharos::raft::testing {
+namespace {
+
+TEST(ReplicationTest, NewLeaderAppendsANoOpOfItsTerm_8) {
+  TestNetwork net({1, 2, 3});
+  const uint64_t leader = net.ElectLeader();
+  const RaftLog& log = net.node(leader).log();
+  auto last = log.Slice(log.LastIndex(), log.LastIndex() + 1, UINT64_MAX);
+  ASSERT_TRUE(last.ok());
+  EXPECT_EQ((*last)[0].term(), net.node(leader).term());
+  EXPECT_TRUE((*last)[0].data().empty());
+  EXPECT_EQ(log.committed(), log.LastIndex());  // and it commits
+}
+
+TEST(ReplicationTest, ProposalsReachEveryNodeInOrder_5_3) {
+  TestNetwork net({1, 2, 3});
+  const uint64_t leader = net.ElectLeader();
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(net.node(leader).Propose("w" + std::to_string(i)).ok());
+  net.Settle();
+  net.Tick(leader, 5);  // a heartbeat carries the final commit index to the followers
+  for (uint64_t id : {1, 2, 3}) {
+    ASSERT_EQ(net.applied(id).size(), 20u) << "node " << id;
+    EXPECT_EQ(net.applied(id).front(), "w0");
+    EXPECT_EQ(net.applied(id).back(), "w19");
+  }
+  EXPECT_FALSE(net.node(leader == 1 ? 2 : 1).Propose("x").ok());  // followers do not propose
+}
+
+TEST(ReplicationTest, StaleAppendEntriesTruncateNothing_5_3) {
+  LoneNode n = MakeLoneNode(2, {1, 2, 3});
+  raftpb::Message full = Msg(raftpb::MSG_APP, 1, 2, 2);
+  full.set_index(3);
+  full.set_log_term(1);
+  for (uint64_t i = 4; i <= 6; ++i) *full.add_entries() = Ent(i, 2);
+  ASSERT_TRUE(n.node->Step(full).ok());
+  n.Drain();
+  raftpb::Message stale = full;  // an older message of the same leader, arriving late
+  stale.clear_entries();
+  *stale.add_entries() = Ent(4, 2);
+  ASSERT_TRUE(n.node->Step(stale).ok());
+  auto out = n.Drain();
+  EXPECT_EQ(n.node->log().LastIndex(), 6u);
+  EXPECT_EQ(Find(out, raftpb::MSG_APP_RESP)->index(), 4u);  // acknowledges what it matched
+}
+
+TEST(ReplicationTest, ConflictingSuffixIsReplaced_5_3) {
+  LoneNode n = MakeLoneNode(2, {1, 2, 3});
+  raftpb::Message old = Msg(raftpb::MSG_APP, 1, 2, 2);
+  old.set_index(3);
+  old.set_log_term(1);
+  for (uint64_t i = 4; i <= 7; ++i) *old.add_entries() = Ent(i, 2);
+  ASSERT_TRUE(n.node->Step(old).ok());
+  n.Drain();
+  raftpb::Message fresh = Msg(raftpb::MSG_APP, 3, 2, 3);
+  fresh.set_index(4);
+  fresh.set_log_term(2);
+  *fresh.add_entries() = Ent(5, 3);
+  ASSERT_TRUE(n.node->Step(fresh).ok());
+  n.Drain();
+  EXPECT_EQ(n.node->log().LastIndex(), 5u);
+  EXPECT_EQ(*n.node->log().Term(5), 3u);
+  EXPECT_EQ(*n.node->log().Term(4), 2u);
+  EXPECT_EQ(n.storage->LastIndex(), 5u);  // persisted the same way
+}
+
+TEST(ReplicationTest, FollowerCommitIsBoundedByWhatTheMessageMatched) {
+  LoneNode n = MakeLoneNode(2, {1, 2, 3});
+  raftpb::Message app = Msg(raftpb::MSG_APP, 1, 2, 2);
+  app.set_index(3);
+  app.set_log_term(1);
+  for (uint64_t i = 4; i <= 8; ++i) *app.add_entries() = Ent(i, 2);
+  ASSERT_TRUE(n.node->Step(app).ok());
+  n.Drain();
+  // A heartbeat-like append matching only up to 5, from a leader whose commit is 8.
+  raftpb::Message probe = Msg(raftpb::MSG_APP, 1, 2, 2);
+  probe.set_index(5);
+  probe.set_log_term(2);
+  probe.set_commit(8);
+  ASSERT_TRUE(n.node->Step(probe).ok());
+  EXPECT_EQ(n.node->log().committed(), 5u);
+}
+
+TEST(ReplicationTest, FastBacktrackingSkipsAWholeDivergentTerm) {
+  TestNetwork net({1, 2, 3});
+  (void)net.node(1).Campaign();
+  net.Settle();
+  ASSERT_EQ(net.Leader(), 1u);
+  // Node 1, cut off, takes 40 entries nobody else gets, then steps down.
+  net.Isolate(1);
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(net.node(1).Propose("lost").ok());
+  net.Settle();
+  net.Tick(1, 30);
+  ASSERT_EQ(net.node(1).role(), Role::kFollower);
+  uint64_t leader = 0;
+  for (int i = 0; i < 200 && leader == 0; ++i) {
+    net.Tick(2);
+    net.Tick(3);
+    leader = net.Leader();
+  }
+  ASSERT_TRUE(leader == 2 || leader == 3);
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(net.node(leader).Propose("kept").ok());
+  net.Settle();
+  int rejects = 0;
+  net.Observe([&](const raftpb::Message& m) {
+    if (m.type() == raftpb::MSG_APP_RESP && m.reject()) ++rejects;
+  });
+  net.Heal();
+  net.Tick(leader, 5);
+  net.Tick(leader, 5);
+  EXPECT_EQ(net.node(1).log().LastIndex(), net.node(leader).log().LastIndex());
+  EXPECT_EQ(net.node(1).log().LastTerm(), net.node(leader).log().LastTerm());
+  // One probe per divergent term, not one per entry.
+  EXPECT_LE(rejects, 3);
+  for (const std::string& d : net.applied(1)) EXPECT_NE(d, "lost");
+}
+
+TEST(ReplicationTest, PipelineIsBoundedByTheInflightWindow) {
+  TestNetwork net({1, 2, 3}, [](RaftConfig& c) {
+    c.max_inflight_msgs = 3;
+    c.max_size_per_msg = 1;
+  });
+  const uint64_t leader = net.ElectLeader();
+  const uint64_t follower = leader == 1 ? 2 : 1;
+  int with_entries = 0;
+  net.Observe([&](const raftpb::Message& m) {
+    if (m.type() == raftpb::MSG_APP && m.to() == follower && m.entries_size() > 0) ++with_entries;
+  });
+  // The follower's acknowledgements are lost: the leader may not run ahead of its window.
+  net.Filter([&](const raftpb::Message& m) {
+    return !(m.type() == raftpb::MSG_APP_RESP && m.from() == follower);
+  });
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(net.node(leader).Propose("x").ok());
+  net.Settle();
+  EXPECT_EQ(with_entries, 3);
+  const Progress* pr = net.node(leader).progress(follower);
+  ASSERT_NE(pr, nullptr);
+  EXPECT_TRUE(pr->IsPaused());
+}
+
+TEST(ReplicationTest, MessagesRespectTheByteLimit) {
+  for (uint64_t limit : {uint64_t{1}, uint64_t{1} << 20}) {
+    TestNetwork net({1, 2, 3}, [limit](RaftConfig& c) { c.max_size_per_msg = limit; });
+    const uint64_t leader = net.ElectLeader();
+    const uint64_t lagger = leader == 3 ? 2 : 3;
+    net.Isolate(lagger);
+    for (int i = 0; i < 10; ++i) ASSERT_TRUE(net.node(leader).Propose(std::string(50, 'x')).ok());
+    net.Settle();
+    int largest = 0;
+    net.Observe([&](const raftpb::Message& m) {
+      if (m.type() == raftpb::MSG_APP) largest = std::max(largest, m.entries_size());
+    });
+    net.Heal();
+    net.Tick(leader, 5);
+    EXPECT_EQ(net.node(lagger).log().LastIndex(), net.node(leader).log().LastIndex());
+    if (limit == 1) {
+      EXPECT_EQ(largest, 1);
+    } else {
+      EXPECT_GE(largest, 10);
+    }
+  }
+}
+
+TEST(ReplicationTest, OnlyCurrentTermEntriesCommitByCountingReplicas_5_4_2_Figure8) {
+  TestNetwork net({1, 2, 3}, [](RaftConfig& c) { c.max_size_per_msg = 1; });
+  (void)net.node(1).Campaign();
+  net.Settle();
+  ASSERT_EQ(net.Leader(), 1u);
+  // Term 2: an entry that reaches no one.
+  net.Isolate(1);
+  ASSERT_TRUE(net.node(1).Propose("old").ok());
+  net.Settle();
+  const uint64_t old_index = net.node(1).log().LastIndex();
+  net.Tick(1, 30);  // steps down: cannot hear a quorum
+  ASSERT_EQ(net.node(1).role(), Role::kFollower);
+  net.Tick(2, 14);  // past the vote guard, short of their own timeouts
+  net.Tick(3, 14);
+  net.Heal();
+  // Node 1 wins term 3 (its log is the longest) and appends its no-op after "old".
+  ASSERT_TRUE(net.node(1).Campaign().ok());
+  // Followers may receive "old" but not the no-op of term 3: the network strips it.
+  const uint64_t term = net.node(1).term() + 1;
+  net.Filter([term](raftpb::Message& m) {
+    if (m.type() != raftpb::MSG_APP) return true;
+    auto* entries = m.mutable_entries();
+    for (int i = 0; i < entries->size(); ++i) {
+      if (entries->Get(i).term() >= term) {
+        entries->DeleteSubrange(i, entries->size() - i);
+        break;
+      }
+    }
+    return true;
+  });
+  net.Settle();
+  ASSERT_EQ(net.Leader(), 1u);
+  ASSERT_EQ(net.node(1).term(), term);
+  const Progress* pr2 = net.node(1).progress(2);
+  ASSERT_GE(pr2->match, old_index);                     // a majority (1 and 2) holds "old"...
+  EXPECT_LT(net.node(1).log().committed(), old_index);  // ...yet it is not committed
+  net.Filter(nullptr);
+  net.Tick(1, 5);
+  EXPECT_GT(net.node(1).log().committed(), old_index);  // the no-op commits, and "old" with it
+}
+
+}  // namespace
+}  // namespace pharos::raft::testing

@@ -37,6 +37,9 @@ Status TestNetwork::Restart(uint64_t id) {
   p.node.reset();
   p.applied.clear();
   p.read_states.clear();
+  p.chain = 0;
+  p.applied_index = 0;
+  checker_.ObserveSnapshotRestore(id, 0, 0);  // its state machine starts over
   RaftConfig c = p.config;
   c.applied = 0;  // the test state machine is in memory: apply everything again
   auto n = Node::Create(c, p.storage.get());
@@ -77,27 +80,67 @@ bool TestNetwork::ProcessReady(uint64_t id) {
     if (Status s = p.storage->ApplySnapshot(*rd.snapshot); !s.ok()) {
       throw std::runtime_error(s.ToString());
     }
+    // The test state machine restarts from the snapshot point.
+    p.applied_index = rd.snapshot->metadata().index();
+    p.chain = 0;
+  }
+  if (!rd.entries.empty()) {
+    std::vector<std::pair<uint64_t, uint64_t>> replaced;
+    const uint64_t first = rd.entries.front().index();
+    for (uint64_t i = std::max(first, p.storage->FirstIndex()); i <= p.storage->LastIndex(); ++i) {
+      replaced.emplace_back(i, *p.storage->Term(i));
+    }
+    auto prev = p.storage->Term(first - 1);
+    checker_.ObservePersist(id, rd.entries, prev.ok() ? *prev : 0, replaced);
   }
   if (Status s = p.storage->Append(rd.entries); !s.ok()) throw std::runtime_error(s.ToString());
   if (rd.hard_state) p.storage->SetHardState(*rd.hard_state);
   for (const auto& m : rd.messages_after_persist) Send(m);
   for (const auto& e : rd.committed_entries) {
+    if (e.index() <= p.applied_index) continue;
     if (e.type() == raftpb::ENTRY_NORMAL && !e.data().empty()) p.applied.push_back(e.data());
+    p.applied_index = e.index();
+    // Nodes that restored a snapshot cannot be compared on the chain; index and term still are.
+    p.chain = p.chain * 1099511628211ULL + HashEntry(e);
+    if (!p.storage->GetSnapshot()->metadata().index()) {
+      checker_.ObserveApply(id, e.index(), e.term(), p.chain);
+    }
   }
   for (auto& rs : rd.read_states) p.read_states.push_back(rs);
   p.node->Advance();
   return true;
 }
 
+void TestNetwork::Check() {
+  for (auto& [id, p] : nodes_) {
+    if (!p.up) continue;
+    const Node& n = *p.node;
+    checker_.ObserveRole(id, n.term(), n.role());
+    const RaftLog& log = n.log();
+    checker_.ObserveCommit(id, log.committed(), [&log](uint64_t i) { return log.Term(i); });
+    if (n.role() == Role::kLeader && p.seen_role != Role::kLeader) {
+      checker_.ObserveNewLeader(id, n.term(), log.LastIndex(), log.FirstIndex(),
+                                [&log](uint64_t i) { return log.Term(i); });
+    }
+    p.seen_role = n.role();
+  }
+  if (checker_.violation()) {
+    throw std::runtime_error("safety violation " + checker_.violation()->check + ": " +
+                             checker_.violation()->detail);
+  }
+}
+
 void TestNetwork::Settle() {
   for (int guard = 0; guard < 100000; ++guard) {
     bool moved = false;
     for (auto& [id, p] : nodes_) moved |= ProcessReady(id);
+    Check();
     while (!in_flight_.empty()) {
       raftpb::Message m = std::move(in_flight_.front());
       in_flight_.pop_front();
       auto it = nodes_.find(m.to());
       if (it != nodes_.end() && it->second.up) (void)it->second.node->Step(m);
+      Check();
       moved = true;
     }
     if (!moved) return;

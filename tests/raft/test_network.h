@@ -15,6 +15,7 @@
 
 #include "raft/memory_storage.h"
 #include "raft/node.h"
+#include "tests/raft/safety_checker.h"
 
 namespace pharos::raft::testing {
 
@@ -53,6 +54,10 @@ class TestNetwork {
   void Observe(std::function<void(const raftpb::Message&)> observer) {
     observer_ = std::move(observer);
   }
+  // The safety properties, checked after every delivery and Ready (Settle throws on a
+  // violation, so every unit test built on this network checks them too).
+  const SafetyChecker& checker() const { return checker_; }
+
   // When set, a message for which `filter` returns false is dropped; the filter may also edit
   // the message on its way.
   void Filter(std::function<bool(raftpb::Message&)> filter) { filter_ = std::move(filter); }
@@ -65,9 +70,13 @@ class TestNetwork {
     std::vector<std::string> applied;
     std::vector<ReadState> read_states;
     bool up = true;
+    uint64_t chain = 0;  // hash chain of everything applied, for State Machine Safety
+    uint64_t applied_index = 0;
+    Role seen_role = Role::kFollower;
   };
   bool ProcessReady(uint64_t id);
   void Send(const raftpb::Message& m);
+  void Check();
 
   std::function<void(RaftConfig&)> tweak_;
   std::map<uint64_t, Peer> nodes_;
@@ -75,6 +84,7 @@ class TestNetwork {
   std::set<std::pair<uint64_t, uint64_t>> cut_;
   std::function<void(const raftpb::Message&)> observer_;
   std::function<bool(raftpb::Message&)> filter_;
+  SafetyChecker checker_;
 };
 
 // A config with the defaults the core ships with and a fixed seed.

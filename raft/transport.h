@@ -1,0 +1,75 @@
+// Transport: Raft messages between the members of a cluster over TCP (DESIGN.md §3). One outbound
+// connection per peer, its socket bound to this node's own peer address (so per-node firewall
+// rules can partition nodes that share a host); frames are a 4-byte length and a tagged payload.
+// A peer that is down or slow never blocks the caller: messages queue up to a bound and beyond it
+// are dropped (reported as unreachable, which Raft tolerates); reconnection uses jittered
+// exponential backoff. A snapshot (MSG_SNAP) goes in chunks on a connection of its own, so it
+// never queues ahead of heartbeats, and its outcome is reported back.
+//
+// Thread rules: every method, and every callback, runs on the io_context's thread (the node's
+// I/O thread, which also runs the Raft core).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "proto/raft.pb.h"
+
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
+
+namespace pharos::raft {
+
+struct TransportOptions {
+  uint64_t self_id = 0;
+  // Where peers connect to us: "host:port" (port 0 picks a free one).
+  std::string listen = "127.0.0.1:0";
+  // Address our outgoing sockets bind to (our own peer host).
+  std::string bind_host = "127.0.0.1";
+  size_t max_queued_messages = 4096;
+  size_t max_frame_bytes = 8 << 20;
+  size_t snapshot_chunk_bytes = 1 << 20;
+  int backoff_min_ms = 20;
+  int backoff_max_ms = 1000;
+};
+
+class Transport {
+ public:
+  // Incoming messages for the core (including reassembled snapshots).
+  using Receive = std::function<void(raftpb::Message)>;
+  // The transport could not deliver to `peer` (the core is told MSG_UNREACHABLE).
+  using Unreachable = std::function<void(uint64_t peer)>;
+  // A snapshot transfer to `peer` ended (ReportSnapshot).
+  using SnapshotDone = std::function<void(uint64_t peer, bool ok)>;
+
+  Transport(boost::asio::io_context& io, TransportOptions options, Receive receive,
+            Unreachable unreachable, SnapshotDone snapshot_done);
+  ~Transport();
+
+  // Binds and starts accepting peer connections.
+  Status Start();
+  // The port we listen on (after Start).
+  uint16_t port() const;
+  void AddPeer(uint64_t id, const std::string& address);
+  void RemovePeer(uint64_t id);
+  void Send(const std::vector<raftpb::Message>& messages);
+  // Closes every connection; pending messages are dropped.
+  void Stop();
+
+  struct Stats {
+    uint64_t sent = 0, dropped = 0, received = 0, connects = 0;
+  };
+  Stats stats() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pharos::raft

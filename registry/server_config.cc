@@ -1,0 +1,140 @@
+#include "registry/server_config.h"
+
+#include <CLI/CLI.hpp>
+#include <ostream>
+#include <set>
+
+namespace pharos::registry {
+
+uint64_t MemberId(const std::string& name, const std::string& peer_address) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (char c : name + "|" + peer_address) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ULL;
+  }
+  return h == 0 ? 1 : h;
+}
+
+bool ValidHostPort(const std::string& address) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) return false;
+  const std::string port = address.substr(colon + 1);
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return false;
+  return std::stoi(port) <= 65535;
+}
+
+namespace {
+
+Status Validate(ServerConfig* c) {
+  if (c->name.empty()) return Status::InvalidArgument("--name must not be empty");
+  for (const auto& [flag, value] :
+       {std::pair<const char*, std::string>{"--listen-client", c->listen_client},
+        {"--listen-peer", c->listen_peer},
+        {"--listen-metrics", c->listen_metrics}}) {
+    if (!ValidHostPort(value)) {
+      return Status::InvalidArgument(std::string(flag) + " '" + value + "' is not host:port");
+    }
+  }
+  if (c->advertise_client.empty()) c->advertise_client = c->listen_client;
+  if (!ValidHostPort(c->advertise_client)) {
+    return Status::InvalidArgument("--advertise-client '" + c->advertise_client +
+                                   "' is not host:port");
+  }
+  if (c->data_dir.empty()) c->data_dir = c->name + ".pharos";
+  if (c->initial_cluster_state != "new" && c->initial_cluster_state != "existing") {
+    return Status::InvalidArgument("--initial-cluster-state must be 'new' or 'existing', not '" +
+                                   c->initial_cluster_state + "'");
+  }
+  if (c->tick_ms <= 0) return Status::InvalidArgument("--tick-ms must be positive");
+  if (c->heartbeat_ms < c->tick_ms || c->election_min_ms <= c->heartbeat_ms ||
+      c->election_max_ms <= c->election_min_ms) {
+    return Status::InvalidArgument(
+        "timings must satisfy tick <= heartbeat < election-min < election-max (ms)");
+  }
+  if (c->initial_cluster.empty()) c->initial_cluster = c->name + "=" + c->listen_peer;
+  std::set<std::string> names, addresses;
+  size_t start = 0;
+  while (start <= c->initial_cluster.size()) {
+    size_t comma = c->initial_cluster.find(',', start);
+    if (comma == std::string::npos) comma = c->initial_cluster.size();
+    const std::string item = c->initial_cluster.substr(start, comma - start);
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos || eq == 0 || !ValidHostPort(item.substr(eq + 1))) {
+      return Status::InvalidArgument("--initial-cluster entry '" + item +
+                                     "' is not name=host:port");
+    }
+    PeerSpec p{item.substr(0, eq), 0, item.substr(eq + 1)};
+    if (!names.insert(p.name).second || !addresses.insert(p.peer_address).second) {
+      return Status::InvalidArgument("--initial-cluster names '" + p.name + "' or address '" +
+                                     p.peer_address + "' twice");
+    }
+    p.id = MemberId(p.name, p.peer_address);
+    c->peers.push_back(std::move(p));
+    start = comma + 1;
+  }
+  for (const PeerSpec& p : c->peers) {
+    if (p.name == c->name) c->member_id = p.id;
+  }
+  if (c->member_id == 0) {
+    return Status::InvalidArgument("--initial-cluster does not name this member ('" + c->name +
+                                   "')");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+ParseOutcome ParseServerConfig(int argc, const char* const* argv, std::ostream& out,
+                               std::ostream& err) {
+  ParseOutcome outcome;
+  ServerConfig& c = outcome.config;
+  CLI::App app{"pharosd: a member of a Pharos service registry cluster"};
+  app.set_config("--config-file", "", "read these flags from a TOML/INI file (same keys)");
+  app.add_option("--name", c.name, "this member's name")->capture_default_str();
+  app.add_option("--data-dir", c.data_dir,
+                 "where this member keeps its data (default NAME.pharos)");
+  app.add_option("--listen-client", c.listen_client, "host:port for clients")
+      ->capture_default_str();
+  app.add_option("--advertise-client", c.advertise_client,
+                 "client address published to the cluster (default: --listen-client)");
+  app.add_option("--listen-peer", c.listen_peer, "host:port for the other members")
+      ->capture_default_str();
+  app.add_option("--listen-metrics", c.listen_metrics, "host:port for /metrics /health /status")
+      ->capture_default_str();
+  app.add_option("--initial-cluster", c.initial_cluster,
+                 "the first members: name=host:port,... (peer addresses)");
+  app.add_option("--initial-cluster-state", c.initial_cluster_state, "new or existing")
+      ->capture_default_str();
+  app.add_option("--tick-ms", c.tick_ms, "Raft tick")->capture_default_str();
+  app.add_option("--election-min-ms", c.election_min_ms, "election timeout, lower bound")
+      ->capture_default_str();
+  app.add_option("--election-max-ms", c.election_max_ms, "election timeout, upper bound")
+      ->capture_default_str();
+  app.add_option("--heartbeat-ms", c.heartbeat_ms, "leader heartbeat interval")
+      ->capture_default_str();
+  app.add_option("--snapshot-count", c.snapshot_count, "applied entries between snapshots")
+      ->capture_default_str();
+  app.add_option("--log-level", c.log_level, "trace, debug, info, warn or error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    out << app.help();
+    outcome.exit_code = 0;
+    return outcome;
+  } catch (const CLI::ParseError& e) {
+    err << "pharosd: " << e.what() << "\n(run pharosd --help for the flags)\n";
+    outcome.exit_code = 2;
+    return outcome;
+  }
+  if (Status s = Validate(&c); !s.ok()) {
+    err << "pharosd: " << s.message() << "\n";
+    outcome.exit_code = 2;
+    return outcome;
+  }
+  outcome.run = true;
+  return outcome;
+}
+
+}  // namespace pharos::registry

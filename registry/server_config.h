@@ -1,0 +1,59 @@
+// ServerConfig: how one pharosd is told who it is and where the others are — command-line flags,
+// or a TOML/INI file with the same keys (--config-file). Parsing validates everything a node
+// needs before it touches its data directory; a bad flag or file is a clear message and exit
+// code 2. Plain value type.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace pharos::registry {
+
+struct PeerSpec {
+  std::string name;
+  uint64_t id = 0;
+  std::string peer_address;  // host:port
+};
+
+struct ServerConfig {
+  std::string name = "default";
+  std::string data_dir;  // default: "<name>.pharos"
+  std::string listen_client = "127.0.0.1:2379";
+  std::string advertise_client;  // default: listen_client
+  std::string listen_peer = "127.0.0.1:2380";
+  std::string listen_metrics = "127.0.0.1:2381";
+  std::string initial_cluster;                // name=host:port,...
+  std::string initial_cluster_state = "new";  // new | existing
+  int tick_ms = 10;
+  int election_min_ms = 150;
+  int election_max_ms = 300;
+  int heartbeat_ms = 50;
+  uint64_t snapshot_count = 10000;  // applied entries between snapshots
+  std::string log_level = "info";
+
+  // Derived by Parse.
+  std::vector<PeerSpec> peers;
+  uint64_t member_id = 0;
+};
+
+// Parses flags (and the config file they name). Returns the config, or the exit code the process
+// should end with after `out`/`err` got the help text or the error (0 for --help, 2 otherwise).
+struct ParseOutcome {
+  bool run = false;
+  int exit_code = 0;
+  ServerConfig config;
+};
+ParseOutcome ParseServerConfig(int argc, const char* const* argv, std::ostream& out,
+                               std::ostream& err);
+
+// The id of a member, stable across restarts: a hash of its name and peer address.
+uint64_t MemberId(const std::string& name, const std::string& peer_address);
+
+// "host:port" with a numeric port in range; "host" may not be empty.
+bool ValidHostPort(const std::string& address);
+
+}  // namespace pharos::registry

@@ -1,0 +1,75 @@
+#include "registry/server_config.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace pharos::registry {
+namespace {
+
+ParseOutcome Parse(std::vector<std::string> args, std::string* err_text = nullptr) {
+  args.insert(args.begin(), "pharosd");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  std::ostringstream out, err;
+  ParseOutcome o = ParseServerConfig(static_cast<int>(argv.size()), argv.data(), out, err);
+  if (err_text) *err_text = err.str();
+  return o;
+}
+
+TEST(ServerConfigTest, ThreeNodeFlags) {
+  ParseOutcome o = Parse({"--name", "n2", "--listen-client", "127.0.0.12:2379", "--listen-peer",
+                          "127.0.0.12:2380", "--initial-cluster",
+                          "n1=127.0.0.11:2380,n2=127.0.0.12:2380,n3=127.0.0.13:2380"});
+  ASSERT_TRUE(o.run);
+  EXPECT_EQ(o.config.peers.size(), 3u);
+  EXPECT_EQ(o.config.member_id, MemberId("n2", "127.0.0.12:2380"));
+  EXPECT_EQ(o.config.advertise_client, "127.0.0.12:2379");
+  EXPECT_EQ(o.config.data_dir, "n2.pharos");
+  EXPECT_EQ(o.config.tick_ms, 10);
+  EXPECT_EQ(o.config.election_min_ms, 150);
+  EXPECT_EQ(o.config.election_max_ms, 300);
+  EXPECT_EQ(o.config.heartbeat_ms, 50);
+}
+
+TEST(ServerConfigTest, BadInputIsExitCodeTwoWithAReason) {
+  std::string err;
+  EXPECT_EQ(Parse({"--no-such-flag"}, &err).exit_code, 2);
+  EXPECT_NE(err.find("no-such-flag"), std::string::npos);
+  EXPECT_EQ(Parse({"--listen-client", "localhost"}, &err).exit_code, 2);
+  EXPECT_NE(err.find("host:port"), std::string::npos);
+  EXPECT_EQ(Parse({"--initial-cluster-state", "maybe"}, &err).exit_code, 2);
+  EXPECT_EQ(Parse({"--name", "x", "--initial-cluster", "y=127.0.0.1:1"}, &err).exit_code, 2);
+  EXPECT_NE(err.find("does not name this member"), std::string::npos);
+  EXPECT_EQ(Parse({"--election-min-ms", "40"}, &err).exit_code, 2);
+  EXPECT_EQ(Parse({"--log-level", "loud"}, &err).exit_code, 2);
+  EXPECT_FALSE(Parse({"--tick-ms", "ten"}, &err).run);
+}
+
+TEST(ServerConfigTest, HelpExitsZero) {
+  ParseOutcome o = Parse({"--help"});
+  EXPECT_FALSE(o.run);
+  EXPECT_EQ(o.exit_code, 0);
+}
+
+TEST(ServerConfigTest, ConfigFileWithTheSameKeys) {
+  const auto path = std::filesystem::temp_directory_path() / "pharosd-config-test.toml";
+  {
+    std::ofstream f(path);
+    f << "name = \"n1\"\n"
+      << "listen-peer = \"127.0.0.11:2380\"\n"
+      << "initial-cluster = \"n1=127.0.0.11:2380\"\n"
+      << "heartbeat-ms = 60\n";
+  }
+  ParseOutcome o = Parse({"--config-file", path.string()});
+  std::filesystem::remove(path);
+  ASSERT_TRUE(o.run);
+  EXPECT_EQ(o.config.name, "n1");
+  EXPECT_EQ(o.config.heartbeat_ms, 60);
+  EXPECT_EQ(o.config.peers.size(), 1u);
+}
+
+}  // namespace
+}  // namespace pharos::registry

@@ -1,0 +1,89 @@
+// RaftDriver: runs one Raft core for real — ticks from a timer, messages through the Transport,
+// Readys persisted through the LogStore's group-commit writer — on the node's I/O thread
+// (DESIGN.md §8). It follows the contract of raft/ready.h: messages that may leave at once leave
+// at once (a leader replicates while its own fsync runs); the rest leave, and committed entries
+// go to the application, once the Ready is durable.
+//
+// Thread rules: every method must be called on the io_context's thread; callbacks run there too.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "raft/node.h"
+
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
+
+namespace pharos::raft {
+class LogStore;
+class Transport;
+}  // namespace pharos::raft
+
+namespace pharos::registry {
+
+class StorageEngine;
+
+struct RaftDriverOptions {
+  uint64_t id = 0;
+  std::string listen_peer;  // host:port
+  // Peer id -> peer address, this member included.
+  std::map<uint64_t, std::string> peers;
+  // Bootstraps a new cluster with these voters when the log is empty.
+  std::vector<uint64_t> bootstrap_voters;
+  int tick_ms = 10;
+  int election_min_ticks = 15;
+  int election_max_ticks = 30;
+  int heartbeat_ticks = 5;
+  uint64_t applied = 0;  // what the state machine already applied (restart)
+};
+
+class RaftDriver {
+ public:
+  struct Callbacks {
+    // The snapshot to restore (if any), then committed entries in order, once durable.
+    std::function<void(std::optional<raftpb::Snapshot>, std::vector<raftpb::Entry>)> apply;
+    std::function<void(const raft::ReadState&)> read_state;
+    std::function<void(const raft::SoftState&)> soft_state;
+  };
+
+  static Result<std::unique_ptr<RaftDriver>> Start(boost::asio::io_context& io,
+                                                   StorageEngine& storage,
+                                                   RaftDriverOptions options, Callbacks callbacks);
+  ~RaftDriver();
+
+  Status Propose(std::string data);
+  void ReadIndex(std::string context);
+  Status TransferLeader(uint64_t id);
+  raft::NodeStatus status() const;
+  const raft::Node& node() const { return *node_; }
+  // Stops ticking and closes peer connections; waits for the log writer.
+  void Stop();
+
+ private:
+  RaftDriver(boost::asio::io_context& io, Callbacks callbacks);
+  void ScheduleTick();
+  void Pump();
+  void OnPersisted(Status s, raft::Ready ready);
+
+  boost::asio::io_context& io_;
+  Callbacks callbacks_;
+  RaftDriverOptions options_;
+  std::unique_ptr<raft::LogStore> log_;
+  std::unique_ptr<raft::Transport> transport_;
+  std::unique_ptr<raft::Node> node_;
+  struct Timer;
+  std::unique_ptr<Timer> timer_;
+  bool persisting_ = false;
+  bool stopped_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace pharos::registry

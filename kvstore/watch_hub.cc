@@ -122,6 +122,13 @@ std::vector<pb::WatchResponse> WatchHub::Poll(int64_t id, size_t max) {
   return out;
 }
 
+void WatchHub::OnRestore() {
+  for (auto& [id, w] : watchers_) {
+    w.synced = false;
+    if (ready_) ready_(id);
+  }
+}
+
 void WatchHub::RequestProgress(int64_t id) {
   auto it = watchers_.find(id);
   if (it == watchers_.end() || !it->second.synced) return;

@@ -45,6 +45,9 @@ class WatchHub {
   // Up to `max` responses for the watcher, catching up from storage when it lags. A response
   // with canceled=true ends the watcher (compacted under it).
   std::vector<pb::WatchResponse> Poll(int64_t id, size_t max);
+  // The store was replaced by a snapshot: every watcher re-reads from storage from its next
+  // revision (and is cancelled with the compact revision if that is gone).
+  void OnRestore();
   // Queues a progress notification (an empty response at the current revision) for the watcher
   // if it has caught up; etcd's progress notify.
   void RequestProgress(int64_t id);

@@ -8,7 +8,7 @@
 namespace pharos::registry {
 
 namespace {
-const char* const kFamilies[] = {"raft_log", "raft_meta", "kv", "kv_meta", "kv_lease"};
+const char* const kFamilies[] = {"raft_log", "raft_meta", "kv", "kv_meta", "kv_lease", "members"};
 }  // namespace
 
 Result<std::unique_ptr<StorageEngine>> StorageEngine::Open(const std::string& dir) {

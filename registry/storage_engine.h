@@ -26,6 +26,8 @@ class StorageEngine {
   rocksdb::ColumnFamilyHandle* raft_log() { return cf("raft_log"); }
   rocksdb::ColumnFamilyHandle* raft_meta() { return cf("raft_meta"); }
   kv::Families kv_families() { return {cf("kv"), cf("kv_meta"), cf("kv_lease")}; }
+  // The member table: id (8 bytes, big-endian) -> Member.
+  rocksdb::ColumnFamilyHandle* members() { return cf("members"); }
   // Bytes on disk (SST and WAL), for status and metrics.
   uint64_t SizeBytes() const;
 

@@ -1,0 +1,214 @@
+#include "registry/applier.h"
+
+#include <rocksdb/db.h>
+#include <spdlog/spdlog.h>
+
+#include "raft/membership.h"
+#include "registry/storage_engine.h"
+
+namespace pharos::registry {
+namespace {
+
+std::string IdKey(uint64_t id) {
+  std::string key(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    key[i] = static_cast<char>(id & 0xff);
+    id >>= 8;
+  }
+  return key;
+}
+
+}  // namespace
+
+Applier::Applier(StorageEngine& storage, Post post, Callbacks callbacks, const Clock* clock)
+    : storage_(storage), post_(std::move(post)), callbacks_(std::move(callbacks)), clock_(clock) {}
+
+Applier::~Applier() { Stop(); }
+
+Status Applier::Start() {
+  auto store = kv::MvccStore::Open(storage_.db(), storage_.kv_families());
+  if (!store.ok()) return store.status();
+  store_ = std::move(*store);
+  hub_ = std::make_unique<kv::WatchHub>(store_.get(), kv::WatchHub::Options{}, [this](int64_t id) {
+    if (callbacks_.watch_ready) {
+      post_([cb = callbacks_.watch_ready, id] { cb(id); });
+    }
+  });
+  lessor_ = std::make_unique<kv::Lessor>(clock_);
+  for (const pb::LeaseRecord& r : store_->Leases()) lessor_->OnGrant(r.id(), r.ttl());
+  std::unique_ptr<rocksdb::Iterator> it(
+      storage_.db()->NewIterator(rocksdb::ReadOptions(), storage_.members()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    pb::Member m;
+    if (!m.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return Status::Corruption("member record");
+    }
+    members_[m.id()] = m;
+  }
+  applied_ = store_->applied_index();
+  revision_ = store_->revision();
+  thread_ = std::thread([this] { Loop(); });
+  return Status::Ok();
+}
+
+void Applier::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Applier::Apply(std::optional<raftpb::Snapshot> snapshot, std::vector<raftpb::Entry> entries) {
+  std::lock_guard<std::mutex> lock(mu_);
+  queue_.push_back([this, snapshot = std::move(snapshot), entries = std::move(entries)] {
+    ApplyNow(snapshot, entries);
+  });
+  cv_.notify_one();
+}
+
+void Applier::RunAt(uint64_t min_index, Task task) {
+  std::lock_guard<std::mutex> lock(mu_);
+  queue_.push_back([this, min_index, task = std::move(task)]() mutable {
+    waiting_.emplace(min_index, std::move(task));
+    RunWaiting();
+  });
+  cv_.notify_one();
+}
+
+void Applier::Loop() {
+  for (;;) {
+    std::function<void()> work;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      work = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    work();
+  }
+}
+
+void Applier::RunWaiting() {
+  const uint64_t applied = store_->applied_index();
+  while (!waiting_.empty() && waiting_.begin()->first <= applied) {
+    Task task = std::move(waiting_.begin()->second);
+    waiting_.erase(waiting_.begin());
+    task(*store_, *hub_, *lessor_);
+  }
+}
+
+void Applier::ApplyNow(const std::optional<raftpb::Snapshot>& snapshot,
+                       const std::vector<raftpb::Entry>& entries) {
+  if (snapshot && !snapshot->data().empty()) {
+    if (Status s = store_->Restore({snapshot->data()}); !s.ok()) {
+      spdlog::critical("restoring a snapshot failed: {}", s.ToString());
+      std::abort();
+    }
+    hub_->OnRestore();
+    spdlog::info("restored a snapshot at raft index {} (kv revision {})",
+                 snapshot->metadata().index(), store_->revision());
+  }
+  for (const raftpb::Entry& e : entries) {
+    if (e.index() <= store_->applied_index()) continue;  // already applied before a restart
+    ApplyEntry(e);
+  }
+  applied_ = store_->applied_index();
+  revision_ = store_->revision();
+  RunWaiting();
+}
+
+void Applier::ApplyEntry(const raftpb::Entry& e) {
+  auto noop = [&] {
+    if (Status s = store_->ApplyNoop(e.index()); !s.ok()) {
+      spdlog::critical("applying entry {} failed: {}", e.index(), s.ToString());
+      std::abort();
+    }
+  };
+  auto save_members = [&] {
+    rocksdb::WriteOptions wo;
+    for (const auto& [id, m] : members_) {
+      (void)storage_.db()->Put(wo, storage_.members(), IdKey(id), m.SerializeAsString());
+    }
+    if (callbacks_.members) {
+      std::vector<pb::Member> list;
+      for (const auto& [id, m] : members_) list.push_back(m);
+      post_([cb = callbacks_.members, list = std::move(list)] { cb(list); });
+    }
+  };
+  if (e.type() == raftpb::ENTRY_CONF_CHANGE) {
+    raftpb::ConfChange cc;
+    if (cc.ParseFromString(e.data())) {
+      pb::Member& m = members_[cc.node_id()];
+      pb::Member from_context;
+      if (!cc.context().empty() && from_context.ParseFromString(cc.context())) m = from_context;
+      m.set_id(cc.node_id());
+      switch (cc.type()) {
+        case raftpb::CONF_ADD_VOTER:
+          m.set_is_learner(false);
+          break;
+        case raftpb::CONF_ADD_LEARNER:
+          m.set_is_learner(true);
+          break;
+        case raftpb::CONF_PROMOTE_LEARNER:
+          m.set_is_learner(false);
+          break;
+        case raftpb::CONF_REMOVE_NODE:
+          members_.erase(cc.node_id());
+          (void)storage_.db()->Delete(rocksdb::WriteOptions(), storage_.members(),
+                                      IdKey(cc.node_id()));
+          break;
+        default:
+          break;
+      }
+      save_members();
+    }
+    noop();
+    return;
+  }
+  if (e.data().empty()) {
+    noop();
+    return;
+  }
+  pb::RaftRequest req;
+  if (!req.ParseFromString(e.data())) {
+    spdlog::error("entry {} holds no request; skipped", e.index());
+    noop();
+    return;
+  }
+  if (req.has_member_publish()) {
+    const pb::Member& pub = req.member_publish();
+    auto it = members_.find(pub.id());
+    if (it != members_.end()) {  // a removed member's late publication is ignored
+      const bool learner = it->second.is_learner();
+      it->second = pub;
+      it->second.set_is_learner(learner);
+      save_members();
+    }
+    noop();
+    return;
+  }
+  auto result = store_->Apply(e.index(), req);
+  if (!result.ok()) {
+    spdlog::critical("applying entry {} failed: {}", e.index(), result.status().ToString());
+    std::abort();
+  }
+  if (!result->events.empty()) hub_->OnApply(result->revision, result->events);
+  if (result->status.ok()) {
+    if (req.has_lease_grant()) {
+      lessor_->OnGrant(result->response.lease_grant().id(), result->response.lease_grant().ttl());
+    } else if (req.has_lease_revoke()) {
+      lessor_->OnRevoke(req.lease_revoke().id());
+    }
+  }
+  if (callbacks_.applied) {
+    AppliedRequest a{
+        req.id(),        e.index(), e.term(), result->status, std::move(result->response),
+        result->revision};
+    post_([cb = callbacks_.applied, a = std::move(a)]() mutable { cb(std::move(a)); });
+  }
+}
+
+}  // namespace pharos::registry

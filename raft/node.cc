@@ -487,6 +487,21 @@ void Node::StepLeader(const Message& m) {
     case raftpb::MSG_TRANSFER_LEADER:
       HandleTransferLeader(m.from());
       return;
+    case raftpb::MSG_PROP: {
+      // Forwarded by a follower. Only normal entries: configuration changes are checked and
+      // proposed by the leader itself.
+      if (lead_transferee_ != 0 || !IsVoter(membership_.current(), config_.id)) return;
+      std::vector<Entry> entries;
+      for (const Entry& e : m.entries()) {
+        Entry copy;
+        copy.set_data(e.data());
+        entries.push_back(std::move(copy));
+      }
+      if (entries.empty()) return;
+      AppendEntries(std::move(entries));
+      BcastAppend();
+      return;
+    }
     default:
       break;
   }
@@ -706,6 +721,17 @@ Status Node::Propose(std::string data) {
   e.set_data(std::move(data));
   AppendEntries({std::move(e)});
   BcastAppend();
+  return Status::Ok();
+}
+
+Status Node::ProposeOrForward(std::string data) {
+  if (role_ == Role::kLeader) return Propose(std::move(data));
+  if (lead_ == 0) return Status::Unavailable("no leader to forward the proposal to");
+  Message m;
+  m.set_type(raftpb::MSG_PROP);
+  m.set_to(lead_);
+  m.add_entries()->set_data(std::move(data));
+  Send(std::move(m));
   return Status::Ok();
 }
 

@@ -57,6 +57,10 @@ class Node {
   // Leader only: append `data` as a normal entry. kNotLeader elsewhere, kUnavailable while a
   // leadership transfer is in progress.
   Status Propose(std::string data);
+  // Proposes `data` here if this node leads, else forwards it to the leader (MSG_PROP), for
+  // internal proposals a follower must make (a member publishing its client address). No
+  // outcome comes back: the proposer watches for the entry to be applied, and retries.
+  Status ProposeOrForward(std::string data);
   // Leader only: append a configuration change (see the class comment for when it is refused).
   Status ProposeConfChange(const raftpb::ConfChange& cc);
   // Ask for a linearizable read point; answered through Ready::read_states with the same

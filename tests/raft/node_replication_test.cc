@@ -206,5 +206,18 @@ TEST(ReplicationTest, OnlyCurrentTermEntriesCommitByCountingReplicas_5_4_2_Figur
   EXPECT_GT(net.node(1).log().committed(), old_index);  // the no-op commits, and "old" with it
 }
 
+TEST(ReplicationTest, FollowerForwardsInternalProposalsToTheLeader) {
+  TestNetwork net({1, 2, 3});
+  const uint64_t leader = net.ElectLeader();
+  const uint64_t follower = leader == 1 ? 2 : 1;
+  ASSERT_TRUE(net.node(follower).ProposeOrForward("from-follower").ok());
+  net.Settle();
+  net.Tick(leader, 5);
+  for (uint64_t id : {1, 2, 3}) {
+    ASSERT_FALSE(net.applied(id).empty());
+    EXPECT_EQ(net.applied(id).back(), "from-follower");
+  }
+}
+
 }  // namespace
 }  // namespace pharos::raft::testing

@@ -47,6 +47,11 @@ Status Applier::Start() {
   }
   applied_ = store_->applied_index();
   revision_ = store_->revision();
+  if (callbacks_.members) {
+    std::vector<pb::Member> list;
+    for (const auto& [id, m] : members_) list.push_back(m);
+    post_([cb = callbacks_.members, list = std::move(list)] { cb(list); });
+  }
   thread_ = std::thread([this] { Loop(); });
   return Status::Ok();
 }

@@ -136,6 +136,25 @@ Status RaftDriver::Propose(std::string data) {
   return s;
 }
 
+Status RaftDriver::ProposeOrForward(std::string data) {
+  Status s = node_->ProposeOrForward(std::move(data));
+  Pump();
+  return s;
+}
+
+Status RaftDriver::ProposeConfChange(const raftpb::ConfChange& cc, uint64_t* index) {
+  Status s = node_->ProposeConfChange(cc);
+  if (s.ok() && index) *index = node_->log().LastIndex();
+  Pump();
+  return s;
+}
+
+void RaftDriver::AddPeer(uint64_t id, const std::string& address) {
+  if (id != options_.id) transport_->AddPeer(id, address);
+}
+
+void RaftDriver::RemovePeer(uint64_t id) { transport_->RemovePeer(id); }
+
 void RaftDriver::ReadIndex(std::string context) {
   node_->ReadIndex(std::move(context));
   Pump();

@@ -60,6 +60,11 @@ class RaftDriver {
   ~RaftDriver();
 
   Status Propose(std::string data);
+  Status ProposeOrForward(std::string data);
+  // Proposes a membership change; *index is where its entry landed.
+  Status ProposeConfChange(const raftpb::ConfChange& cc, uint64_t* index);
+  void AddPeer(uint64_t id, const std::string& address);
+  void RemovePeer(uint64_t id);
   void ReadIndex(std::string context);
   Status TransferLeader(uint64_t id);
   raft::NodeStatus status() const;

@@ -1,0 +1,260 @@
+#include "registry/client_service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <deque>
+#include <map>
+
+#include "common/asio.h"
+#include "common/frame.h"
+
+namespace pharos::registry {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+pb::Code ToCode(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk:
+      return pb::OK;
+    case StatusCode::kInvalidArgument:
+      return pb::INVALID_ARGUMENT;
+    case StatusCode::kNotFound:
+      return pb::NOT_FOUND;
+    case StatusCode::kFailedPrecondition:
+      return pb::FAILED_PRECONDITION;
+    case StatusCode::kNotLeader:
+      return pb::NOT_LEADER;
+    case StatusCode::kUnavailable:
+      return pb::UNAVAILABLE;
+    case StatusCode::kDeadlineExceeded:
+      return pb::DEADLINE_EXCEEDED;
+    case StatusCode::kCompacted:
+      return pb::COMPACTED;
+    case StatusCode::kFutureRevision:
+      return pb::FUTURE_REVISION;
+    case StatusCode::kLeaseNotFound:
+      return pb::LEASE_NOT_FOUND;
+    case StatusCode::kTooLarge:
+      return pb::TOO_LARGE;
+    case StatusCode::kResourceExhausted:
+      return pb::RESOURCE_EXHAUSTED;
+    case StatusCode::kUnauthenticated:
+      return pb::UNAUTHENTICATED;
+    case StatusCode::kPermissionDenied:
+      return pb::PERMISSION_DENIED;
+    default:
+      return pb::UNAVAILABLE;
+  }
+}
+
+pb::Envelope Reply(const pb::Envelope& request, const Status& status,
+                   const std::string& leader_hint) {
+  pb::Envelope out;
+  out.set_id(request.id());
+  out.set_traceparent(request.traceparent());
+  out.mutable_status()->set_code(ToCode(status.code()));
+  out.mutable_status()->set_message(status.message());
+  if (!leader_hint.empty()) out.mutable_status()->set_leader_hint(leader_hint);
+  return out;
+}
+
+namespace {
+
+class TcpConnection : public Connection, public std::enable_shared_from_this<TcpConnection> {
+ public:
+  TcpConnection(tcp::socket socket, uint64_t id, const ClientServiceOptions& options,
+                ClientService::Handler* handler, std::function<void(uint64_t)> on_close)
+      : socket_(std::move(socket)),
+        id_(id),
+        options_(options),
+        decoder_(options.max_frame_bytes),
+        handler_(handler),
+        on_close_(std::move(on_close)) {
+    boost::system::error_code ec;
+    auto ep = socket_.remote_endpoint(ec);
+    if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    socket_.set_option(tcp::no_delay(true), ec);
+  }
+
+  void Start() { Read(); }
+
+  void Send(const pb::Envelope& envelope) override {
+    if (!open_) return;
+    std::string frame;
+    AppendFrame(&frame, envelope.SerializeAsString());
+    out_.push_back(std::move(frame));
+    Flush();
+  }
+  void Done() override {
+    if (in_flight_ > 0) --in_flight_;
+  }
+  bool open() const override { return open_; }
+  uint64_t id() const override { return id_; }
+  std::string peer() const override { return peer_; }
+
+  void Close(const std::string& why) {
+    if (!open_) return;
+    open_ = false;
+    if (!why.empty()) spdlog::warn("closing client connection {}: {}", peer_, why);
+    boost::system::error_code ignored;
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    if (on_close_) on_close_(id_);
+  }
+
+ private:
+  void Read() {
+    socket_.async_read_some(
+        asio::buffer(buffer_),
+        [self = shared_from_this()](const boost::system::error_code& ec, size_t n) {
+          if (ec) {
+            self->Close("");
+            return;
+          }
+          self->decoder_.Append(std::string_view(self->buffer_.data(), n));
+          for (;;) {
+            auto frame = self->decoder_.Next();
+            if (!frame.ok()) {
+              self->Close(frame.status().message());
+              return;
+            }
+            if (!frame->has_value()) break;
+            pb::Envelope env;
+            if (!env.ParseFromString(**frame)) {
+              self->Close("unparsable frame");
+              return;
+            }
+            if (self->in_flight_ >= self->options_.max_in_flight_per_connection) {
+              self->Send(Reply(env, Status(StatusCode::kResourceExhausted,
+                                           "too many requests in flight on this connection")));
+              continue;
+            }
+            ++self->in_flight_;
+            (*self->handler_)(self, std::move(env));
+            if (!self->open_) return;
+          }
+          self->Read();
+        });
+  }
+
+  void Flush() {
+    if (writing_ || out_.empty() || !open_) return;
+    writing_ = true;
+    batch_.clear();
+    while (!out_.empty() && batch_.size() < (1 << 20)) {
+      batch_ += std::move(out_.front());
+      out_.pop_front();
+    }
+    asio::async_write(socket_, asio::buffer(batch_),
+                      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                        self->writing_ = false;
+                        if (ec) {
+                          self->Close("");
+                          return;
+                        }
+                        self->Flush();
+                      });
+  }
+
+  tcp::socket socket_;
+  uint64_t id_;
+  std::string peer_;
+  ClientServiceOptions options_;
+  FrameDecoder decoder_;
+  ClientService::Handler* handler_;
+  std::function<void(uint64_t)> on_close_;
+  std::array<char, 64 * 1024> buffer_;
+  std::deque<std::string> out_;
+  std::string batch_;
+  bool writing_ = false;
+  bool open_ = true;
+  size_t in_flight_ = 0;
+};
+
+}  // namespace
+
+class ClientService::Impl {
+ public:
+  Impl(asio::io_context& io, ClientServiceOptions options, Handler handler, Closed closed)
+      : io_(io),
+        options_(std::move(options)),
+        handler_(std::move(handler)),
+        closed_(std::move(closed)),
+        acceptor_(io) {}
+
+  Status Start() {
+    const size_t colon = options_.listen.rfind(':');
+    boost::system::error_code ec;
+    const auto ip = asio::ip::make_address(options_.listen.substr(0, colon), ec);
+    if (ec || colon == std::string::npos) {
+      return Status::InvalidArgument("bad client address " + options_.listen);
+    }
+    tcp::endpoint ep(ip, static_cast<uint16_t>(std::stoi(options_.listen.substr(colon + 1))));
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return Status::Unavailable("cannot listen on " + options_.listen + ": " + ec.message());
+    Accept();
+    return Status::Ok();
+  }
+
+  uint16_t port() const {
+    boost::system::error_code ec;
+    return acceptor_.local_endpoint(ec).port();
+  }
+
+  void StopAccepting() {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+  }
+
+  void CloseAll() {
+    StopAccepting();
+    auto conns = connections_;
+    for (auto& [id, weak] : conns) {
+      if (auto c = weak.lock()) c->Close("");
+    }
+    connections_.clear();
+  }
+
+  size_t count() const { return connections_.size(); }
+
+ private:
+  void Accept() {
+    acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
+      if (ec) return;  // closed
+      const uint64_t id = next_id_++;
+      auto conn = std::make_shared<TcpConnection>(std::move(socket), id, options_, &handler_,
+                                                  [this](uint64_t cid) {
+                                                    connections_.erase(cid);
+                                                    if (closed_) closed_(cid);
+                                                  });
+      connections_[id] = conn;
+      conn->Start();
+      Accept();
+    });
+  }
+
+  asio::io_context& io_;
+  ClientServiceOptions options_;
+  Handler handler_;
+  Closed closed_;
+  tcp::acceptor acceptor_;
+  std::map<uint64_t, std::weak_ptr<TcpConnection>> connections_;
+  uint64_t next_id_ = 1;
+};
+
+ClientService::ClientService(asio::io_context& io, ClientServiceOptions options, Handler handler,
+                             Closed closed)
+    : impl_(std::make_unique<Impl>(io, std::move(options), std::move(handler), std::move(closed))) {
+}
+ClientService::~ClientService() { impl_->CloseAll(); }
+Status ClientService::Start() { return impl_->Start(); }
+uint16_t ClientService::port() const { return impl_->port(); }
+void ClientService::StopAccepting() { impl_->StopAccepting(); }
+void ClientService::CloseAll() { impl_->CloseAll(); }
+size_t ClientService::connections() const { return impl_->count(); }
+
+}  // namespace pharos::registry

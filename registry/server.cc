@@ -1,0 +1,689 @@
+#include "registry/server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <random>
+
+#include "common/asio.h"
+#include "kvstore/mvcc_store.h"
+#include "registry/applier.h"
+#include "registry/client_service.h"
+#include "registry/raft_driver.h"
+#include "registry/storage_engine.h"
+
+namespace pharos::registry {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+constexpr auto kWriteTimeout = std::chrono::seconds(10);
+constexpr auto kReadTimeout = std::chrono::seconds(5);
+constexpr size_t kMaxPendingWrites = 20000;
+constexpr size_t kWatchBatch = 64;
+}  // namespace
+
+struct Server::Timers {
+  explicit Timers(asio::io_context& io) : sweep(io), leases(io), publish(io), shutdown(io) {}
+  asio::steady_timer sweep, leases, publish, shutdown;
+};
+
+Server::Server(asio::io_context& io, ServerConfig config)
+    : io_(io), config_(std::move(config)), timers_(std::make_unique<Timers>(io)) {
+  next_request_id_ = std::random_device{}() * 0x100000001ULL;
+}
+
+Server::~Server() {
+  alive_.reset();
+  if (clients_) clients_->CloseAll();
+  if (driver_) driver_->Stop();
+  driver_.reset();
+  if (applier_) applier_->Stop();
+}
+
+uint16_t Server::client_port() const { return clients_ ? clients_->port() : 0; }
+
+Status Server::Start() {
+  auto storage = StorageEngine::Open(config_.data_dir);
+  if (!storage.ok()) return storage.status();
+  storage_ = std::move(*storage);
+
+  std::weak_ptr<bool> alive = alive_;
+  auto post = [this, alive](std::function<void()> fn) {
+    asio::post(io_, [alive, fn = std::move(fn)] {
+      if (!alive.expired()) fn();
+    });
+  };
+  Applier::Callbacks acb;
+  acb.applied = [this](AppliedRequest a) { OnApplied(std::move(a)); };
+  acb.watch_ready = [this](int64_t id) { OnWatchReady(id); };
+  acb.members = [this](std::vector<pb::Member> m) { OnMembers(std::move(m)); };
+  applier_ = std::make_unique<Applier>(*storage_, post, acb, SystemClock::Instance());
+  if (Status s = applier_->Start(); !s.ok()) return s;
+
+  RaftDriverOptions ro;
+  ro.id = config_.member_id;
+  ro.listen_peer = config_.listen_peer;
+  for (const PeerSpec& p : config_.peers) ro.peers[p.id] = p.peer_address;
+  if (config_.initial_cluster_state == "new") {
+    for (const PeerSpec& p : config_.peers) ro.bootstrap_voters.push_back(p.id);
+  }
+  ro.tick_ms = config_.tick_ms;
+  ro.heartbeat_ticks = config_.heartbeat_ms / config_.tick_ms;
+  ro.election_min_ticks = config_.election_min_ms / config_.tick_ms;
+  ro.election_max_ticks = config_.election_max_ms / config_.tick_ms;
+  ro.applied = applier_->applied_index();
+  RaftDriver::Callbacks rcb;
+  rcb.apply = [this](std::optional<raftpb::Snapshot> snap, std::vector<raftpb::Entry> entries) {
+    applier_->Apply(std::move(snap), std::move(entries));
+  };
+  rcb.read_state = [this](const raft::ReadState& rs) { OnReadState(rs); };
+  rcb.soft_state = [this](const raft::SoftState& ss) { OnSoftState(ss); };
+  auto driver = RaftDriver::Start(io_, *storage_, ro, rcb);
+  if (!driver.ok()) return driver.status();
+  driver_ = std::move(*driver);
+
+  ClientServiceOptions co;
+  co.listen = config_.listen_client;
+  clients_ = std::make_unique<ClientService>(
+      io_, co, [this](std::shared_ptr<Connection> c, pb::Envelope e) { Handle(c, std::move(e)); },
+      [this](uint64_t id) { OnConnectionClosed(id); });
+  if (Status s = clients_->Start(); !s.ok()) return s;
+  ScheduleTimers();
+  spdlog::info("pharosd {} (member {:x}) serving clients on {}, peers on {}", config_.name,
+               config_.member_id, config_.listen_client, config_.listen_peer);
+  return Status::Ok();
+}
+
+void Server::ScheduleTimers() {
+  std::weak_ptr<bool> alive = alive_;
+  timers_->sweep.expires_after(std::chrono::milliseconds(100));
+  timers_->sweep.async_wait([this, alive](const boost::system::error_code& ec) {
+    if (ec || alive.expired()) return;
+    Sweep();
+    if (!published_) Publish();
+    ExpireLeases();
+    ScheduleTimers();
+  });
+}
+
+pb::ResponseHeader Server::Header(int64_t revision) const {
+  pb::ResponseHeader h;
+  h.set_revision(revision);
+  h.set_raft_term(driver_->status().term);
+  h.set_member_id(config_.member_id);
+  return h;
+}
+
+std::string Server::LeaderHint() const {
+  auto it = members_.find(soft_.lead);
+  if (it == members_.end() || it->second.client_urls().empty()) return "";
+  return it->second.client_urls(0);
+}
+
+void Server::Respond(const std::shared_ptr<Connection>& c, pb::Envelope reply, bool done) {
+  if (!c) return;
+  c->Send(reply);
+  if (done) c->Done();
+}
+
+void Server::Fail(const std::shared_ptr<Connection>& c, const pb::Envelope& env, const Status& s) {
+  Respond(c, Reply(env, s, s.code() == StatusCode::kNotLeader ? LeaderHint() : ""));
+}
+
+bool Server::CheckLeader(const std::shared_ptr<Connection>& c, const pb::Envelope& env) {
+  if (soft_.role == raft::Role::kLeader && !shutting_down_) return true;
+  if (soft_.lead == 0 || soft_.lead == config_.member_id) {
+    Fail(c, env, Status::Unavailable("no leader"));
+  } else {
+    Fail(c, env, Status(StatusCode::kNotLeader, "not the leader"));
+  }
+  return false;
+}
+
+void Server::Handle(std::shared_ptr<Connection> c, pb::Envelope env) {
+  if (!env.traceparent().empty()) {
+    spdlog::debug("request {} trace {} from {}", env.id(), env.traceparent(), c->peer());
+  }
+  pb::RaftRequest req;
+  switch (env.body_case()) {
+    case pb::Envelope::kPut:
+      *req.mutable_put() = env.put();
+      break;
+    case pb::Envelope::kDeleteRange:
+      *req.mutable_delete_range() = env.delete_range();
+      break;
+    case pb::Envelope::kTxn:
+      *req.mutable_txn() = env.txn();
+      break;
+    case pb::Envelope::kCompaction:
+      *req.mutable_compaction() = env.compaction();
+      break;
+    case pb::Envelope::kLeaseGrant:
+      *req.mutable_lease_grant() = env.lease_grant();
+      break;
+    case pb::Envelope::kLeaseRevoke:
+      *req.mutable_lease_revoke() = env.lease_revoke();
+      break;
+    case pb::Envelope::kRange:
+      return HandleRange(c, std::move(env));
+    case pb::Envelope::kWatchCreate:
+    case pb::Envelope::kWatchCancel:
+    case pb::Envelope::kWatchProgress:
+      return HandleWatch(c, std::move(env));
+    case pb::Envelope::kLeaseKeepAlive:
+    case pb::Envelope::kLeaseTimeToLive:
+    case pb::Envelope::kLeaseLeases:
+      return HandleLease(c, std::move(env));
+    case pb::Envelope::kMemberList:
+    case pb::Envelope::kMemberAdd:
+    case pb::Envelope::kMemberRemove:
+    case pb::Envelope::kMemberPromote:
+    case pb::Envelope::kMoveLeader:
+      return HandleMembers(c, std::move(env));
+    case pb::Envelope::kStatusRequest:
+      return HandleStatus(c, std::move(env));
+    default:
+      return Fail(c, env, Status::InvalidArgument("unknown or empty request"));
+  }
+  Propose(c, env, std::move(req));
+}
+
+void Server::Propose(const std::shared_ptr<Connection>& c, const pb::Envelope& env,
+                     pb::RaftRequest req) {
+  if (!CheckLeader(c, env)) return;
+  // Limits are checked before anything is proposed.
+  auto key_ok = [](const std::string& k) { return k.size() <= kv::kMaxKeyBytes; };
+  if ((req.has_put() && !key_ok(req.put().key())) ||
+      (req.has_delete_range() && !key_ok(req.delete_range().key()))) {
+    return Fail(c, env, Status::InvalidArgument("key is larger than 8 KiB"));
+  }
+  if (req.has_txn() && static_cast<size_t>(req.txn().compare_size() + req.txn().success_size() +
+                                           req.txn().failure_size()) > kv::kMaxTxnOps) {
+    return Fail(c, env, Status::InvalidArgument("too many operations in txn request"));
+  }
+  if (writes_.size() >= kMaxPendingWrites) {
+    return Fail(c, env, Status(StatusCode::kResourceExhausted, "too many proposals pending"));
+  }
+  const uint64_t id = next_request_id_++;
+  req.set_id(id);
+  if (Status s = driver_->Propose(req.SerializeAsString()); !s.ok()) {
+    return Fail(
+        c, env,
+        s.code() == StatusCode::kNotLeader ? Status(StatusCode::kNotLeader, "not the leader") : s);
+  }
+  writes_[id] = PendingWrite{c, env, Clock::now() + kWriteTimeout};
+}
+
+void Server::SetBody(pb::Envelope* env, pb::RaftResponse&& r, int64_t revision) const {
+  switch (r.response_case()) {
+    case pb::RaftResponse::kPut:
+      *env->mutable_put_response() = std::move(*r.mutable_put());
+      *env->mutable_put_response()->mutable_header() = Header(revision);
+      break;
+    case pb::RaftResponse::kDeleteRange:
+      *env->mutable_delete_range_response() = std::move(*r.mutable_delete_range());
+      *env->mutable_delete_range_response()->mutable_header() = Header(revision);
+      break;
+    case pb::RaftResponse::kTxn:
+      *env->mutable_txn_response() = std::move(*r.mutable_txn());
+      *env->mutable_txn_response()->mutable_header() = Header(revision);
+      break;
+    case pb::RaftResponse::kCompaction:
+      *env->mutable_compaction_response()->mutable_header() = Header(revision);
+      break;
+    case pb::RaftResponse::kLeaseGrant:
+      *env->mutable_lease_grant_response() = std::move(*r.mutable_lease_grant());
+      *env->mutable_lease_grant_response()->mutable_header() = Header(revision);
+      break;
+    case pb::RaftResponse::kLeaseRevoke:
+      *env->mutable_lease_revoke_response()->mutable_header() = Header(revision);
+      break;
+    default:
+      break;
+  }
+}
+
+void Server::OnApplied(AppliedRequest a) {
+  auto it = writes_.find(a.request_id);
+  if (it == writes_.end()) {
+    // Perhaps one of our own lease revokes: that lease may be retried if it is still there.
+    auto r = internal_revokes_.find(a.request_id);
+    if (r != internal_revokes_.end()) {
+      revoking_.erase(r->second);
+      internal_revokes_.erase(r);
+    }
+    return;
+  }
+  PendingWrite w = std::move(it->second);
+  writes_.erase(it);
+  pb::Envelope reply = Reply(w.request, a.status);
+  if (a.status.ok()) SetBody(&reply, std::move(a.response), a.revision);
+  Respond(w.conn, std::move(reply));
+}
+
+void Server::ReadIndex(std::function<void(Status, uint64_t)> then) {
+  const std::string ctx = std::to_string(next_read_++);
+  reads_[ctx] = PendingRead{std::move(then), Clock::now() + kReadTimeout};
+  driver_->ReadIndex(ctx);
+}
+
+void Server::OnReadState(const raft::ReadState& rs) {
+  auto it = reads_.find(rs.context);
+  if (it == reads_.end()) return;
+  auto then = std::move(it->second.then);
+  reads_.erase(it);
+  then(Status::Ok(), rs.index);
+}
+
+void Server::HandleRange(std::shared_ptr<Connection> c, pb::Envelope env) {
+  std::weak_ptr<bool> alive = alive_;
+  auto serve = [this, c, env, alive](uint64_t index) {
+    applier_->RunAt(index, [this, c, env, alive](kv::MvccStore& store, kv::WatchHub&, kv::Lessor&) {
+      auto r = store.Range(env.range());
+      asio::post(io_, [this, c, env, alive, r = std::move(r)]() mutable {
+        if (alive.expired()) return;
+        pb::Envelope reply = Reply(env, r.ok() ? Status::Ok() : r.status());
+        if (r.ok()) {
+          const int64_t rev = r->header().revision();
+          *reply.mutable_range_response() = std::move(*r);
+          *reply.mutable_range_response()->mutable_header() = Header(rev);
+        }
+        Respond(c, std::move(reply));
+      });
+    });
+  };
+  if (env.range().serializable()) return serve(0);
+  ReadIndex([this, c, env, serve](Status s, uint64_t index) {
+    if (!s.ok()) return Fail(c, env, s);
+    serve(index);
+  });
+}
+
+void Server::HandleWatch(std::shared_ptr<Connection> c, pb::Envelope env) {
+  std::weak_ptr<bool> alive = alive_;
+  if (env.has_watch_create()) {
+    applier_->Run([this, c, env, alive](kv::MvccStore& store, kv::WatchHub& hub, kv::Lessor&) {
+      auto id = hub.Watch(env.watch_create());
+      const int64_t rev = store.revision();
+      const int64_t compact = store.compact_revision();
+      asio::post(io_, [this, c, env, alive, id, rev, compact] {
+        if (alive.expired()) return;
+        pb::Envelope reply = Reply(env, id.ok() ? Status::Ok() : id.status());
+        pb::WatchResponse* w = reply.mutable_watch_response();
+        *w->mutable_header() = Header(rev);
+        if (id.ok()) {
+          w->set_created(true);
+          w->set_watch_id(*id);
+          watches_[*id] = WatchStream{c, env.id(), c->id()};
+        } else {
+          w->set_canceled(true);
+          w->set_compact_revision(compact);
+          w->set_cancel_reason(id.status().message());
+        }
+        Respond(c, std::move(reply));
+        if (id.ok()) OnWatchReady(*id);
+      });
+    });
+    return;
+  }
+  if (env.has_watch_cancel()) {
+    const int64_t id = env.watch_cancel().watch_id();
+    watches_.erase(id);
+    applier_->Run([id](kv::MvccStore&, kv::WatchHub& hub, kv::Lessor&) { hub.Cancel(id); });
+    pb::Envelope reply = Reply(env, Status::Ok());
+    reply.mutable_watch_response()->set_watch_id(id);
+    reply.mutable_watch_response()->set_canceled(true);
+    return Respond(c, std::move(reply));
+  }
+  // Progress: every watch of this connection that has caught up gets one.
+  std::vector<int64_t> ids;
+  for (const auto& [id, w] : watches_) {
+    if (w.connection_id == c->id()) ids.push_back(id);
+  }
+  applier_->Run([ids](kv::MvccStore&, kv::WatchHub& hub, kv::Lessor&) {
+    for (int64_t id : ids) hub.RequestProgress(id);
+  });
+  c->Done();
+}
+
+void Server::OnWatchReady(int64_t watch_id) {
+  auto it = watches_.find(watch_id);
+  if (it == watches_.end()) return;
+  if (it->second.polling) {
+    it->second.repoll = true;
+    return;
+  }
+  it->second.polling = true;
+  std::weak_ptr<bool> alive = alive_;
+  applier_->Run([this, watch_id, alive](kv::MvccStore&, kv::WatchHub& hub, kv::Lessor&) {
+    auto batch = hub.Poll(watch_id, kWatchBatch);
+    asio::post(io_, [this, watch_id, alive, batch = std::move(batch)]() mutable {
+      if (alive.expired()) return;
+      auto it = watches_.find(watch_id);
+      if (it == watches_.end()) return;
+      auto conn = it->second.conn.lock();
+      bool ended = false;
+      for (pb::WatchResponse& r : batch) {
+        pb::Envelope out;
+        out.set_id(it->second.envelope_id);
+        out.mutable_status()->set_code(pb::OK);
+        const int64_t rev = r.header().revision();
+        *r.mutable_header() = Header(rev);
+        ended |= r.canceled();
+        *out.mutable_watch_response() = std::move(r);
+        if (conn) conn->Send(out);
+      }
+      it->second.polling = false;
+      if (ended || !conn || !conn->open()) {
+        watches_.erase(it);
+        return;
+      }
+      if (batch.size() == kWatchBatch || it->second.repoll) {
+        it->second.repoll = false;
+        OnWatchReady(watch_id);
+      }
+    });
+  });
+}
+
+void Server::OnConnectionClosed(uint64_t connection_id) {
+  std::vector<int64_t> ids;
+  for (auto it = watches_.begin(); it != watches_.end();) {
+    if (it->second.connection_id == connection_id) {
+      ids.push_back(it->first);
+      it = watches_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  if (ids.empty()) return;
+  applier_->Run([ids](kv::MvccStore&, kv::WatchHub& hub, kv::Lessor&) {
+    for (int64_t id : ids) hub.Cancel(id);
+  });
+}
+
+void Server::HandleLease(std::shared_ptr<Connection> c, pb::Envelope env) {
+  if (!CheckLeader(c, env)) return;
+  std::weak_ptr<bool> alive = alive_;
+  // Renewals and TTLs come from the leader's clock, and only once a heartbeat round has
+  // confirmed it still leads (a deposed leader must not renew: etcd issue 15247).
+  ReadIndex([this, c, env, alive](Status s, uint64_t index) {
+    if (!s.ok()) return Fail(c, env, s);
+    applier_->RunAt(
+        index, [this, c, env, alive](kv::MvccStore& store, kv::WatchHub&, kv::Lessor& lessor) {
+          pb::Envelope reply = Reply(env, Status::Ok());
+          if (env.has_lease_keep_alive()) {
+            const int64_t id = env.lease_keep_alive().id();
+            auto ttl = lessor.Renew(id);
+            reply = Reply(env, ttl.ok() ? Status::Ok() : ttl.status());
+            reply.mutable_lease_keep_alive_response()->set_id(id);
+            reply.mutable_lease_keep_alive_response()->set_ttl(ttl.ok() ? *ttl : 0);
+          } else if (env.has_lease_time_to_live()) {
+            const int64_t id = env.lease_time_to_live().id();
+            auto* r = reply.mutable_lease_time_to_live_response();
+            r->set_id(id);
+            auto lease = store.Lease(id);
+            r->set_ttl(lease ? lessor.RemainingSeconds(id) : -1);
+            r->set_grantedttl(lease ? lease->ttl() : 0);
+            if (lease && env.lease_time_to_live().keys()) {
+              for (const auto& k : store.LeaseKeys(id)) r->add_keys(k);
+            }
+          } else {
+            for (const auto& l : store.Leases()) {
+              reply.mutable_lease_leases_response()->add_leases()->set_id(l.id());
+            }
+          }
+          const int64_t rev = store.revision();
+          asio::post(io_, [this, c, alive, reply = std::move(reply), rev]() mutable {
+            if (alive.expired()) return;
+            if (reply.has_lease_keep_alive_response()) {
+              *reply.mutable_lease_keep_alive_response()->mutable_header() = Header(rev);
+            } else if (reply.has_lease_time_to_live_response()) {
+              *reply.mutable_lease_time_to_live_response()->mutable_header() = Header(rev);
+            } else {
+              *reply.mutable_lease_leases_response()->mutable_header() = Header(rev);
+            }
+            Respond(c, std::move(reply));
+          });
+        });
+  });
+}
+
+void Server::ExpireLeases() {
+  if (soft_.role != raft::Role::kLeader) return;
+  std::weak_ptr<bool> alive = alive_;
+  applier_->Run([this, alive](kv::MvccStore&, kv::WatchHub&, kv::Lessor& lessor) {
+    auto expired = lessor.Expired(64);
+    if (expired.empty()) return;
+    asio::post(io_, [this, alive, expired] {
+      if (alive.expired() || soft_.role != raft::Role::kLeader) return;
+      std::vector<int64_t> fresh;
+      for (int64_t id : expired) {
+        if (revoking_.insert(id).second) fresh.push_back(id);
+      }
+      if (fresh.empty()) return;
+      // Expire only after confirming we still lead.
+      ReadIndex([this, fresh](Status s, uint64_t) {
+        for (int64_t id : fresh) {
+          if (s.ok() && soft_.role == raft::Role::kLeader) {
+            pb::RaftRequest req;
+            req.set_id(next_request_id_++);
+            req.mutable_lease_revoke()->set_id(id);
+            spdlog::info("lease {:x} expired; revoking", id);
+            if (driver_->Propose(req.SerializeAsString()).ok()) {
+              internal_revokes_[req.id()] = id;
+              continue;
+            }
+          }
+          revoking_.erase(id);
+        }
+      });
+    });
+  });
+}
+
+void Server::OnSoftState(const raft::SoftState& ss) {
+  const bool was_leader = soft_.role == raft::Role::kLeader;
+  soft_ = ss;
+  const bool leader = ss.role == raft::Role::kLeader;
+  if (was_leader && !leader) {
+    // What we proposed may or may not commit under the next leader.
+    for (auto& [id, w] : writes_) {
+      Respond(w.conn,
+              Reply(w.request,
+                    Status::Unavailable("leadership lost; the outcome of this write is unknown")));
+    }
+    writes_.clear();
+    revoking_.clear();
+    internal_revokes_.clear();
+    applier_->Run([](kv::MvccStore&, kv::WatchHub&, kv::Lessor& lessor) { lessor.Demote(); });
+  }
+  if (!was_leader && leader) {
+    spdlog::info("{} is now the leader (term {})", config_.name, driver_->status().term);
+    // Every lease starts afresh under the new leader.
+    applier_->Run([](kv::MvccStore& store, kv::WatchHub&, kv::Lessor& lessor) {
+      lessor.Promote(store.Leases());
+    });
+  }
+}
+
+void Server::OnMembers(std::vector<pb::Member> members) {
+  members_.clear();
+  for (pb::Member& m : members) {
+    if (m.id() == config_.member_id && m.name() == config_.name && m.client_urls_size() > 0 &&
+        m.client_urls(0) == config_.advertise_client) {
+      published_ = true;
+    }
+    if (!m.peer_urls().empty() && driver_) driver_->AddPeer(m.id(), m.peer_urls(0));
+    members_[m.id()] = std::move(m);
+  }
+}
+
+void Server::Publish() {
+  // Our name and client address go into the replicated member table, so NOT_LEADER hints and
+  // member lists carry client addresses.
+  pb::RaftRequest req;
+  req.set_id(next_request_id_++);
+  pb::Member* m = req.mutable_member_publish();
+  m->set_id(config_.member_id);
+  m->set_name(config_.name);
+  m->add_peer_urls(config_.listen_peer);
+  m->add_client_urls(config_.advertise_client);
+  (void)driver_->ProposeOrForward(req.SerializeAsString());
+}
+
+void Server::HandleMembers(std::shared_ptr<Connection> c, pb::Envelope env) {
+  if (env.has_member_list()) {
+    pb::Envelope reply = Reply(env, Status::Ok());
+    auto* r = reply.mutable_member_list_response();
+    *r->mutable_header() = Header(applier_->revision());
+    for (const auto& [id, m] : members_) *r->add_members() = m;
+    return Respond(c, std::move(reply));
+  }
+  if (!CheckLeader(c, env)) return;
+  if (env.has_move_leader()) {
+    Status s = driver_->TransferLeader(env.move_leader().targetid());
+    pb::Envelope reply = Reply(env, s);
+    *reply.mutable_move_leader_response()->mutable_header() = Header(applier_->revision());
+    return Respond(c, std::move(reply));
+  }
+  raftpb::ConfChange cc;
+  pb::Member added;
+  if (env.has_member_add()) {
+    const auto& a = env.member_add();
+    if (a.peer_urls().empty() || !ValidHostPort(a.peer_urls(0))) {
+      return Fail(c, env, Status::InvalidArgument("member add needs a peer address host:port"));
+    }
+    added.set_id(
+        MemberId(a.name().empty() ? a.peer_urls(0) : a.name(),
+                 a.peer_urls(0) + "@" + std::to_string(Clock::now().time_since_epoch().count())));
+    added.set_name(a.name());
+    *added.mutable_peer_urls() = a.peer_urls();
+    *added.mutable_client_urls() = a.client_urls();
+    added.set_is_learner(a.is_learner());
+    cc.set_type(a.is_learner() ? raftpb::CONF_ADD_LEARNER : raftpb::CONF_ADD_VOTER);
+    cc.set_node_id(added.id());
+    cc.set_context(added.SerializeAsString());
+    driver_->AddPeer(added.id(), a.peer_urls(0));
+  } else if (env.has_member_remove()) {
+    cc.set_type(raftpb::CONF_REMOVE_NODE);
+    cc.set_node_id(env.member_remove().id());
+  } else {
+    cc.set_type(raftpb::CONF_PROMOTE_LEARNER);
+    cc.set_node_id(env.member_promote().id());
+  }
+  uint64_t index = 0;
+  if (Status s = driver_->ProposeConfChange(cc, &index); !s.ok()) return Fail(c, env, s);
+  std::weak_ptr<bool> alive = alive_;
+  // Answer once the change is applied here, with the member table as it then is.
+  applier_->RunAt(index,
+                  [this, c, env, alive, added](kv::MvccStore& store, kv::WatchHub&, kv::Lessor&) {
+                    const int64_t rev = store.revision();
+                    asio::post(io_, [this, c, env, alive, added, rev] {
+                      if (alive.expired()) return;
+                      pb::Envelope reply = Reply(env, Status::Ok());
+                      google::protobuf::RepeatedPtrField<pb::Member> list;
+                      for (const auto& [id, m] : members_) *list.Add() = m;
+                      if (env.has_member_add()) {
+                        auto* r = reply.mutable_member_add_response();
+                        *r->mutable_header() = Header(rev);
+                        *r->mutable_member() = added;
+                        *r->mutable_members() = list;
+                      } else if (env.has_member_remove()) {
+                        *reply.mutable_member_remove_response()->mutable_header() = Header(rev);
+                        *reply.mutable_member_remove_response()->mutable_members() = list;
+                      } else {
+                        *reply.mutable_member_promote_response()->mutable_header() = Header(rev);
+                        *reply.mutable_member_promote_response()->mutable_members() = list;
+                      }
+                      Respond(c, std::move(reply));
+                    });
+                  });
+}
+
+void Server::HandleStatus(std::shared_ptr<Connection> c, pb::Envelope env) {
+  const raft::NodeStatus st = driver_->status();
+  pb::Envelope reply = Reply(env, Status::Ok());
+  auto* r = reply.mutable_status_response();
+  *r->mutable_header() = Header(applier_->revision());
+  r->set_version("0.1.0");
+  r->set_name(config_.name);
+  r->set_db_size(static_cast<int64_t>(storage_->SizeBytes()));
+  r->set_leader(st.lead);
+  r->set_raft_index(st.committed);
+  r->set_raft_term(st.term);
+  r->set_raft_applied_index(applier_->applied_index());
+  r->set_is_leader(st.role == raft::Role::kLeader);
+  r->set_is_learner(st.is_learner);
+  Respond(c, std::move(reply));
+}
+
+void Server::Sweep() {
+  const auto now = Clock::now();
+  for (auto it = writes_.begin(); it != writes_.end();) {
+    if (it->second.deadline <= now) {
+      Respond(it->second.conn,
+              Reply(it->second.request,
+                    Status(StatusCode::kDeadlineExceeded,
+                           "no answer in time; the outcome of this write is unknown")));
+      it = writes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    if (it->second.deadline <= now) {
+      auto then = std::move(it->second.then);
+      it = reads_.erase(it);
+      then(Status::Unavailable("no leader confirmed the read in time"), 0);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Server::Shutdown(std::function<void()> done) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  clients_->StopAccepting();
+  const raft::NodeStatus st = driver_->status();
+  if (st.role == raft::Role::kLeader) {
+    // Hand leadership to the voter that is furthest along, so the cluster keeps a leader.
+    uint64_t best = 0, best_match = 0;
+    const auto& node = driver_->node();
+    for (uint64_t id : node.conf_state().voters()) {
+      const raft::Progress* pr = node.progress(id);
+      if (id != config_.member_id && pr && pr->match >= best_match) {
+        best = id;
+        best_match = pr->match;
+      }
+    }
+    if (best != 0) {
+      spdlog::info("shutting down: transferring leadership to {:x}", best);
+      (void)driver_->TransferLeader(best);
+    }
+  }
+  // Give the transfer (and in-flight answers) until the leadership has moved, at most 2 s.
+  auto deadline = Clock::now() + std::chrono::seconds(2);
+  auto check = std::make_shared<std::function<void()>>();
+  std::weak_ptr<bool> alive = alive_;
+  *check = [this, deadline, done, check, alive] {
+    if (alive.expired()) return;
+    const bool leader = driver_->status().role == raft::Role::kLeader;
+    if ((!leader && writes_.empty()) || Clock::now() >= deadline) {
+      clients_->CloseAll();
+      driver_->Stop();
+      applier_->Stop();
+      done();
+      return;
+    }
+    timers_->shutdown.expires_after(std::chrono::milliseconds(20));
+    timers_->shutdown.async_wait([check](const boost::system::error_code& ec) {
+      if (!ec) (*check)();
+    });
+  };
+  (*check)();
+}
+
+}  // namespace pharos::registry

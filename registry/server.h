@@ -1,0 +1,117 @@
+// Server: one pharosd member, wired (DESIGN.md §1): the client service routes each request —
+// writes to Raft (answered when the entry carrying the request's id is applied), linearizable
+// reads through ReadIndex then the apply thread, serializable reads straight to the apply thread,
+// watches and lease state to the apply thread. A follower answers writes NOT_LEADER with the
+// leader's client address (it does not forward them): one hop fewer for the SDK, which follows
+// the hint and keeps talking to the leader.
+//
+// Thread rules: Start, Shutdown and every handler run on the io_context's thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "proto/pharos.pb.h"
+#include "raft/ready.h"
+#include "registry/server_config.h"
+
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
+
+namespace pharos::registry {
+
+class Applier;
+class ClientService;
+class Connection;
+class RaftDriver;
+class StorageEngine;
+struct AppliedRequest;
+
+class Server {
+ public:
+  Server(boost::asio::io_context& io, ServerConfig config);
+  ~Server();
+
+  Status Start();
+  // Graceful stop: refuse new connections, hand leadership to another voter if we lead, finish
+  // what is in flight, close. `done` runs when it is safe to exit.
+  void Shutdown(std::function<void()> done);
+  uint16_t client_port() const;
+
+ private:
+  struct PendingWrite {
+    std::shared_ptr<Connection> conn;
+    pb::Envelope request;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  struct PendingRead {
+    std::function<void(Status, uint64_t)> then;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  struct WatchStream {
+    std::weak_ptr<Connection> conn;
+    uint64_t envelope_id = 0;
+    uint64_t connection_id = 0;
+    bool polling = false;
+    bool repoll = false;
+  };
+
+  void Handle(std::shared_ptr<Connection> c, pb::Envelope env);
+  void Respond(const std::shared_ptr<Connection>& c, pb::Envelope reply, bool done = true);
+  void Fail(const std::shared_ptr<Connection>& c, const pb::Envelope& env, const Status& s);
+  bool CheckLeader(const std::shared_ptr<Connection>& c, const pb::Envelope& env);
+  void Propose(const std::shared_ptr<Connection>& c, const pb::Envelope& env, pb::RaftRequest req);
+  // Confirms leadership / finds the read index, then runs `then` with it.
+  void ReadIndex(std::function<void(Status, uint64_t)> then);
+  void HandleRange(std::shared_ptr<Connection> c, pb::Envelope env);
+  void HandleWatch(std::shared_ptr<Connection> c, pb::Envelope env);
+  void HandleLease(std::shared_ptr<Connection> c, pb::Envelope env);
+  void HandleMembers(std::shared_ptr<Connection> c, pb::Envelope env);
+  void HandleStatus(std::shared_ptr<Connection> c, pb::Envelope env);
+
+  void OnApplied(AppliedRequest a);
+  void OnReadState(const raft::ReadState& rs);
+  void OnSoftState(const raft::SoftState& ss);
+  void OnWatchReady(int64_t watch_id);
+  void OnMembers(std::vector<pb::Member> members);
+  void OnConnectionClosed(uint64_t connection_id);
+  void Sweep();
+  void ExpireLeases();
+  void Publish();
+  void ScheduleTimers();
+
+  pb::ResponseHeader Header(int64_t revision) const;
+  std::string LeaderHint() const;
+  void SetBody(pb::Envelope* env, pb::RaftResponse&& response, int64_t revision) const;
+
+  boost::asio::io_context& io_;
+  ServerConfig config_;
+  std::unique_ptr<StorageEngine> storage_;
+  std::unique_ptr<Applier> applier_;
+  std::unique_ptr<RaftDriver> driver_;
+  std::unique_ptr<ClientService> clients_;
+  struct Timers;
+  std::unique_ptr<Timers> timers_;
+
+  uint64_t next_request_id_ = 0;
+  std::map<uint64_t, PendingWrite> writes_;
+  uint64_t next_read_ = 1;
+  std::map<std::string, PendingRead> reads_;
+  std::map<int64_t, WatchStream> watches_;
+  std::map<uint64_t, pb::Member> members_;
+  std::set<int64_t> revoking_;
+  std::map<uint64_t, int64_t> internal_revokes_;  // request id -> lease being revoked
+  raft::SoftState soft_;
+  bool published_ = false;
+  bool shutting_down_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
+}  // namespace pharos::registry

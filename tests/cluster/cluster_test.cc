@@ -1,0 +1,117 @@
+// Process-level tests: real pharosd processes on loopback, driven through the client protocol.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include "tests/cluster/process_cluster.h"
+
+namespace pharos::testing {
+namespace {
+
+using client::StatusOf;
+using client::SyncClient;
+
+pb::Envelope Put(const std::string& k, const std::string& v) {
+  pb::Envelope e;
+  e.mutable_put()->set_key(k);
+  e.mutable_put()->set_value(v);
+  return e;
+}
+
+pb::Envelope Get(const std::string& k, bool serializable = false) {
+  pb::Envelope e;
+  e.mutable_range()->set_key(k);
+  e.mutable_range()->set_serializable(serializable);
+  return e;
+}
+
+TEST(ClusterTest, WriteOnLeaderIsReadFromEveryMember) {
+  ProcessCluster cluster(3);
+  const int leader = cluster.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  SyncClient c(cluster.clients());
+  auto put = c.Call(Put("/services/greeter/a", "10.0.0.1:80"));
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  ASSERT_TRUE(StatusOf(*put).ok()) << StatusOf(*put).ToString();
+  for (int i = 0; i < cluster.size(); ++i) {
+    // Linearizable, served by the member asked (a follower asks the leader for the read index).
+    auto r = c.CallEndpoint(cluster.client(i), Get("/services/greeter/a"));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_TRUE(StatusOf(*r).ok()) << StatusOf(*r).ToString();
+    ASSERT_EQ(r->range_response().kvs_size(), 1);
+    EXPECT_EQ(r->range_response().kvs(0).value(), "10.0.0.1:80");
+    EXPECT_EQ(r->range_response().header().member_id(), cluster.Status(i)->header().member_id());
+    // Serializable: eventually the same, locally.
+    EXPECT_TRUE(Eventually([&] {
+      auto s = c.CallEndpoint(cluster.client(i), Get("/services/greeter/a", true));
+      return s.ok() && s->range_response().kvs_size() == 1;
+    }));
+  }
+}
+
+TEST(ClusterTest, KillingTheLeaderElectsAnotherAndTheOldOneCatchesUp) {
+  ProcessCluster cluster(3);
+  const int old_leader = cluster.WaitForLeader();
+  ASSERT_GE(old_leader, 0);
+  SyncClient c(cluster.clients());
+  ASSERT_TRUE(StatusOf(*c.Call(Put("before", "1"))).ok());
+  cluster.Kill(old_leader);
+  const auto killed = std::chrono::steady_clock::now();
+  ASSERT_TRUE(Eventually([&] {
+    auto r = c.Call(Put("after", "2"));
+    return r.ok() && StatusOf(*r).ok();
+  }));
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - killed)
+                      .count();
+  RecordProperty("failover_ms", static_cast<int>(ms));
+  const int new_leader = cluster.WaitForLeader();
+  ASSERT_GE(new_leader, 0);
+  EXPECT_NE(new_leader, old_leader);
+  cluster.Start(old_leader);
+  EXPECT_TRUE(Eventually([&] {
+    auto r = c.CallEndpoint(cluster.client(old_leader), Get("after", true));
+    return r.ok() && r->range_response().kvs_size() == 1;
+  }));
+}
+
+TEST(ClusterTest, SigtermOnTheLeaderHandsOverLeadershipAndExitsCleanly) {
+  ProcessCluster cluster(3);
+  const int leader = cluster.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const uint64_t term = cluster.Status(leader)->raft_term();
+  const int status = cluster.Stop(leader);
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  const int next = cluster.WaitForLeader();
+  ASSERT_GE(next, 0);
+  EXPECT_NE(next, leader);
+  // One election: the transfer's, not a timeout's pre-vote dance.
+  EXPECT_EQ(cluster.Status(next)->raft_term(), term + 1);
+}
+
+TEST(ClusterTest, FiveMembersServeWithTwoDown) {
+  ProcessCluster cluster(5);
+  ASSERT_GE(cluster.WaitForLeader(), 0);
+  cluster.Kill(0);
+  cluster.Kill(1);
+  SyncClient c({cluster.client(2), cluster.client(3), cluster.client(4)});
+  EXPECT_TRUE(Eventually([&] {
+    auto r = c.Call(Put("k", "v"));
+    return r.ok() && StatusOf(*r).ok();
+  }));
+}
+
+TEST(ClusterTest, BadRequestsAreRefusedAndChangeNothing) {
+  ProcessCluster cluster(3);
+  ASSERT_GE(cluster.WaitForLeader(), 0);
+  SyncClient c(cluster.clients());
+  auto r = c.Call(Put(std::string(9000, 'k'), "v"));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status().code(), pb::INVALID_ARGUMENT);
+  auto g = c.Call(Get(std::string(9000, 'k')));
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(g->range_response().kvs_size(), 0);
+}
+
+}  // namespace
+}  // namespace pharos::testing

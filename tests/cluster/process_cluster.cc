@@ -1,0 +1,123 @@
+#include "tests/cluster/process_cluster.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "tests/registry/free_port.h"
+
+namespace pharos::testing {
+
+ProcessCluster::ProcessCluster(int nodes, std::vector<std::string> extra_flags)
+    : nodes_(nodes), extra_(std::move(extra_flags)) {
+  dir_ = (std::filesystem::temp_directory_path() /
+          ("pharos-cluster-test-" + std::to_string(getpid()) + "-" +
+           std::to_string(std::chrono::steady_clock::now().time_since_epoch().count())))
+             .string();
+  std::filesystem::create_directories(dir_);
+  for (int i = 0; i < nodes; ++i) {
+    names_[i] = "n" + std::to_string(i + 1);
+    clients_[i] = "127.0.0.1:" + std::to_string(FreePort());
+    peers_[i] = "127.0.0.1:" + std::to_string(FreePort());
+    initial_cluster_ += (i ? "," : "") + names_[i] + "=" + peers_[i];
+  }
+  for (int i = 0; i < nodes; ++i) Start(i);
+}
+
+ProcessCluster::~ProcessCluster() {
+  for (auto& [i, pid] : pids_) kill(pid, SIGKILL);
+  for (auto& [i, pid] : pids_) waitpid(pid, nullptr, 0);
+  std::filesystem::remove_all(dir_);
+}
+
+void ProcessCluster::Start(int i) {
+  if (Running(i)) return;
+  const std::string data = dir_ + "/" + names_[i];
+  const bool existing = std::filesystem::exists(data);
+  std::vector<std::string> args = {PHAROSD_BINARY,
+                                   "--name",
+                                   names_[i],
+                                   "--data-dir",
+                                   data,
+                                   "--listen-client",
+                                   clients_[i],
+                                   "--listen-peer",
+                                   peers_[i],
+                                   "--listen-metrics",
+                                   "127.0.0.1:" + std::to_string(FreePort()),
+                                   "--initial-cluster",
+                                   initial_cluster_,
+                                   "--initial-cluster-state",
+                                   existing ? "existing" : "new",
+                                   "--log-level",
+                                   "warn"};
+  args.insert(args.end(), extra_.begin(), extra_.end());
+  const std::string log = dir_ + "/" + names_[i] + ".log";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    FILE* f = freopen(log.c_str(), "a", stderr);
+    (void)f;
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  pids_[i] = pid;
+}
+
+int ProcessCluster::Stop(int i) {
+  auto it = pids_.find(i);
+  if (it == pids_.end()) return -1;
+  kill(it->second, SIGTERM);
+  int status = 0;
+  waitpid(it->second, &status, 0);
+  pids_.erase(it);
+  return status;
+}
+
+void ProcessCluster::Kill(int i) {
+  auto it = pids_.find(i);
+  if (it == pids_.end()) return;
+  kill(it->second, SIGKILL);
+  waitpid(it->second, nullptr, 0);
+  pids_.erase(it);
+}
+
+std::vector<std::string> ProcessCluster::clients() const {
+  std::vector<std::string> out;
+  for (const auto& [i, c] : clients_) out.push_back(c);
+  return out;
+}
+
+std::optional<pb::StatusResponse> ProcessCluster::Status(int i) {
+  client::SyncClient c({clients_.at(i)}, std::chrono::milliseconds(500));
+  pb::Envelope req;
+  req.mutable_status_request();
+  auto r = c.CallEndpoint(clients_.at(i), req);
+  if (!r.ok() || !client::StatusOf(*r).ok()) return std::nullopt;
+  return r->status_response();
+}
+
+int ProcessCluster::WaitForLeader(std::chrono::milliseconds deadline) {
+  int leader = -1;
+  Eventually(
+      [&] {
+        leader = -1;
+        uint64_t leader_id = 0;
+        for (const auto& [i, pid] : pids_) {
+          auto s = Status(i);
+          if (!s) return false;
+          if (s->is_leader()) leader = i;
+          if (leader_id == 0) leader_id = s->leader();
+          if (s->leader() == 0 || s->leader() != leader_id) return false;
+        }
+        return leader >= 0;
+      },
+      deadline);
+  return leader;
+}
+
+}  // namespace pharos::testing

@@ -19,6 +19,13 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+# Alive and not a zombie (a killed member whose parent has not reaped it still answers kill -0).
+alive() {
+  local state
+  state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  [[ $state != Z* ]]
+}
+
 endpoints() {
   local eps=()
   for i in $(seq 1 "$nodes"); do eps+=("127.0.0.$((10 + i)):2379"); done
@@ -36,7 +43,7 @@ case "$cmd" in
     [ -d "$dir/n1/data" ] && state=existing
     for i in $(seq 1 "$nodes"); do
       host=127.0.0.$((10 + i))
-      if [ -f "$dir/n$i.pid" ] && kill -0 "$(cat "$dir/n$i.pid")" 2>/dev/null; then
+      if [ -f "$dir/n$i.pid" ] && alive "$(cat "$dir/n$i.pid")"; then
         echo "n$i already running (pid $(cat "$dir/n$i.pid"))"; continue
       fi
       mkdir -p "$dir/n$i"
@@ -53,10 +60,10 @@ case "$cmd" in
     for pidfile in "$dir"/n*.pid; do
       [ -f "$pidfile" ] || continue
       pid=$(cat "$pidfile")
-      if kill -0 "$pid" 2>/dev/null; then
+      if alive "$pid"; then
         kill -TERM "$pid"
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-        kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+        for _ in $(seq 1 100); do alive "$pid" || break; sleep 0.05; done
+        alive "$pid" && kill -KILL "$pid"
         echo "stopped $(basename "$pidfile" .pid) (pid $pid)"
       fi
       rm -f "$pidfile"

@@ -204,6 +204,11 @@ Status LogStore::Compact(const raftpb::SnapshotMetadata& meta) {
   return result.get_future().get();
 }
 
+void LogStore::CompactAsync(const raftpb::SnapshotMetadata& meta,
+                            std::function<void(Status)> done) {
+  Enqueue({Write(), meta, std::move(done)});
+}
+
 LogStore::Stats LogStore::stats() const {
   std::lock_guard<std::mutex> lock(queue_mu_);
   return stats_;

@@ -68,6 +68,8 @@ class LogStore : public Storage {
   // when the key-value store shares this RocksDB instance (as in pharosd), this write's own WAL
   // sync makes every earlier (unsynced) key-value write durable before the entries go.
   Status Compact(const raftpb::SnapshotMetadata& meta);
+  // The same without waiting: `done` runs on the writer thread.
+  void CompactAsync(const raftpb::SnapshotMetadata& meta, std::function<void(Status)> done);
   Stats stats() const;
 
  private:

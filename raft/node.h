@@ -84,6 +84,8 @@ class Node {
   Role role() const { return role_; }
   const RaftLog& log() const { return log_; }
   const raftpb::ConfState& conf_state() const { return membership_.current(); }
+  // The configuration as of log index `index` (for the metadata of a snapshot taken there).
+  const raftpb::ConfState& ConfStateAt(uint64_t index) const { return membership_.At(index); }
   // Leader only: what it knows of member `id`; nullptr otherwise.
   const Progress* progress(uint64_t id) const;
   uint64_t lead_transferee() const { return lead_transferee_; }

@@ -123,6 +123,9 @@ void Applier::ApplyNow(const std::optional<raftpb::Snapshot>& snapshot,
   applied_ = store_->applied_index();
   revision_ = store_->revision();
   RunWaiting();
+  if (callbacks_.progress) {
+    post_([cb = callbacks_.progress, index = applied_.load()] { cb(index); });
+  }
 }
 
 void Applier::ApplyEntry(const raftpb::Entry& e) {

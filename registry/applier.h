@@ -48,6 +48,8 @@ class Applier {
     // Watchers with responses waiting, and the member table after a change (I/O thread).
     std::function<void(int64_t watch_id)> watch_ready;
     std::function<void(std::vector<pb::Member>)> members;
+    // After each batch: the applied index reached (I/O thread).
+    std::function<void(uint64_t applied_index)> progress;
   };
 
   Applier(StorageEngine& storage, Post post, Callbacks callbacks, const Clock* clock);

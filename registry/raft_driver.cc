@@ -86,12 +86,12 @@ void RaftDriver::ScheduleTick() {
 
 void RaftDriver::Pump() {
   if (stopped_) return;
-  transport_->Send(node_->TakeSendableMessages());
+  Send(node_->TakeSendableMessages());
   if (persisting_ || !node_->HasReady()) return;
   raft::Ready rd = node_->GetReady();
   if (rd.soft_state && callbacks_.soft_state) callbacks_.soft_state(*rd.soft_state);
   // Ready::messages leave now, in parallel with our own fsync.
-  transport_->Send(rd.messages);
+  Send(std::move(rd.messages));
   persisting_ = true;
   if (!rd.must_sync && !rd.hard_state && rd.entries.empty() && !rd.snapshot) {
     OnPersisted(Status::Ok(), std::move(rd));
@@ -118,7 +118,7 @@ void RaftDriver::OnPersisted(Status s, raft::Ready rd) {
     spdlog::critical("raft log write failed: {}; stopping", s.ToString());
     std::abort();
   }
-  transport_->Send(rd.messages_after_persist);
+  Send(std::move(rd.messages_after_persist));
   if ((rd.snapshot || !rd.committed_entries.empty()) && callbacks_.apply) {
     callbacks_.apply(std::move(rd.snapshot), std::move(rd.committed_entries));
   }
@@ -128,6 +128,54 @@ void RaftDriver::OnPersisted(Status s, raft::Ready rd) {
   node_->Advance();
   persisting_ = false;
   Pump();
+}
+
+void RaftDriver::Send(std::vector<raftpb::Message> messages) {
+  std::vector<raftpb::Message> now;
+  for (raftpb::Message& m : messages) {
+    if (m.type() != raftpb::MSG_SNAP || !callbacks_.snapshot_data) {
+      now.push_back(std::move(m));
+      continue;
+    }
+    // The log holds only the snapshot's metadata: the data is the state machine's own,
+    // produced on the apply thread (at or after the snapshot's index; entries the follower then
+    // receives again are skipped by the state machine as already applied).
+    const uint64_t to = m.to();
+    callbacks_.snapshot_data([this, m = std::move(m), to, alive = std::weak_ptr<bool>(alive_)](
+                                 Result<std::string> data) mutable {
+      if (alive.expired() || stopped_) return;
+      if (!data.ok()) {
+        spdlog::warn("snapshot for {:x} failed: {}", to, data.status().ToString());
+        node_->ReportSnapshot(to, false);
+        return;
+      }
+      m.mutable_snapshot()->set_data(std::move(*data));
+      transport_->Send({std::move(m)});
+    });
+  }
+  transport_->Send(now);
+}
+
+void RaftDriver::MaybeCompact(uint64_t index) {
+  if (stopped_ || compacting_ || index < log_->FirstIndex() + options_.snapshot_count) return;
+  auto term = node_->log().Term(index);
+  if (!term) return;
+  raftpb::SnapshotMetadata meta;
+  meta.set_index(index);
+  meta.set_term(*term);
+  *meta.mutable_conf_state() = node_->ConfStateAt(index);
+  compacting_ = true;
+  log_->CompactAsync(meta, [this, index, alive = std::weak_ptr<bool>(alive_)](Status s) {
+    asio::post(io_, [this, index, s, alive] {
+      if (alive.expired()) return;
+      compacting_ = false;
+      if (s.ok()) {
+        spdlog::info("raft log compacted up to {}", index);
+      } else {
+        spdlog::warn("raft log compaction at {} failed: {}", index, s.ToString());
+      }
+    });
+  });
 }
 
 Status RaftDriver::Propose(std::string data) {

@@ -43,6 +43,8 @@ struct RaftDriverOptions {
   int election_max_ticks = 30;
   int heartbeat_ticks = 5;
   uint64_t applied = 0;  // what the state machine already applied (restart)
+  // Compact the log once this many entries have been applied since the last compaction.
+  uint64_t snapshot_count = 10000;
 };
 
 class RaftDriver {
@@ -52,6 +54,8 @@ class RaftDriver {
     std::function<void(std::optional<raftpb::Snapshot>, std::vector<raftpb::Entry>)> apply;
     std::function<void(const raft::ReadState&)> read_state;
     std::function<void(const raft::SoftState&)> soft_state;
+    // The state machine's data for a snapshot a follower needs; `done` gets it (or an error).
+    std::function<void(std::function<void(Result<std::string>)> done)> snapshot_data;
   };
 
   static Result<std::unique_ptr<RaftDriver>> Start(boost::asio::io_context& io,
@@ -68,6 +72,9 @@ class RaftDriver {
   void ReadIndex(std::string context);
   Status TransferLeader(uint64_t id);
   raft::NodeStatus status() const;
+  // The state machine has applied (and written, unsynced) everything up to `index`: compacts the
+  // log there once enough has accumulated. Its synced write also makes those writes durable.
+  void MaybeCompact(uint64_t index);
   const raft::Node& node() const { return *node_; }
   // Stops ticking and closes peer connections; waits for the log writer.
   void Stop();
@@ -77,6 +84,7 @@ class RaftDriver {
   void ScheduleTick();
   void Pump();
   void OnPersisted(Status s, raft::Ready ready);
+  void Send(std::vector<raftpb::Message> messages);
 
   boost::asio::io_context& io_;
   Callbacks callbacks_;
@@ -87,6 +95,7 @@ class RaftDriver {
   struct Timer;
   std::unique_ptr<Timer> timer_;
   bool persisting_ = false;
+  bool compacting_ = false;
   bool stopped_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -58,6 +58,9 @@ Status Server::Start() {
   acb.applied = [this](AppliedRequest a) { OnApplied(std::move(a)); };
   acb.watch_ready = [this](int64_t id) { OnWatchReady(id); };
   acb.members = [this](std::vector<pb::Member> m) { OnMembers(std::move(m)); };
+  acb.progress = [this](uint64_t index) {
+    if (driver_) driver_->MaybeCompact(index);
+  };
   applier_ = std::make_unique<Applier>(*storage_, post, acb, SystemClock::Instance());
   if (Status s = applier_->Start(); !s.ok()) return s;
 
@@ -73,12 +76,37 @@ Status Server::Start() {
   ro.election_min_ticks = config_.election_min_ms / config_.tick_ms;
   ro.election_max_ticks = config_.election_max_ms / config_.tick_ms;
   ro.applied = applier_->applied_index();
+  ro.snapshot_count = config_.snapshot_count;
   RaftDriver::Callbacks rcb;
   rcb.apply = [this](std::optional<raftpb::Snapshot> snap, std::vector<raftpb::Entry> entries) {
     applier_->Apply(std::move(snap), std::move(entries));
   };
   rcb.read_state = [this](const raft::ReadState& rs) { OnReadState(rs); };
   rcb.soft_state = [this](const raft::SoftState& ss) { OnSoftState(ss); };
+  rcb.snapshot_data = [this, alive](std::function<void(Result<std::string>)> done) {
+    applier_->Run([this, alive, done](kv::MvccStore& store, kv::WatchHub&, kv::Lessor&) {
+      auto reader = store.CreateSnapshot();
+      std::string data;
+      Status status;
+      for (;;) {
+        auto chunk = reader->Next();
+        if (!chunk.ok()) {
+          status = chunk.status();
+          break;
+        }
+        if (!chunk->has_value()) break;
+        data += **chunk;
+      }
+      asio::post(io_, [alive, done, status, data = std::move(data)]() mutable {
+        if (alive.expired()) return;
+        if (status.ok()) {
+          done(std::move(data));
+        } else {
+          done(status);
+        }
+      });
+    });
+  };
   auto driver = RaftDriver::Start(io_, *storage_, ro, rcb);
   if (!driver.ok()) return driver.status();
   driver_ = std::move(*driver);
@@ -648,6 +676,7 @@ void Server::Shutdown(std::function<void()> done) {
   shutting_down_ = true;
   clients_->StopAccepting();
   const raft::NodeStatus st = driver_->status();
+  bool handing_over = false;
   if (st.role == raft::Role::kLeader) {
     // Hand leadership to the voter that is furthest along, so the cluster keeps a leader.
     uint64_t best = 0, best_match = 0;
@@ -661,17 +690,17 @@ void Server::Shutdown(std::function<void()> done) {
     }
     if (best != 0) {
       spdlog::info("shutting down: transferring leadership to {:x}", best);
-      (void)driver_->TransferLeader(best);
+      handing_over = driver_->TransferLeader(best).ok();
     }
   }
   // Give the transfer (and in-flight answers) until the leadership has moved, at most 2 s.
   auto deadline = Clock::now() + std::chrono::seconds(2);
   auto check = std::make_shared<std::function<void()>>();
   std::weak_ptr<bool> alive = alive_;
-  *check = [this, deadline, done, check, alive] {
+  *check = [this, deadline, done, check, alive, handing_over] {
     if (alive.expired()) return;
     const bool leader = driver_->status().role == raft::Role::kLeader;
-    if ((!leader && writes_.empty()) || Clock::now() >= deadline) {
+    if (((!leader || !handing_over) && writes_.empty()) || Clock::now() >= deadline) {
       clients_->CloseAll();
       driver_->Stop();
       applier_->Stop();

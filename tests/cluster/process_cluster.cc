@@ -3,7 +3,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "tests/registry/free_port.h"
@@ -50,9 +52,11 @@ void ProcessCluster::Start(int i) {
                                    "--initial-cluster",
                                    initial_cluster_,
                                    "--initial-cluster-state",
-                                   existing ? "existing" : "new",
-                                   "--log-level",
-                                   "warn"};
+                                   existing ? "existing" : "new"};
+  if (std::find(extra_.begin(), extra_.end(), "--log-level") == extra_.end()) {
+    args.push_back("--log-level");
+    args.push_back("warn");
+  }
   args.insert(args.end(), extra_.begin(), extra_.end());
   const std::string log = dir_ + "/" + names_[i] + ".log";
   const pid_t pid = fork();
@@ -60,8 +64,8 @@ void ProcessCluster::Start(int i) {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    FILE* f = freopen(log.c_str(), "a", stderr);
-    (void)f;
+    if (freopen(log.c_str(), "a", stdout) == nullptr) _exit(126);
+    dup2(fileno(stdout), fileno(stderr));
     execv(argv[0], argv.data());
     _exit(127);
   }
@@ -84,6 +88,11 @@ void ProcessCluster::Kill(int i) {
   kill(it->second, SIGKILL);
   waitpid(it->second, nullptr, 0);
   pids_.erase(it);
+}
+
+std::string ProcessCluster::Log(int i) const {
+  std::ifstream f(dir_ + "/" + names_.at(i) + ".log");
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
 }
 
 std::vector<std::string> ProcessCluster::clients() const {

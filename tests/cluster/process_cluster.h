@@ -33,6 +33,8 @@ class ProcessCluster {
   int size() const { return nodes_; }
   std::string client(int i) const { return clients_.at(i); }
   std::vector<std::string> clients() const;
+  // What member i has logged so far.
+  std::string Log(int i) const;
   // The status of member i, if it answers.
   std::optional<pb::StatusResponse> Status(int i);
   // Waits until a running member reports itself leader and every running member agrees on

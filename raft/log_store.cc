@@ -291,7 +291,8 @@ Status LogStore::WriteBatchOf(std::vector<Pending>& batch) {
     }
   }
   rocksdb::WriteOptions wo;
-  wo.sync = true;
+  wo.sync = false;
+  for (const Pending& p : batch) wo.sync |= p.write.sync || p.compact.has_value();
   if (Status s = FromRocks(db_->Write(wo, &wb), "writing the raft log"); !s.ok()) return s;
   std::lock_guard<std::mutex> lock(mu_);
   for (const TermsEdit& e : edits) {

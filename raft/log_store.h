@@ -2,7 +2,7 @@
 // Column families (opened by the caller, who owns the one RocksDB instance of the node):
 //   raft_log:  8-byte big-endian index -> Entry
 //   raft_meta: "hard_state" -> HardState, "snapshot" -> SnapshotMetadata
-// Every write is synced. Writes go through one writer thread with group commit: whatever is
+// Every write that must be durable is synced. Writes go through one writer thread with group commit: whatever is
 // submitted while an fsync is in flight goes into the next batch, so throughput rises with the
 // number of concurrent appenders instead of being capped at one append per fsync.
 //
@@ -38,6 +38,10 @@ class LogStore : public Storage {
     std::vector<raftpb::Entry> entries;
     // A snapshot received from the leader: the log becomes exactly this snapshot point.
     std::optional<raftpb::SnapshotMetadata> snapshot;
+    // Whether the write must reach the disk before it is acknowledged. Only a hard state whose
+    // commit index alone changed may skip the fsync (Ready::must_sync); the next synced write
+    // carries it along.
+    bool sync = true;
   };
   struct Stats {
     uint64_t writes = 0;   // Write requests completed

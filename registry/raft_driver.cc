@@ -98,6 +98,7 @@ void RaftDriver::Pump() {
     return;
   }
   raft::LogStore::Write w;
+  w.sync = rd.must_sync;
   w.hard_state = rd.hard_state;
   w.entries = rd.entries;
   if (rd.snapshot) w.snapshot = rd.snapshot->metadata();

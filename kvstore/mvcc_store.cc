@@ -137,6 +137,7 @@ class MvccStore::WriteTxn {
     kv.set_mod_revision(main_);
     const Revision rev{main_, sub_++};
     const int64_t old_lease = live ? ki.lease() : 0;
+    if (!live) ++s_->live_keys_;
     batch_.Put(s_->cf_.kv, RevKey(rev), kv.SerializeAsString());
     pending_[rev] = kv;
     ki.Put(rev, kv.create_revision(), kv.version(), kv.lease());
@@ -165,6 +166,7 @@ class MvccStore::WriteTxn {
       batch_.Put(s_->cf_.kv, RevKey(tomb, true), marker.SerializeAsString());
       const int64_t lease = ki.lease();
       ki.Tombstone(tomb);
+      --s_->live_keys_;
       if (lease != 0) s_->leases_[lease].keys.erase(name);
       pb::Event& ev = events_.emplace_back();
       ev.set_type(pb::Event::DELETE);
@@ -253,7 +255,9 @@ Status MvccStore::Load() {
     leases_[rec.id()].ttl = rec.ttl();
   }
   if (!lit->status().ok()) return FromRocks(lit->status(), "scanning leases");
+  live_keys_ = 0;
   for (auto& [key, ki] : index_) {
+    if (ki.Live()) ++live_keys_;
     if (ki.Live() && ki.lease() != 0) {
       auto l = leases_.find(ki.lease());
       if (l != leases_.end()) l->second.keys.insert(key);

@@ -83,6 +83,9 @@ class MvccStore {
   int64_t revision() const { return revision_; }
   int64_t compact_revision() const { return compact_revision_; }
   uint64_t applied_index() const { return applied_; }
+  // Keys that exist now, and leases.
+  size_t key_count() const { return live_keys_; }
+  size_t lease_count() const { return leases_.size(); }
 
   // Leases, for the leader's lessor and for LeaseTimeToLive / LeaseLeases.
   std::vector<pb::LeaseRecord> Leases() const;
@@ -128,6 +131,7 @@ class MvccStore {
   std::map<int64_t, LeaseState> leases_;
   int64_t revision_ = 0;
   int64_t compact_revision_ = 0;
+  size_t live_keys_ = 0;
   uint64_t applied_ = 0;
   // While a write transaction runs: its values not yet in RocksDB.
   const std::map<Revision, pb::KeyValue>* pending_ = nullptr;

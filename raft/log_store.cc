@@ -3,10 +3,12 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <chrono>
 #include <future>
 #include <limits>
 #include <string>
 
+#include "common/metrics.h"
 #include "raft/membership.h"
 
 namespace pharos::raft {
@@ -293,7 +295,14 @@ Status LogStore::WriteBatchOf(std::vector<Pending>& batch) {
   rocksdb::WriteOptions wo;
   wo.sync = false;
   for (const Pending& p : batch) wo.sync |= p.write.sync || p.compact.has_value();
+  const auto started = std::chrono::steady_clock::now();
   if (Status s = FromRocks(db_->Write(wo, &wb), "writing the raft log"); !s.ok()) return s;
+  if (wo.sync) {
+    static Histogram& fsync = Metrics::Global().histogram(
+        "pharos_disk_fsync_duration_seconds", "Latency of the Raft log's synced writes");
+    fsync.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  }
   std::lock_guard<std::mutex> lock(mu_);
   for (const TermsEdit& e : edits) {
     switch (e.op) {

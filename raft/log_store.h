@@ -2,9 +2,9 @@
 // Column families (opened by the caller, who owns the one RocksDB instance of the node):
 //   raft_log:  8-byte big-endian index -> Entry
 //   raft_meta: "hard_state" -> HardState, "snapshot" -> SnapshotMetadata
-// Every write that must be durable is synced. Writes go through one writer thread with group commit: whatever is
-// submitted while an fsync is in flight goes into the next batch, so throughput rises with the
-// number of concurrent appenders instead of being capped at one append per fsync.
+// Every write that must be durable is synced. Writes go through one writer thread with group
+// commit: whatever is submitted while an fsync is in flight goes into the next batch, so throughput
+// rises with the number of concurrent appenders instead of being capped at one append per fsync.
 //
 // Thread rules: Submit/WriteSync/Compact from any thread; the Storage read methods from any
 // thread (the core's). A write is visible to readers once its completion callback runs.

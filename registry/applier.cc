@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 #include <spdlog/spdlog.h>
 
+#include "common/metrics.h"
 #include "raft/membership.h"
 #include "registry/storage_engine.h"
 
@@ -47,6 +48,8 @@ Status Applier::Start() {
   }
   applied_ = store_->applied_index();
   revision_ = store_->revision();
+  keys_ = store_->key_count();
+  leases_ = store_->lease_count();
   if (callbacks_.members) {
     std::vector<pb::Member> list;
     for (const auto& [id, m] : members_) list.push_back(m);
@@ -107,6 +110,16 @@ void Applier::RunWaiting() {
 
 void Applier::ApplyNow(const std::optional<raftpb::Snapshot>& snapshot,
                        const std::vector<raftpb::Entry>& entries) {
+  static Histogram& apply_latency = Metrics::Global().histogram(
+      "pharos_kv_apply_duration_seconds", "Time to apply one batch of committed entries");
+  const auto started = std::chrono::steady_clock::now();
+  struct Observe {
+    Histogram& h;
+    std::chrono::steady_clock::time_point t0;
+    ~Observe() {
+      h.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+  } observe{apply_latency, started};
   if (snapshot && !snapshot->data().empty()) {
     if (Status s = store_->Restore({snapshot->data()}); !s.ok()) {
       spdlog::critical("restoring a snapshot failed: {}", s.ToString());

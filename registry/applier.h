@@ -67,6 +67,9 @@ class Applier {
     RunAt(0, std::move(task));
   }
   uint64_t applied_index() const { return applied_.load(); }
+  size_t keys() const { return keys_.load(); }
+  size_t leases() const { return leases_.load(); }
+  size_t watchers() const { return watchers_.load(); }
   int64_t revision() const { return revision_.load(); }
 
  private:
@@ -93,6 +96,7 @@ class Applier {
   std::multimap<uint64_t, Task> waiting_;  // apply thread only
   std::atomic<uint64_t> applied_{0};
   std::atomic<int64_t> revision_{0};
+  std::atomic<size_t> keys_{0}, leases_{0}, watchers_{0};
   std::thread thread_;
 };
 

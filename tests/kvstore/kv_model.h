@@ -22,6 +22,9 @@ class KvModel {
   int64_t revision() const { return revision_; }
   int64_t compact_revision() const { return compact_; }
   const std::map<int64_t, int64_t>& leases() const { return leases_; }
+  size_t live_keys() const {
+    return KeysIn(std::string(1, '\0'), std::string(1, '\0'), revision_).size();
+  }
 
  private:
   struct Version {

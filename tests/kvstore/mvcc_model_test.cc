@@ -251,6 +251,8 @@ void RunModel(uint64_t seed, int operations) {
     ASSERT_EQ(got->revision, model.revision()) << req.ShortDebugString();
     ASSERT_EQ((*store)->revision(), model.revision());
     ASSERT_EQ((*store)->applied_index(), index);
+    ASSERT_EQ((*store)->key_count(), model.live_keys());
+    ASSERT_EQ((*store)->lease_count(), model.leases().size());
     if (got->status.ok()) {
       pb::RaftResponse response = got->response;
       ClearTopHeader(&response);

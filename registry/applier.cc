@@ -135,6 +135,9 @@ void Applier::ApplyNow(const std::optional<raftpb::Snapshot>& snapshot,
   }
   applied_ = store_->applied_index();
   revision_ = store_->revision();
+  keys_ = store_->key_count();
+  leases_ = store_->lease_count();
+  watchers_ = hub_->watcher_count();
   RunWaiting();
   if (callbacks_.progress) {
     post_([cb = callbacks_.progress, index = applied_.load()] { cb(index); });

@@ -5,9 +5,11 @@
 #include <random>
 
 #include "common/asio.h"
+#include "common/metrics.h"
 #include "kvstore/mvcc_store.h"
 #include "registry/applier.h"
 #include "registry/client_service.h"
+#include "registry/http_service.h"
 #include "registry/raft_driver.h"
 #include "registry/storage_engine.h"
 
@@ -35,6 +37,7 @@ Server::Server(asio::io_context& io, ServerConfig config)
 
 Server::~Server() {
   alive_.reset();
+  if (http_) http_->Stop();
   if (clients_) clients_->CloseAll();
   if (driver_) driver_->Stop();
   driver_.reset();
@@ -117,6 +120,13 @@ Status Server::Start() {
       io_, co, [this](std::shared_ptr<Connection> c, pb::Envelope e) { Handle(c, std::move(e)); },
       [this](uint64_t id) { OnConnectionClosed(id); });
   if (Status s = clients_->Start(); !s.ok()) return s;
+  http_ = std::make_unique<HttpService>(io_, config_.listen_metrics,
+                                        [this, alive](const std::string& path) {
+                                          if (alive.expired()) return HttpResponse{503, "", ""};
+                                          return Http(path);
+                                        });
+  if (Status s = http_->Start(); !s.ok()) return s;
+  RegisterMetrics();
   ScheduleTimers();
   spdlog::info("pharosd {} (member {:x}) serving clients on {}, peers on {}", config_.name,
                config_.member_id, config_.listen_client, config_.listen_peer);
@@ -151,8 +161,89 @@ std::string Server::LeaderHint() const {
 
 void Server::Respond(const std::shared_ptr<Connection>& c, pb::Envelope reply, bool done) {
   if (!c) return;
+  auto it = in_flight_.find({c->id(), reply.id()});
+  if (it != in_flight_.end()) {
+    const char* code = pb::Code_Name(reply.status().code()).c_str();
+    Metrics::Global()
+        .counter("pharos_client_requests_total", "Client requests by method and result code",
+                 {{"method", it->second.method}, {"code", code}})
+        .Inc();
+    Metrics::Global()
+        .histogram("pharos_client_request_duration_seconds", "Client request latency by method",
+                   {{"method", it->second.method}})
+        .Observe(std::chrono::duration<double>(Clock::now() - it->second.started).count());
+    in_flight_.erase(it);
+  }
   c->Send(reply);
   if (done) c->Done();
+}
+
+void Server::RegisterMetrics() {
+  Metrics& m = Metrics::Global();
+  std::weak_ptr<bool> alive = alive_;
+  auto fn = [alive](std::function<double()> f) {
+    return [alive, f] { return alive.expired() ? 0.0 : f(); };
+  };
+  m.gauge_fn("pharos_raft_term", "Current Raft term",
+             fn([this] { return double(driver_->status().term); }));
+  m.gauge_fn("pharos_raft_is_leader", "1 if this member leads",
+             fn([this] { return soft_.role == raft::Role::kLeader ? 1.0 : 0.0; }));
+  m.gauge_fn("pharos_raft_has_leader", "1 if this member knows a leader",
+             fn([this] { return soft_.lead != 0 ? 1.0 : 0.0; }));
+  m.gauge_fn("pharos_raft_commit_index", "Raft commit index",
+             fn([this] { return double(driver_->status().committed); }));
+  m.gauge_fn("pharos_raft_applied_index", "Index applied to the key-value store",
+             fn([this] { return double(applier_->applied_index()); }));
+  m.gauge_fn("pharos_kv_revision", "Current key-value revision",
+             fn([this] { return double(applier_->revision()); }));
+  m.gauge_fn("pharos_kv_keys", "Keys that exist now",
+             fn([this] { return double(applier_->keys()); }));
+  m.gauge_fn("pharos_kv_leases", "Leases granted and not revoked",
+             fn([this] { return double(applier_->leases()); }));
+  m.gauge_fn("pharos_kv_watchers", "Open watchers",
+             fn([this] { return double(applier_->watchers()); }));
+  m.gauge_fn("pharos_kv_db_size_bytes", "Size of the data directory",
+             fn([this] { return double(storage_->SizeBytes()); }));
+  m.counter("pharos_raft_proposals_committed_total", "Client proposals applied");
+  m.counter("pharos_raft_proposals_failed_total", "Client proposals with an unknown outcome");
+  m.histogram("pharos_disk_fsync_duration_seconds", "Latency of the Raft log's synced writes");
+  m.histogram("pharos_kv_apply_duration_seconds", "Time to apply one batch of committed entries");
+}
+
+HttpResponse Server::Http(const std::string& path) {
+  const raft::NodeStatus st = driver_->status();
+  const uint64_t applied = applier_->applied_index();
+  if (path == "/metrics") {
+    return {200, "text/plain; version=0.0.4; charset=utf-8", Metrics::Global().Render()};
+  }
+  if (path == "/health") {
+    // Healthy: a leader is known and this member has applied (nearly) all that is committed.
+    if (st.lead == 0) {
+      return {503, "application/json", "{\"health\":false,\"reason\":\"no leader\"}\n"};
+    }
+    if (applied + 100 < st.committed) {
+      return {503, "application/json",
+              "{\"health\":false,\"reason\":\"applying: " + std::to_string(applied) + " of " +
+                  std::to_string(st.committed) + "\"}\n"};
+    }
+    return {200, "application/json", "{\"health\":true}\n"};
+  }
+  if (path == "/status") {
+    char buf[512];
+    std::snprintf(
+        buf, sizeof(buf),
+        "{\"name\":\"%s\",\"member_id\":\"%llx\",\"leader\":\"%llx\",\"is_leader\":%s,"
+        "\"is_learner\":%s,\"term\":%llu,\"commit\":%llu,\"applied\":%llu,"
+        "\"revision\":%lld,\"db_size\":%llu}\n",
+        config_.name.c_str(), static_cast<unsigned long long>(config_.member_id),
+        static_cast<unsigned long long>(st.lead), st.role == raft::Role::kLeader ? "true" : "false",
+        st.is_learner ? "true" : "false", static_cast<unsigned long long>(st.term),
+        static_cast<unsigned long long>(st.committed), static_cast<unsigned long long>(applied),
+        static_cast<long long>(applier_->revision()),
+        static_cast<unsigned long long>(storage_->SizeBytes()));
+    return {200, "application/json", buf};
+  }
+  return {404, "text/plain; charset=utf-8", "not found: try /metrics, /health or /status\n"};
 }
 
 void Server::Fail(const std::shared_ptr<Connection>& c, const pb::Envelope& env, const Status& s) {
@@ -170,6 +261,10 @@ bool Server::CheckLeader(const std::shared_ptr<Connection>& c, const pb::Envelop
 }
 
 void Server::Handle(std::shared_ptr<Connection> c, pb::Envelope env) {
+  if (env.body_case() != pb::Envelope::BODY_NOT_SET) {
+    const auto* field = pb::Envelope::descriptor()->FindFieldByNumber(env.body_case());
+    in_flight_[{c->id(), env.id()}] = InFlight{field ? field->name() : "unknown", Clock::now()};
+  }
   if (!env.traceparent().empty()) {
     spdlog::debug("request {} trace {} from {}", env.id(), env.traceparent(), c->peer());
   }
@@ -285,6 +380,9 @@ void Server::OnApplied(AppliedRequest a) {
   }
   PendingWrite w = std::move(it->second);
   writes_.erase(it);
+  static Counter& committed = Metrics::Global().counter("pharos_raft_proposals_committed_total",
+                                                        "Client proposals applied");
+  committed.Inc();
   pb::Envelope reply = Reply(w.request, a.status);
   if (a.status.ok()) SetBody(&reply, std::move(a.response), a.revision);
   Respond(w.conn, std::move(reply));
@@ -517,6 +615,9 @@ void Server::OnSoftState(const raft::SoftState& ss) {
   const bool leader = ss.role == raft::Role::kLeader;
   if (was_leader && !leader) {
     // What we proposed may or may not commit under the next leader.
+    static Counter& failed = Metrics::Global().counter("pharos_raft_proposals_failed_total",
+                                                       "Client proposals with an unknown outcome");
+    failed.Inc(static_cast<double>(writes_.size()));
     for (auto& [id, w] : writes_) {
       Respond(w.conn,
               Reply(w.request,
@@ -549,8 +650,8 @@ void Server::OnMembers(std::vector<pb::Member> members) {
 }
 
 void Server::Publish() {
-  // Our name and client address go into the replicated member table, so NOT_LEADER hints and
-  // member lists carry client addresses.
+  // Our name and client address go into the replicated member table, so NOT_LEADER hints
+  // and member lists carry client addresses.
   pb::RaftRequest req;
   req.set_id(next_request_id_++);
   pb::Member* m = req.mutable_member_publish();

@@ -8,6 +8,7 @@
 // Thread rules: Start, Shutdown and every handler run on the io_context's thread.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -29,6 +30,8 @@ namespace pharos::registry {
 
 class Applier;
 class ClientService;
+class HttpService;
+struct HttpResponse;
 class Connection;
 class RaftDriver;
 class StorageEngine;
@@ -86,6 +89,14 @@ class Server {
   void ExpireLeases();
   void Publish();
   void ScheduleTimers();
+  HttpResponse Http(const std::string& path);
+  void RegisterMetrics();
+  // Per request: its method and when it arrived, for the request metrics.
+  struct InFlight {
+    std::string method;
+    std::chrono::steady_clock::time_point started;
+  };
+  std::map<std::pair<uint64_t, uint64_t>, InFlight> in_flight_;
 
   pb::ResponseHeader Header(int64_t revision) const;
   std::string LeaderHint() const;
@@ -97,6 +108,7 @@ class Server {
   std::unique_ptr<Applier> applier_;
   std::unique_ptr<RaftDriver> driver_;
   std::unique_ptr<ClientService> clients_;
+  std::unique_ptr<HttpService> http_;
   struct Timers;
   std::unique_ptr<Timers> timers_;
 

@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
+#include "common/asio.h"
 #include "tests/registry/free_port.h"
 
 namespace pharos::testing {
@@ -23,6 +25,7 @@ ProcessCluster::ProcessCluster(int nodes, std::vector<std::string> extra_flags)
     names_[i] = "n" + std::to_string(i + 1);
     clients_[i] = "127.0.0.1:" + std::to_string(FreePort());
     peers_[i] = "127.0.0.1:" + std::to_string(FreePort());
+    metrics_[i] = "127.0.0.1:" + std::to_string(FreePort());
     initial_cluster_ += (i ? "," : "") + names_[i] + "=" + peers_[i];
   }
   for (int i = 0; i < nodes; ++i) Start(i);
@@ -48,7 +51,7 @@ void ProcessCluster::Start(int i) {
                                    "--listen-peer",
                                    peers_[i],
                                    "--listen-metrics",
-                                   "127.0.0.1:" + std::to_string(FreePort()),
+                                   metrics_[i],
                                    "--initial-cluster",
                                    initial_cluster_,
                                    "--initial-cluster-state",
@@ -88,6 +91,35 @@ void ProcessCluster::Kill(int i) {
   kill(it->second, SIGKILL);
   waitpid(it->second, nullptr, 0);
   pids_.erase(it);
+}
+
+std::optional<std::pair<int, std::string>> HttpGet(const std::string& address,
+                                                   const std::string& path) {
+  namespace asio = boost::asio;
+  try {
+    asio::io_context io;
+    asio::ip::tcp::socket s(io);
+    const size_t colon = address.rfind(':');
+    s.connect({asio::ip::make_address(address.substr(0, colon)),
+               static_cast<uint16_t>(std::stoi(address.substr(colon + 1)))});
+    const std::string req =
+        "GET " + path + " HTTP/1.1\r\nHost: " + address + "\r\nConnection: close\r\n\r\n";
+    asio::write(s, asio::buffer(req));
+    std::string resp;
+    boost::system::error_code ec;
+    std::array<char, 8192> buf;
+    for (;;) {
+      const size_t n = s.read_some(asio::buffer(buf), ec);
+      resp.append(buf.data(), n);
+      if (ec) break;
+    }
+    const size_t sp = resp.find(' ');
+    const size_t body = resp.find("\r\n\r\n");
+    if (sp == std::string::npos || body == std::string::npos) return std::nullopt;
+    return std::make_pair(std::stoi(resp.substr(sp + 1, 3)), resp.substr(body + 4));
+  } catch (...) {
+    return std::nullopt;
+  }
 }
 
 std::string ProcessCluster::Log(int i) const {

@@ -32,6 +32,7 @@ class ProcessCluster {
 
   int size() const { return nodes_; }
   std::string client(int i) const { return clients_.at(i); }
+  std::string metrics(int i) const { return metrics_.at(i); }
   std::vector<std::string> clients() const;
   // What member i has logged so far.
   std::string Log(int i) const;
@@ -45,10 +46,14 @@ class ProcessCluster {
   int nodes_;
   std::vector<std::string> extra_;
   std::string dir_;
-  std::map<int, std::string> clients_, peers_, names_;
+  std::map<int, std::string> clients_, peers_, names_, metrics_;
   std::map<int, pid_t> pids_;
   std::string initial_cluster_;
 };
+
+// GET http://<address><path>: the status code and body, or nullopt if nothing answered.
+std::optional<std::pair<int, std::string>> HttpGet(const std::string& address,
+                                                   const std::string& path);
 
 // Polls `pred` until it holds or the deadline passes.
 template <typename Pred>

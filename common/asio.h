@@ -3,5 +3,8 @@
 // many files include: Asio is heavy to compile.
 #pragma once
 
-#include <boost/asio.hpp>
+// clang-format would sort Boost first again; keep this order.
+// clang-format off
 #include <utility>
+#include <boost/asio.hpp>
+// clang-format on

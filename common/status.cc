@@ -38,6 +38,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "CORRUPTION";
     case StatusCode::kInternal:
       return "INTERNAL";
+    case StatusCode::kOutcomeUnknown:
+      return "OUTCOME_UNKNOWN";
   }
   return "UNKNOWN";
 }

@@ -27,6 +27,9 @@ enum class StatusCode {
   kIoError,
   kCorruption,
   kInternal,
+  // A write that may or may not have been applied (the connection or leadership was lost after
+  // it was sent). Never retried blindly: the caller reads back to find out.
+  kOutcomeUnknown,
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -49,6 +52,9 @@ class [[nodiscard]] Status {
   static Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
   static Status Corruption(std::string m) { return {StatusCode::kCorruption, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+  static Status OutcomeUnknown(std::string m) {
+    return {StatusCode::kOutcomeUnknown, std::move(m)};
+  }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

@@ -220,6 +220,11 @@ void Applier::ApplyEntry(const raftpb::Entry& e) {
     std::abort();
   }
   if (!result->events.empty()) hub_->OnApply(result->revision, result->events);
+  if (!req.trace_id().empty()) {
+    spdlog::debug("applied entry {} term {} at revision {}: {} trace={}", e.index(), e.term(),
+                  result->revision, result->status.ok() ? "OK" : result->status.ToString(),
+                  req.trace_id());
+  }
   if (result->status.ok()) {
     if (req.has_lease_grant()) {
       lessor_->OnGrant(result->response.lease_grant().id(), result->response.lease_grant().ttl());

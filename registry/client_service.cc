@@ -53,7 +53,12 @@ pb::Envelope Reply(const pb::Envelope& request, const Status& status,
   pb::Envelope out;
   out.set_id(request.id());
   out.set_traceparent(request.traceparent());
-  out.mutable_status()->set_code(ToCode(status.code()));
+  if (status.code() == StatusCode::kOutcomeUnknown) {
+    out.mutable_status()->set_code(pb::UNAVAILABLE);
+    out.mutable_status()->set_outcome_unknown(true);
+  } else {
+    out.mutable_status()->set_code(ToCode(status.code()));
+  }
   out.mutable_status()->set_message(status.message());
   if (!leader_hint.empty()) out.mutable_status()->set_leader_hint(leader_hint);
   return out;

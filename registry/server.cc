@@ -6,6 +6,7 @@
 
 #include "common/asio.h"
 #include "common/metrics.h"
+#include "common/trace.h"
 #include "kvstore/mvcc_store.h"
 #include "registry/applier.h"
 #include "registry/client_service.h"
@@ -163,15 +164,26 @@ void Server::Respond(const std::shared_ptr<Connection>& c, pb::Envelope reply, b
   if (!c) return;
   auto it = in_flight_.find({c->id(), reply.id()});
   if (it != in_flight_.end()) {
-    const char* code = pb::Code_Name(reply.status().code()).c_str();
+    const std::string& code = pb::Code_Name(reply.status().code());
+    const InFlight& f = it->second;
+    const auto took = Clock::now() - f.started;
     Metrics::Global()
         .counter("pharos_client_requests_total", "Client requests by method and result code",
-                 {{"method", it->second.method}, {"code", code}})
+                 {{"method", f.method}, {"code", code}})
         .Inc();
     Metrics::Global()
         .histogram("pharos_client_request_duration_seconds", "Client request latency by method",
-                   {{"method", it->second.method}})
-        .Observe(std::chrono::duration<double>(Clock::now() - it->second.started).count());
+                   {{"method", f.method}})
+        .Observe(std::chrono::duration<double>(took).count());
+    const double took_ms = std::chrono::duration<double, std::milli>(took).count();
+    if (took >= std::chrono::milliseconds(config_.warning_request_duration_ms)) {
+      spdlog::warn("slow request: {} id {} took {:.1f} ms (over {} ms), answered {} trace={}",
+                   f.method, reply.id(), took_ms, config_.warning_request_duration_ms, code,
+                   f.trace_id);
+    } else {
+      spdlog::debug("answered {} id {} in {:.3f} ms: {} trace={}", f.method, reply.id(), took_ms,
+                    code, f.trace_id);
+    }
     in_flight_.erase(it);
   }
   c->Send(reply);
@@ -261,14 +273,15 @@ bool Server::CheckLeader(const std::shared_ptr<Connection>& c, const pb::Envelop
 }
 
 void Server::Handle(std::shared_ptr<Connection> c, pb::Envelope env) {
+  std::string trace_id = TraceIdOf(env.traceparent());
   if (env.body_case() != pb::Envelope::BODY_NOT_SET) {
     const auto* field = pb::Envelope::descriptor()->FindFieldByNumber(env.body_case());
-    in_flight_[{c->id(), env.id()}] = InFlight{field ? field->name() : "unknown", Clock::now()};
-  }
-  if (!env.traceparent().empty()) {
-    spdlog::debug("request {} trace {} from {}", env.id(), env.traceparent(), c->peer());
+    const std::string method = field ? field->name() : "unknown";
+    spdlog::debug("request {} id {} from {} trace={}", method, env.id(), c->peer(), trace_id);
+    in_flight_[{c->id(), env.id()}] = InFlight{method, Clock::now(), trace_id};
   }
   pb::RaftRequest req;
+  req.set_trace_id(std::move(trace_id));
   switch (env.body_case()) {
     case pb::Envelope::kPut:
       *req.mutable_put() = env.put();
@@ -620,8 +633,8 @@ void Server::OnSoftState(const raft::SoftState& ss) {
     failed.Inc(static_cast<double>(writes_.size()));
     for (auto& [id, w] : writes_) {
       Respond(w.conn,
-              Reply(w.request,
-                    Status::Unavailable("leadership lost; the outcome of this write is unknown")));
+              Reply(w.request, Status::OutcomeUnknown(
+                                   "leadership lost; the outcome of this write is unknown")));
     }
     writes_.clear();
     revoking_.clear();
@@ -684,9 +697,10 @@ void Server::HandleMembers(std::shared_ptr<Connection> c, pb::Envelope env) {
     if (a.peer_urls().empty() || !ValidHostPort(a.peer_urls(0))) {
       return Fail(c, env, Status::InvalidArgument("member add needs a peer address host:port"));
     }
-    added.set_id(
-        MemberId(a.name().empty() ? a.peer_urls(0) : a.name(),
-                 a.peer_urls(0) + "@" + std::to_string(Clock::now().time_since_epoch().count())));
+    if (a.name().empty()) return Fail(c, env, Status::InvalidArgument("member add needs a name"));
+    // The same id the new member derives from its own --name and --listen-peer. Re-adding a
+    // removed name and address is refused (ids are never reused): use a new name.
+    added.set_id(MemberId(a.name(), a.peer_urls(0)));
     added.set_name(a.name());
     *added.mutable_peer_urls() = a.peer_urls();
     *added.mutable_client_urls() = a.client_urls();
@@ -752,10 +766,10 @@ void Server::Sweep() {
   const auto now = Clock::now();
   for (auto it = writes_.begin(); it != writes_.end();) {
     if (it->second.deadline <= now) {
-      Respond(it->second.conn,
-              Reply(it->second.request,
-                    Status(StatusCode::kDeadlineExceeded,
-                           "no answer in time; the outcome of this write is unknown")));
+      Respond(
+          it->second.conn,
+          Reply(it->second.request,
+                Status::OutcomeUnknown("no answer in time; the outcome of this write is unknown")));
       it = writes_.erase(it);
     } else {
       ++it;

@@ -95,6 +95,7 @@ class Server {
   struct InFlight {
     std::string method;
     std::chrono::steady_clock::time_point started;
+    std::string trace_id;
   };
   std::map<std::pair<uint64_t, uint64_t>, InFlight> in_flight_;
 

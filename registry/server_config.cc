@@ -114,6 +114,10 @@ ParseOutcome ParseServerConfig(int argc, const char* const* argv, std::ostream& 
       ->capture_default_str();
   app.add_option("--snapshot-count", c.snapshot_count, "applied entries between snapshots")
       ->capture_default_str();
+  app.add_option("--warning-request-duration-ms", c.warning_request_duration_ms,
+                 "requests slower than this are logged as warnings")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->capture_default_str();

@@ -34,6 +34,9 @@ struct ServerConfig {
   int heartbeat_ms = 50;
   uint64_t snapshot_count = 10000;  // applied entries between snapshots
   std::string log_level = "info";
+  // A request slower than this is logged as a warning with its trace id (etcd's
+  // --warning-apply-duration).
+  int warning_request_duration_ms = 100;
 
   // Derived by Parse.
   std::vector<PeerSpec> peers;

@@ -143,3 +143,101 @@ TEST(ClusterTest, BadRequestsAreRefusedAndChangeNothing) {
 
 }  // namespace
 }  // namespace pharos::testing
+
+namespace pharos::testing {
+namespace {
+
+std::vector<pb::Member> Members(SyncClient& c) {
+  pb::Envelope e;
+  e.mutable_member_list();
+  auto r = c.Call(e);
+  if (!r.ok()) return {};
+  return {r->member_list_response().members().begin(), r->member_list_response().members().end()};
+}
+
+TEST(ClusterTest, AddALearnerPromoteItRemoveAMember) {
+  ProcessCluster cluster(3);
+  const int leader = cluster.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  SyncClient c(cluster.clients());
+  for (int i = 0; i < 100; ++i)
+    ASSERT_TRUE(StatusOf(*c.Call(Put("k" + std::to_string(i), "v"))).ok());
+
+  const int fourth = cluster.AddMemberSlot();
+  pb::Envelope add;
+  add.mutable_member_add()->set_name(cluster.name(fourth));
+  add.mutable_member_add()->add_peer_urls(cluster.peer(fourth));
+  add.mutable_member_add()->add_client_urls(cluster.client(fourth));
+  add.mutable_member_add()->set_is_learner(true);
+  auto added = c.Call(add);
+  ASSERT_TRUE(added.ok() && StatusOf(*added).ok()) << StatusOf(*added).ToString();
+  const uint64_t new_id = added->member_add_response().member().id();
+  EXPECT_TRUE(added->member_add_response().member().is_learner());
+  cluster.Start(fourth);
+  // The learner receives everything and serves serializable reads.
+  EXPECT_TRUE(Eventually([&] {
+    auto r = c.CallEndpoint(cluster.client(fourth), Get("k99", true));
+    return r.ok() && r->range_response().kvs_size() == 1;
+  }));
+  pb::Envelope promote;
+  promote.mutable_member_promote()->set_id(new_id);
+  ASSERT_TRUE(Eventually([&] {
+    auto r = c.Call(promote);
+    return r.ok() && StatusOf(*r).ok();
+  }));
+  auto members = Members(c);
+  ASSERT_EQ(members.size(), 4u);
+  for (const auto& m : members) EXPECT_FALSE(m.is_learner()) << m.name();
+
+  // Remove a follower; its data directory then refuses to start.
+  const int gone = (leader + 1) % 3;
+  pb::Envelope remove;
+  remove.mutable_member_remove()->set_id(cluster.Status(gone)->header().member_id());
+  auto removed = c.Call(remove);
+  ASSERT_TRUE(removed.ok() && StatusOf(*removed).ok()) << StatusOf(*removed).ToString();
+  EXPECT_EQ(Members(c).size(), 3u);
+  ASSERT_TRUE(StatusOf(*c.Call(Put("after-remove", "x"))).ok());
+  cluster.Kill(gone);
+  cluster.Start(gone);
+  const int status = cluster.WaitExit(gone, std::chrono::seconds(10));
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_NE(cluster.Log(gone).find("removed"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pharos::testing
+
+namespace pharos::testing {
+namespace {
+
+TEST(ClusterTest, ATraceIdFollowsOneWriteAcrossEveryMember) {
+  // Every request counts as slow here, so the warning path is exercised too.
+  ProcessCluster cluster(3, {"--log-level", "debug", "--warning-request-duration-ms", "0"});
+  const int leader = cluster.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  SyncClient c(cluster.clients());
+  const std::string traceparent = NewTraceparent();
+  const std::string trace_id = TraceIdOf(traceparent);
+  pb::Envelope put = Put("/services/greeter/traced", "x");
+  put.set_traceparent(traceparent);
+  ASSERT_TRUE(StatusOf(*c.Call(put)).ok());
+  // The leader logged the request and its slow-request warning; every member logged applying it.
+  EXPECT_TRUE(Eventually([&] {
+    const std::string log = cluster.Log(leader);
+    return log.find("request put") != std::string::npos &&
+           log.find("slow request: put") != std::string::npos &&
+           log.find("trace=" + trace_id) != std::string::npos;
+  }));
+  for (int i = 0; i < cluster.size(); ++i) {
+    EXPECT_TRUE(Eventually([&] {
+      const std::string log = cluster.Log(i);
+      return log.find("applied entry") != std::string::npos &&
+             log.find("trace=" + trace_id) != std::string::npos;
+    })) << "member "
+        << i;
+  }
+}
+
+}  // namespace
+}  // namespace pharos::testing

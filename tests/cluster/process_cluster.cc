@@ -37,8 +37,34 @@ ProcessCluster::~ProcessCluster() {
   std::filesystem::remove_all(dir_);
 }
 
+int ProcessCluster::AddMemberSlot() {
+  const int i = nodes_++;
+  names_[i] = "n" + std::to_string(i + 1);
+  clients_[i] = "127.0.0.1:" + std::to_string(FreePort());
+  peers_[i] = "127.0.0.1:" + std::to_string(FreePort());
+  metrics_[i] = "127.0.0.1:" + std::to_string(FreePort());
+  cluster_of_[i] = initial_cluster_ + "," + names_[i] + "=" + peers_[i];
+  return i;
+}
+
+int ProcessCluster::WaitExit(int i, std::chrono::milliseconds deadline) {
+  auto it = pids_.find(i);
+  if (it == pids_.end()) return -1;
+  const auto until = std::chrono::steady_clock::now() + deadline;
+  int status = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    if (waitpid(it->second, &status, WNOHANG) == it->second) {
+      pids_.erase(it);
+      return status;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // polling a condition
+  }
+  return -1;
+}
+
 void ProcessCluster::Start(int i) {
   if (Running(i)) return;
+  const bool joining = cluster_of_.count(i) > 0;
   const std::string data = dir_ + "/" + names_[i];
   const bool existing = std::filesystem::exists(data);
   std::vector<std::string> args = {PHAROSD_BINARY,
@@ -53,9 +79,9 @@ void ProcessCluster::Start(int i) {
                                    "--listen-metrics",
                                    metrics_[i],
                                    "--initial-cluster",
-                                   initial_cluster_,
+                                   joining ? cluster_of_[i] : initial_cluster_,
                                    "--initial-cluster-state",
-                                   existing ? "existing" : "new"};
+                                   existing || joining ? "existing" : "new"};
   if (std::find(extra_.begin(), extra_.end(), "--log-level") == extra_.end()) {
     args.push_back("--log-level");
     args.push_back("warn");

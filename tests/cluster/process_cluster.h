@@ -24,6 +24,13 @@ class ProcessCluster {
   ~ProcessCluster();
 
   void Start(int i);
+  // Prepares member `i` (== size()) that joins an existing cluster: name, addresses, and an
+  // initial cluster that includes it. Start(i) after the MemberAdd.
+  int AddMemberSlot();
+  std::string name(int i) const { return names_.at(i); }
+  std::string peer(int i) const { return peers_.at(i); }
+  // The exit status of a member that stopped by itself (waits for it), or -1.
+  int WaitExit(int i, std::chrono::milliseconds deadline);
   // SIGTERM and wait for the exit; returns the exit status (as from waitpid).
   int Stop(int i);
   // SIGKILL, no goodbye.
@@ -49,6 +56,7 @@ class ProcessCluster {
   std::map<int, std::string> clients_, peers_, names_, metrics_;
   std::map<int, pid_t> pids_;
   std::string initial_cluster_;
+  std::map<int, std::string> cluster_of_;  // initial cluster a member was started with
 };
 
 // GET http://<address><path>: the status code and body, or nullopt if nothing answered.
@@ -61,7 +69,9 @@ bool Eventually(Pred pred, std::chrono::milliseconds deadline = std::chrono::sec
   const auto until = std::chrono::steady_clock::now() + deadline;
   while (std::chrono::steady_clock::now() < until) {
     if (pred()) return true;
-    std::this_thread::yield();
+    // Polling a condition (not a fixed wait): short enough to be prompt, long enough to leave
+    // the two cores to the servers being polled.
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return pred();
 }

@@ -11,55 +11,6 @@ namespace pharos::client {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
-StatusCode FromCode(pb::Code code) {
-  switch (code) {
-    case pb::OK:
-      return StatusCode::kOk;
-    case pb::INVALID_ARGUMENT:
-      return StatusCode::kInvalidArgument;
-    case pb::NOT_FOUND:
-      return StatusCode::kNotFound;
-    case pb::FAILED_PRECONDITION:
-      return StatusCode::kFailedPrecondition;
-    case pb::NOT_LEADER:
-      return StatusCode::kNotLeader;
-    case pb::UNAVAILABLE:
-      return StatusCode::kUnavailable;
-    case pb::DEADLINE_EXCEEDED:
-      return StatusCode::kDeadlineExceeded;
-    case pb::COMPACTED:
-      return StatusCode::kCompacted;
-    case pb::FUTURE_REVISION:
-      return StatusCode::kFutureRevision;
-    case pb::LEASE_NOT_FOUND:
-      return StatusCode::kLeaseNotFound;
-    case pb::TOO_LARGE:
-      return StatusCode::kTooLarge;
-    case pb::RESOURCE_EXHAUSTED:
-      return StatusCode::kResourceExhausted;
-    case pb::UNAUTHENTICATED:
-      return StatusCode::kUnauthenticated;
-    case pb::PERMISSION_DENIED:
-      return StatusCode::kPermissionDenied;
-    default:
-      return StatusCode::kInternal;
-  }
-}
-
-Status StatusOf(const pb::Envelope& response) {
-  if (!response.has_status() || response.status().code() == pb::OK) return Status::Ok();
-  return Status(FromCode(response.status().code()), response.status().message());
-}
-
-std::string NewTraceparent() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "00-%016llx%016llx-%016llx-01",
-                static_cast<unsigned long long>(rng()), static_cast<unsigned long long>(rng()),
-                static_cast<unsigned long long>(rng()));
-  return buf;
-}
-
 // One connection, driven synchronously with deadlines.
 class SyncClient::Conn {
  public:

@@ -12,7 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "client/client.h"
 #include "common/result.h"
+#include "common/trace.h"
 #include "proto/pharos.pb.h"
 
 namespace pharos::client {
@@ -40,10 +42,5 @@ class SyncClient {
   uint64_t next_id_ = 1;
   std::vector<std::unique_ptr<Conn>> conns_;
 };
-
-// The response status as a Status (OK, or the server's code and message).
-Status StatusOf(const pb::Envelope& response);
-// A fresh W3C traceparent ("00-<32 hex>-<16 hex>-01").
-std::string NewTraceparent();
 
 }  // namespace pharos::client

@@ -1,0 +1,102 @@
+// Client: the SDK's connection to a Pharos cluster (DESIGN.md §7). It holds lazy connections to
+// the endpoints, tracks the leader from NOT_LEADER hints, puts a deadline on every call and
+// retries, with jittered exponential backoff inside that deadline, what is safe to retry: reads,
+// and writes the server refused before proposing them (NOT_LEADER, no leader, overload, or a
+// connection that failed before the request left). A write whose outcome is unknown is reported
+// as OUTCOME_UNKNOWN, never retried behind the caller's back.
+//
+// Every request carries a W3C traceparent: the caller's when it set one, else a fresh one.
+//
+// Thread rules: every method may be called from any thread. The client runs its own I/O thread;
+// callbacks run on it, so they must be short and must never wait for another call to finish
+// (use the async variants inside callbacks). Destroying the client fails what is pending with
+// UNAVAILABLE and joins the thread; do not destroy it from one of its own callbacks.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "proto/pharos.pb.h"
+
+namespace pharos::client {
+
+struct ClientOptions {
+  std::vector<std::string> endpoints = {"127.0.0.1:2379"};
+  // The deadline of a call that names none.
+  std::chrono::milliseconds timeout{5000};
+  std::chrono::milliseconds backoff_initial{25};
+  std::chrono::milliseconds backoff_max{1000};
+  size_t max_frame_bytes = 3 * 512 * 1024;
+};
+
+enum class RetryPolicy {
+  kByRequest,       // reads (and lease keepalives) kAlways, writes kBeforeProposal
+  kAlways,          // idempotent: retry any failure until the deadline
+  kBeforeProposal,  // retry only failures that prove the request was not proposed
+  kNever,
+};
+
+struct CallOptions {
+  std::chrono::milliseconds timeout{0};  // 0: ClientOptions::timeout
+  RetryPolicy retry = RetryPolicy::kByRequest;
+  // Send to this member only: no redirection, no retry elsewhere (status of one member, a
+  // serializable read from a follower).
+  std::string endpoint;
+};
+
+// A response's status as a Status: OK, the server's code and message, or OUTCOME_UNKNOWN.
+Status StatusOf(const pb::Envelope& response);
+
+class Client {
+ public:
+  using Callback = std::function<void(Result<pb::Envelope>)>;
+
+  explicit Client(ClientOptions options);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // One request; the result is the response envelope when its status is OK, else the error.
+  void CallAsync(pb::Envelope request, CallOptions options, Callback done);
+  Result<pb::Envelope> Call(pb::Envelope request, CallOptions options = {});
+
+  // A stream (a watch): opened on `endpoint` (empty: the member calls go to now). Every message
+  // carrying the request's id reaches `on_message` — with whatever status the server put on it —
+  // until Close(); if the connection fails, `on_message` gets that error once and nothing more.
+  class Stream {
+   public:
+    virtual ~Stream() = default;
+    // Stops delivery. Safe from any thread, including from `on_message`.
+    virtual void Close() = 0;
+    virtual const std::string& endpoint() const = 0;
+  };
+  std::shared_ptr<Stream> OpenStream(pb::Envelope request, const std::string& endpoint,
+                                     std::function<void(Result<pb::Envelope>)> on_message);
+
+  // Runs `fn` on the I/O thread after `delay`, unless the returned handle's Cancel() comes first.
+  class Timer {
+   public:
+    virtual ~Timer() = default;
+    virtual void Cancel() = 0;
+  };
+  std::shared_ptr<Timer> After(std::chrono::milliseconds delay, std::function<void()> fn);
+  void Post(std::function<void()> fn);
+  bool OnIoThread() const;
+
+  // The member requests go to now (the leader, when known), and the configured endpoints.
+  std::string current_endpoint() const;
+  const std::vector<std::string>& endpoints() const;
+  // A delay for the `attempt`-th retry (0-based): exponential, capped, jittered in [50%, 150%).
+  std::chrono::milliseconds Backoff(int attempt);
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace pharos::client

@@ -1,0 +1,55 @@
+// Discovery: the live instances of one service, kept in a local cache from a list and a watch
+// of `<prefix><service>/` (a PrefixCache), so picking an instance never waits on the network and
+// the cache stays exact across server failovers and reconnects. Records that are not valid
+// instance JSON are skipped (and logged to `on_change` as nothing). Feed a balancer from it:
+//   Discovery d(client, "greeter", {.on_change = [&](auto&) { balancer->Update(d.Instances()); }});
+//
+// Thread rules: Instances()/Find() from any thread; callbacks on the client's I/O thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "client/client.h"
+#include "client/prefix_cache.h"
+#include "client/service_instance.h"
+
+namespace pharos::client {
+
+struct InstanceChange {
+  enum class Kind { kAdded, kUpdated, kRemoved };
+  Kind kind;
+  ServiceInstance instance;  // for kRemoved: only id and service are known for sure
+};
+
+struct DiscoveryOptions {
+  std::string prefix = "/services/";
+  std::function<void(const InstanceChange& change)> on_change;
+};
+
+class Discovery {
+ public:
+  Discovery(Client& client, std::string service, DiscoveryOptions options = {});
+  ~Discovery();
+
+  // Waits for the first list.
+  Status WaitReady(std::chrono::milliseconds timeout);
+  std::vector<ServiceInstance> Instances() const;
+  std::optional<ServiceInstance> Find(const std::string& instance_id) const;
+  int64_t revision() const { return cache_->revision(); }
+
+ private:
+  void OnChange(const std::string& key, const std::optional<std::string>& value);
+
+  std::string service_;
+  std::string key_prefix_;
+  DiscoveryOptions options_;
+  std::set<std::string> known_;  // instance ids reported so far; I/O thread
+  std::unique_ptr<PrefixCache> cache_;
+};
+
+}  // namespace pharos::client

@@ -1,0 +1,152 @@
+#include "client/lock.h"
+
+#include <cstdio>
+
+#include "client/kv.h"
+#include "client/lease.h"
+#include "client/turn.h"
+
+namespace pharos::client {
+namespace {
+
+std::string Hex(int64_t v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+}  // namespace
+
+Lock::Lock(Client& client, std::string name, LockOptions options)
+    : client_(client),
+      name_(std::move(name)),
+      options_(std::move(options)),
+      prefix_(options_.prefix + name_ + "/") {}
+
+Lock::~Lock() {
+  if (held()) (void)Release();
+  std::unique_ptr<LeaseKeepAlive> session;
+  {
+    std::lock_guard lock(mu_);
+    session = std::move(session_);
+  }
+  if (session) {
+    const int64_t lease = session->id();
+    session.reset();
+    (void)Lease(client_).Revoke(lease);
+  }
+}
+
+Status Lock::EnsureSession() {
+  if (session_ && !session_->lost()) return Status::Ok();
+  std::unique_ptr<LeaseKeepAlive> old;
+  {
+    std::lock_guard lock(mu_);
+    old = std::move(session_);
+  }
+  old.reset();  // outside mu_: its lost callback takes mu_
+  auto s = Lease(client_).GrantAndKeepAlive(options_.ttl_seconds, [this](Status) {
+    bool was_held = false;
+    {
+      std::lock_guard lock(mu_);
+      was_held = held_;
+      held_ = false;
+    }
+    if (was_held && options_.on_lost) options_.on_lost();
+  });
+  if (!s.ok()) return s.status();
+  std::lock_guard lock(mu_);
+  session_ = std::move(*s);
+  key_ = prefix_ + Hex(session_->id());
+  return Status::Ok();
+}
+
+Result<int64_t> Lock::Enqueue(std::chrono::milliseconds timeout) {
+  if (Status s = EnsureSession(); !s.ok()) return s;
+  KV kv(client_);
+  Txn txn;
+  txn.If(Compare::CreateRevision(key_, CompareOp::kEqual, 0))
+      .Then(Op::Put(key_, "", {.lease = session_->id()}))
+      .Else(Op::Get(key_));
+  auto r = kv.Commit(txn, {.timeout = timeout});
+  if (!r.ok()) return r.status();
+  if (r->succeeded()) return r->header().revision();
+  // Our key is already there (an earlier attempt whose answer we lost): keep its place.
+  if (r->responses_size() == 1 && r->responses(0).response_range().kvs_size() == 1) {
+    return r->responses(0).response_range().kvs(0).create_revision();
+  }
+  return Status::Internal("lock txn answered neither way");
+}
+
+void Lock::Abandon() {
+  // Leave the queue so the next contender is not stuck behind a key nobody will release.
+  (void)KV(client_).Delete(key_);
+}
+
+Status Lock::Acquire(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto mine = Enqueue(timeout);
+  if (!mine.ok()) {
+    if (mine.status().code() == StatusCode::kOutcomeUnknown) Abandon();
+    return mine.status();
+  }
+  Status waited = WaitForTurn(client_, prefix_, key_, *mine, deadline);
+  if (!waited.ok()) {
+    Abandon();
+    return waited;
+  }
+  std::lock_guard lock(mu_);
+  held_ = true;
+  token_ = *mine;
+  return Status::Ok();
+}
+
+Status Lock::TryAcquire() {
+  auto mine = Enqueue(std::chrono::seconds(5));
+  if (!mine.ok()) {
+    if (mine.status().code() == StatusCode::kOutcomeUnknown) Abandon();
+    return mine.status();
+  }
+  auto all = KV(client_).Get(prefix_, {.prefix = true, .keys_only = true});
+  if (!all.ok()) {
+    Abandon();
+    return all.status();
+  }
+  for (const auto& k : all->kvs()) {
+    if (k.create_revision() < *mine) {
+      Abandon();
+      return Status::FailedPrecondition("lock " + name_ + " is held by another");
+    }
+  }
+  std::lock_guard lock(mu_);
+  held_ = true;
+  token_ = *mine;
+  return Status::Ok();
+}
+
+Status Lock::Release() {
+  {
+    std::lock_guard lock(mu_);
+    if (!held_) return Status::FailedPrecondition("lock " + name_ + " is not held");
+    held_ = false;
+  }
+  auto r = KV(client_).Delete(key_);
+  return r.ok() ? Status::Ok() : r.status();
+}
+
+bool Lock::held() const {
+  std::lock_guard lock(mu_);
+  return held_ && session_ && std::chrono::steady_clock::now() < session_->deadline();
+}
+
+int64_t Lock::fencing_token() const {
+  std::lock_guard lock(mu_);
+  return token_;
+}
+
+std::chrono::steady_clock::time_point Lock::deadline() const {
+  std::lock_guard lock(mu_);
+  return session_ ? session_->deadline() : std::chrono::steady_clock::time_point{};
+}
+
+}  // namespace pharos::client

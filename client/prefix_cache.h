@@ -1,0 +1,49 @@
+// PrefixCache: a local copy of every key under a prefix, kept exact from a list and then a watch
+// from the list's revision + 1 (DESIGN.md §6). The watch resumes across reconnects and member
+// failures without losing or repeating a change; if its revision was compacted away meanwhile,
+// the cache lists again and reconciles, reporting only what really changed. Discovery and
+// ConfigWatcher are built on it.
+//
+// Thread rules: Get/Snapshot/revision from any thread; `on_change` runs on the client's I/O
+// thread, one call at a time, after the cache already holds the change. Destroy from any
+// thread except that callback.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "client/client.h"
+#include "common/status.h"
+
+namespace pharos::client {
+
+class PrefixCache {
+ public:
+  // `value` is nullopt when the key was deleted.
+  using ChangeCallback =
+      std::function<void(const std::string& key, const std::optional<std::string>& value)>;
+
+  PrefixCache(Client& client, std::string prefix, ChangeCallback on_change);
+  ~PrefixCache();
+  PrefixCache(const PrefixCache&) = delete;
+  PrefixCache& operator=(const PrefixCache&) = delete;
+
+  // Waits until the first list has been loaded (or `timeout` passes).
+  Status WaitReady(std::chrono::milliseconds timeout);
+  std::optional<std::string> Get(const std::string& key) const;
+  std::map<std::string, std::string> Snapshot() const;
+  // The revision the cache reflects.
+  int64_t revision() const;
+  // Lists done so far (1 + re-lists after compaction), for tests.
+  int lists() const;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace pharos::client

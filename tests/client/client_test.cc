@@ -1,0 +1,212 @@
+#include "client/client.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <mutex>
+#include <set>
+
+#include "client/kv.h"
+#include "common/trace.h"
+#include "tests/client/fake_server.h"
+
+namespace pharos::client {
+namespace {
+
+using testing::FakeServer;
+using Kind = FakeServer::Action::Kind;
+
+ClientOptions Options(std::vector<std::string> endpoints) {
+  ClientOptions o;
+  o.endpoints = std::move(endpoints);
+  o.timeout = std::chrono::seconds(5);
+  o.backoff_initial = std::chrono::milliseconds(1);
+  o.backoff_max = std::chrono::milliseconds(5);
+  return o;
+}
+
+pb::Envelope Put() {
+  pb::Envelope e;
+  e.mutable_put()->set_key("k");
+  e.mutable_put()->set_value("v");
+  return e;
+}
+
+pb::Envelope Get() {
+  pb::Envelope e;
+  e.mutable_range()->set_key("k");
+  return e;
+}
+
+// Nothing listens there: connecting fails at once.
+std::string DeadEndpoint() {
+  FakeServer gone([](const pb::Envelope&) { return FakeServer::Ok(); });
+  return gone.endpoint();
+}
+
+TEST(ClientTest, FollowsANotLeaderHintToTheLeader) {
+  FakeServer leader([](const pb::Envelope&) { return FakeServer::Ok(); });
+  FakeServer follower([&](const pb::Envelope&) {
+    return FakeServer::Error(pb::NOT_LEADER, "not the leader", leader.endpoint());
+  });
+  Client c(Options({follower.endpoint()}));
+  auto r = c.Call(Put());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(follower.requests(), 1);
+  EXPECT_EQ(leader.requests(), 1);
+  EXPECT_EQ(c.current_endpoint(), leader.endpoint());
+  // Later calls go straight to the leader.
+  ASSERT_TRUE(c.Call(Put()).ok());
+  EXPECT_EQ(follower.requests(), 1);
+}
+
+TEST(ClientTest, AWriteWhoseConnectionDiesAfterSendingIsReportedUnknownAndNotRetried) {
+  FakeServer dies([](const pb::Envelope&) { return FakeServer::Action{Kind::kClose, {}}; });
+  FakeServer other([](const pb::Envelope&) { return FakeServer::Ok(); });
+  Client c(Options({dies.endpoint(), other.endpoint()}));
+  auto r = c.Call(Put());
+  EXPECT_EQ(r.status().code(), StatusCode::kOutcomeUnknown) << r.status().ToString();
+  EXPECT_EQ(dies.requests(), 1);
+  EXPECT_EQ(other.requests(), 0);
+}
+
+TEST(ClientTest, AReadWhoseConnectionDiesIsRetriedOnAnotherMember) {
+  FakeServer dies([](const pb::Envelope&) { return FakeServer::Action{Kind::kClose, {}}; });
+  FakeServer other([](const pb::Envelope&) { return FakeServer::Ok(); });
+  Client c(Options({dies.endpoint(), other.endpoint()}));
+  auto r = c.Call(Get());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(dies.requests(), 1);
+  EXPECT_EQ(other.requests(), 1);
+}
+
+TEST(ClientTest, AWriteRefusedBeforeProposalIsRetried) {
+  std::atomic<int> n{0};
+  FakeServer s([&](const pb::Envelope&) {
+    if (n++ < 2) return FakeServer::Error(pb::UNAVAILABLE, "no leader");
+    return FakeServer::Ok();
+  });
+  Client c(Options({s.endpoint()}));
+  ASSERT_TRUE(c.Call(Put()).ok());
+  EXPECT_EQ(s.requests(), 3);
+
+  std::atomic<int> m{0};
+  FakeServer busy([&](const pb::Envelope&) {
+    if (m++ < 1) return FakeServer::Error(pb::RESOURCE_EXHAUSTED, "too many proposals pending");
+    return FakeServer::Ok();
+  });
+  Client c2(Options({busy.endpoint()}));
+  ASSERT_TRUE(c2.Call(Put()).ok());
+  EXPECT_EQ(busy.requests(), 2);
+}
+
+TEST(ClientTest, AnUnreachableMemberIsSkippedForWritesToo) {
+  FakeServer s([](const pb::Envelope&) { return FakeServer::Ok(); });
+  Client c(Options({DeadEndpoint(), s.endpoint()}));
+  auto r = c.Call(Put());  // never sent: safe to send elsewhere
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(s.requests(), 1);
+}
+
+TEST(ClientTest, TheServersOutcomeUnknownIsPassedOnNotRetried) {
+  FakeServer s([](const pb::Envelope&) {
+    auto a = FakeServer::Error(pb::UNAVAILABLE, "leadership lost; the outcome is unknown");
+    a.reply.mutable_status()->set_outcome_unknown(true);
+    return a;
+  });
+  Client c(Options({s.endpoint()}));
+  EXPECT_EQ(c.Call(Put()).status().code(), StatusCode::kOutcomeUnknown);
+  EXPECT_EQ(s.requests(), 1);
+}
+
+TEST(ClientTest, ErrorsThatAreTheAnswerAreNotRetried) {
+  FakeServer s([](const pb::Envelope&) {
+    return FakeServer::Error(pb::INVALID_ARGUMENT, "key is larger than 8 KiB");
+  });
+  Client c(Options({s.endpoint()}));
+  auto r = c.Call(Get());
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status().message(), "key is larger than 8 KiB");
+  EXPECT_EQ(s.requests(), 1);
+}
+
+TEST(ClientTest, TheDeadlineEndsACallThatGetsNoAnswer) {
+  FakeServer silent([](const pb::Envelope&) { return FakeServer::Action{Kind::kIgnore, {}}; });
+  Client c(Options({silent.endpoint()}));
+  const auto start = std::chrono::steady_clock::now();
+  auto w = c.Call(Put(), {.timeout = std::chrono::milliseconds(100)});
+  EXPECT_EQ(w.status().code(), StatusCode::kOutcomeUnknown);  // it was sent: maybe applied
+  auto r = c.Call(Get(), {.timeout = std::chrono::milliseconds(100)});
+  EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+}
+
+TEST(ClientTest, EveryRequestCarriesATraceparentAndTheCallersIsKept) {
+  std::mutex mu;
+  std::vector<std::string> seen;
+  FakeServer s([&](const pb::Envelope& req) {
+    std::lock_guard lock(mu);
+    seen.push_back(req.traceparent());
+    return FakeServer::Ok();
+  });
+  Client c(Options({s.endpoint()}));
+  ASSERT_TRUE(c.Call(Get()).ok());
+  pb::Envelope mine = Get();
+  const std::string tp = NewTraceparent();
+  mine.set_traceparent(tp);
+  ASSERT_TRUE(c.Call(mine).ok());
+  std::lock_guard lock(mu);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(TraceIdOf(seen[0]).size(), 32u);
+  EXPECT_EQ(seen[1], tp);
+}
+
+TEST(ClientTest, ManyCallsShareOneConnection) {
+  FakeServer s([](const pb::Envelope& req) {
+    pb::Envelope reply;
+    reply.mutable_put_response()->mutable_header()->set_revision(
+        static_cast<int64_t>(req.put().value().size()));
+    return FakeServer::Ok(reply);
+  });
+  Client c(Options({s.endpoint()}));
+  KV kv(c);
+  constexpr int kCalls = 200;
+  std::atomic<int> ok{0};
+  std::promise<void> all;
+  for (int i = 0; i < kCalls; ++i) {
+    kv.PutAsync("k", std::string(i, 'x'), {}, [&, i](Result<pb::PutResponse> r) {
+      if (r.ok() && r->header().revision() == i) ++ok;
+      if (ok == kCalls) all.set_value();
+    });
+  }
+  ASSERT_EQ(all.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(s.connections(), 1);
+}
+
+TEST(ClientTest, ABlockingCallFromACallbackIsRefusedInsteadOfDeadlocking) {
+  FakeServer s([](const pb::Envelope&) { return FakeServer::Ok(); });
+  Client c(Options({s.endpoint()}));
+  std::promise<StatusCode> code;
+  c.Post([&] { code.set_value(c.Call(Get()).status().code()); });
+  EXPECT_EQ(code.get_future().get(), StatusCode::kFailedPrecondition);
+}
+
+TEST(ClientTest, BackoffGrowsIsCappedAndJittered) {
+  ClientOptions o = Options({"127.0.0.1:1"});
+  o.backoff_initial = std::chrono::milliseconds(10);
+  o.backoff_max = std::chrono::milliseconds(100);
+  Client c(o);
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_GE(c.Backoff(0).count(), 5);
+    EXPECT_LT(c.Backoff(0).count(), 15);
+    EXPECT_GE(c.Backoff(10).count(), 50);
+    EXPECT_LT(c.Backoff(10).count(), 150);
+  }
+  std::set<int64_t> distinct;
+  for (int i = 0; i < 50; ++i) distinct.insert(c.Backoff(3).count());
+  EXPECT_GT(distinct.size(), 5u);
+}
+
+}  // namespace
+}  // namespace pharos::client

@@ -1,0 +1,96 @@
+#include "tests/client/fake_server.h"
+
+#include <thread>
+
+#include "common/asio.h"
+#include "common/frame.h"
+
+namespace pharos::testing {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+struct FakeServer::Impl {
+  asio::io_context io;
+  tcp::acceptor acceptor{io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
+  std::thread thread;
+  Script script;
+  FakeServer* owner = nullptr;
+
+  struct Conn : std::enable_shared_from_this<Conn> {
+    explicit Conn(tcp::socket s, Impl* impl) : socket(std::move(s)), impl(impl) {}
+    tcp::socket socket;
+    Impl* impl;
+    FrameDecoder decoder;
+    std::array<char, 65536> buf;
+
+    void Read() {
+      auto self = shared_from_this();
+      socket.async_read_some(asio::buffer(buf), [self](boost::system::error_code ec, size_t n) {
+        if (ec) return;
+        self->decoder.Append(std::string_view(self->buf.data(), n));
+        for (;;) {
+          auto f = self->decoder.Next();
+          if (!f.ok() || !f->has_value()) break;
+          pb::Envelope req;
+          req.ParseFromString(**f);
+          ++self->impl->owner->requests_;
+          Action a = self->impl->script(req);
+          if (a.kind == Action::Kind::kClose) {
+            self->socket.close();
+            return;
+          }
+          if (a.kind == Action::Kind::kIgnore) continue;
+          a.reply.set_id(req.id());
+          a.reply.set_traceparent(req.traceparent());
+          auto out = std::make_shared<std::string>();
+          AppendFrame(out.get(), a.reply.SerializeAsString());
+          asio::async_write(self->socket, asio::buffer(*out),
+                            [self, out](boost::system::error_code, size_t) {});
+        }
+        self->Read();
+      });
+    }
+  };
+
+  void Accept() {
+    acceptor.async_accept([this](boost::system::error_code ec, tcp::socket s) {
+      if (ec) return;
+      ++owner->connections_;
+      std::make_shared<Conn>(std::move(s), this)->Read();
+      Accept();
+    });
+  }
+};
+
+FakeServer::FakeServer(Script script) : impl_(std::make_unique<Impl>()) {
+  impl_->script = std::move(script);
+  impl_->owner = this;
+  impl_->Accept();
+  impl_->thread = std::thread([this] { impl_->io.run(); });
+}
+
+FakeServer::~FakeServer() {
+  impl_->io.stop();
+  impl_->thread.join();
+}
+
+std::string FakeServer::endpoint() const {
+  return "127.0.0.1:" + std::to_string(impl_->acceptor.local_endpoint().port());
+}
+
+FakeServer::Action FakeServer::Ok(pb::Envelope reply) {
+  reply.mutable_status()->set_code(pb::OK);
+  return {Action::Kind::kReply, std::move(reply)};
+}
+
+FakeServer::Action FakeServer::Error(pb::Code code, const std::string& message,
+                                     const std::string& hint) {
+  pb::Envelope reply;
+  reply.mutable_status()->set_code(code);
+  reply.mutable_status()->set_message(message);
+  reply.mutable_status()->set_leader_hint(hint);
+  return {Action::Kind::kReply, std::move(reply)};
+}
+
+}  // namespace pharos::testing

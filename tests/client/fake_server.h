@@ -1,0 +1,39 @@
+// FakeServer: a scripted stand-in for one pharosd on a free loopback port, for the SDK's unit
+// tests. Each request is answered by the script: a reply, silence, or the connection closed.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "proto/pharos.pb.h"
+
+namespace pharos::testing {
+
+class FakeServer {
+ public:
+  struct Action {
+    enum class Kind { kReply, kIgnore, kClose } kind = Kind::kReply;
+    pb::Envelope reply;  // its id is filled in
+  };
+  using Script = std::function<Action(const pb::Envelope& request)>;
+
+  explicit FakeServer(Script script);
+  ~FakeServer();
+
+  std::string endpoint() const;
+  int requests() const { return requests_; }
+  int connections() const { return connections_; }
+
+  static Action Ok(pb::Envelope reply = {});
+  static Action Error(pb::Code code, const std::string& message, const std::string& hint = "");
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::atomic<int> requests_{0};
+  std::atomic<int> connections_{0};
+};
+
+}  // namespace pharos::testing

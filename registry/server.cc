@@ -319,6 +319,8 @@ void Server::Handle(std::shared_ptr<Connection> c, pb::Envelope env) {
       return HandleMembers(c, std::move(env));
     case pb::Envelope::kStatusRequest:
       return HandleStatus(c, std::move(env));
+    case pb::Envelope::kSnapshot:
+      return HandleSnapshot(c, std::move(env));
     default:
       return Fail(c, env, Status::InvalidArgument("unknown or empty request"));
   }

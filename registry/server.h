@@ -78,6 +78,7 @@ class Server {
   void HandleLease(std::shared_ptr<Connection> c, pb::Envelope env);
   void HandleMembers(std::shared_ptr<Connection> c, pb::Envelope env);
   void HandleStatus(std::shared_ptr<Connection> c, pb::Envelope env);
+  void HandleSnapshot(std::shared_ptr<Connection> c, pb::Envelope env);
 
   void OnApplied(AppliedRequest a);
   void OnReadState(const raft::ReadState& rs);

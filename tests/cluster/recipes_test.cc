@@ -18,6 +18,7 @@
 #include "client/election.h"
 #include "client/lock.h"
 #include "client/registrar.h"
+#include "tests/cluster/child_process.h"
 #include "tests/cluster/process_cluster.h"
 
 namespace pharos::testing {
@@ -31,48 +32,6 @@ std::string Join(const std::vector<std::string>& v) {
   for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
   return out;
 }
-
-// A child process running RECIPE_CHILD with `args`, its stdout in `out_file`; killed (and
-// reaped) on destruction if still running.
-class Child {
- public:
-  Child(std::vector<std::string> args, const std::string& out_file) {
-    args.insert(args.begin(), RECIPE_CHILD);
-    pid_ = fork();
-    if (pid_ == 0) {
-      FILE* out = std::fopen(out_file.c_str(), "w");
-      if (out) dup2(fileno(out), 1);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-  }
-  ~Child() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  void Kill() {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  // The exit status once it ends by itself within `deadline`, or -1.
-  int Wait(std::chrono::milliseconds deadline) {
-    int status = -1;
-    const bool ended =
-        Eventually([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, deadline);
-    if (!ended) return -1;
-    pid_ = -1;
-    return status;
-  }
-
- private:
-  pid_t pid_ = -1;
-};
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -91,7 +50,7 @@ TEST(RecipesTest, FiveProcessesContendForOneLockWithoutOverlapAndWithRisingToken
   std::vector<std::unique_ptr<Child>> children;
   for (int i = 0; i < kProcesses; ++i) {
     children.push_back(std::make_unique<Child>(
-        std::vector<std::string>{"lock", Join(cluster.clients()), "the-lock",
+        std::vector<std::string>{RECIPE_CHILD, "lock", Join(cluster.clients()), "the-lock",
                                  std::to_string(kRounds), holds},
         dir + "/lock_child_" + std::to_string(i)));
   }
@@ -129,7 +88,7 @@ TEST(RecipesTest, AnElectionFailsOverWhenItsLeaderProcessDies) {
   });
 
   const std::string out = ::testing::TempDir() + "/campaign_" + std::to_string(getpid());
-  Child first({"campaign", Join(cluster.clients()), "scheduler", "child"}, out);
+  Child first({RECIPE_CHILD, "campaign", Join(cluster.clients()), "scheduler", "child"}, out);
   ASSERT_TRUE(Eventually([&] { return ReadFile(out).find("leader") != std::string::npos; },
                          std::chrono::seconds(20)));
   auto leader = election.Leader();

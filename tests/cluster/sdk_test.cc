@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "client/client.h"
+#include "client/config_watcher.h"
 #include "client/kv.h"
 #include "client/lease.h"
 #include "client/watch.h"
@@ -256,6 +257,52 @@ TEST(SdkTest, AWatchFromACompactedRevisionFailsWithTheCompactRevision) {
       });
   ASSERT_TRUE(Eventually([&] { return compact_revision.load() >= 0; }));
   EXPECT_EQ(compact_revision.load(), second->header().revision());
+}
+
+}  // namespace
+}  // namespace pharos::testing
+
+namespace pharos::testing {
+namespace {
+
+TEST(SdkTest, AConfigWatcherHoldsTypedSettingsAndHearsEveryChange) {
+  ProcessCluster cluster(3);
+  ASSERT_GE(cluster.WaitForLeader(), 0);
+  client::ClientOptions options;
+  options.endpoints = cluster.clients();
+  client::Client c(options);
+  client::KV kv(c);
+  ASSERT_TRUE(kv.Put("/config/greeter/timeout", "250ms").ok());
+  ASSERT_TRUE(kv.Put("/config/greeter/retries", "3").ok());
+  ASSERT_TRUE(kv.Put("/config/other/retries", "9").ok());
+  std::mutex mu;
+  std::vector<std::pair<std::string, std::optional<std::string>>> changes;
+  client::ConfigWatcher config(c, "/config/greeter/",
+                               [&](const std::string& name, const std::optional<std::string>& v) {
+                                 std::lock_guard lock(mu);
+                                 changes.emplace_back(name, v);
+                               });
+  ASSERT_TRUE(config.WaitReady(std::chrono::seconds(5)).ok());
+  EXPECT_EQ(config.GetDuration("timeout", std::chrono::milliseconds(1)),
+            std::chrono::milliseconds(250));
+  EXPECT_EQ(config.GetInt("retries", 0), 3);
+  EXPECT_EQ(config.GetBool("verbose", true), true);  // absent: the default
+  EXPECT_EQ(config.All().size(), 2u);
+
+  ASSERT_TRUE(kv.Put("/config/greeter/retries", "5").ok());
+  ASSERT_TRUE(kv.Put("/config/greeter/verbose", "off").ok());
+  ASSERT_TRUE(kv.Delete("/config/greeter/timeout").ok());
+  ASSERT_TRUE(Eventually([&] {
+    return config.GetInt("retries", 0) == 5 && !config.GetBool("verbose", true) &&
+           !config.Get("timeout").has_value();
+  }));
+  std::lock_guard lock(mu);
+  // The first list reports what it found, then each change once, in order.
+  ASSERT_EQ(changes.size(), 5u);
+  EXPECT_EQ(changes[2], (std::pair<std::string, std::optional<std::string>>{"retries", "5"}));
+  EXPECT_EQ(changes[3], (std::pair<std::string, std::optional<std::string>>{"verbose", "off"}));
+  EXPECT_EQ(changes[4].first, "timeout");
+  EXPECT_FALSE(changes[4].second.has_value());
 }
 
 }  // namespace

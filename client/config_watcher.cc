@@ -1,0 +1,100 @@
+#include "client/config_watcher.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+
+namespace pharos::client {
+
+std::optional<int64_t> ParseInt(const std::string& text) {
+  int64_t v = 0;
+  const char* end = text.data() + text.size();
+  auto [p, ec] = std::from_chars(text.data(), end, v);
+  if (ec != std::errc() || p != end || text.empty()) return std::nullopt;
+  return v;
+}
+
+std::optional<double> ParseDouble(const std::string& text) {
+  if (text.empty() || std::isspace(static_cast<unsigned char>(text.front()))) return std::nullopt;
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+std::optional<bool> ParseBool(const std::string& text) {
+  std::string t = text;
+  std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (t == "true" || t == "yes" || t == "on" || t == "1") return true;
+  if (t == "false" || t == "no" || t == "off" || t == "0") return false;
+  return std::nullopt;
+}
+
+std::optional<std::chrono::milliseconds> ParseDuration(const std::string& text) {
+  struct Unit {
+    const char* suffix;
+    double ms;
+  };
+  // "ms" before "m" and "s", so that the longest suffix wins.
+  for (const Unit u : {Unit{"ms", 1}, Unit{"s", 1000}, Unit{"m", 60'000}, Unit{"h", 3'600'000}}) {
+    const std::string suffix = u.suffix;
+    if (text.size() <= suffix.size() ||
+        text.compare(text.size() - suffix.size(), suffix.size(), suffix) != 0) {
+      continue;
+    }
+    auto number = ParseDouble(text.substr(0, text.size() - suffix.size()));
+    if (!number || *number < 0) return std::nullopt;
+    return std::chrono::milliseconds(static_cast<int64_t>(std::llround(*number * u.ms)));
+  }
+  return std::nullopt;
+}
+
+ConfigWatcher::ConfigWatcher(Client& client, std::string prefix, ChangeCallback on_change)
+    : prefix_(std::move(prefix)), on_change_(std::move(on_change)) {
+  cache_ = std::make_unique<PrefixCache>(
+      client, prefix_, [this](const std::string& key, const std::optional<std::string>& value) {
+        if (on_change_) on_change_(key.substr(prefix_.size()), value);
+      });
+}
+
+// The cache goes first: after it, no callback touches this object.
+ConfigWatcher::~ConfigWatcher() { cache_.reset(); }
+
+std::optional<std::string> ConfigWatcher::Get(const std::string& name) const {
+  return cache_->Get(prefix_ + name);
+}
+
+std::string ConfigWatcher::GetString(const std::string& name, const std::string& fallback) const {
+  return Get(name).value_or(fallback);
+}
+
+int64_t ConfigWatcher::GetInt(const std::string& name, int64_t fallback) const {
+  auto v = Get(name);
+  return v ? ParseInt(*v).value_or(fallback) : fallback;
+}
+
+double ConfigWatcher::GetDouble(const std::string& name, double fallback) const {
+  auto v = Get(name);
+  return v ? ParseDouble(*v).value_or(fallback) : fallback;
+}
+
+bool ConfigWatcher::GetBool(const std::string& name, bool fallback) const {
+  auto v = Get(name);
+  return v ? ParseBool(*v).value_or(fallback) : fallback;
+}
+
+std::chrono::milliseconds ConfigWatcher::GetDuration(const std::string& name,
+                                                     std::chrono::milliseconds fallback) const {
+  auto v = Get(name);
+  return v ? ParseDuration(*v).value_or(fallback) : fallback;
+}
+
+std::map<std::string, std::string> ConfigWatcher::All() const {
+  std::map<std::string, std::string> out;
+  for (auto& [key, value] : cache_->Snapshot()) out[key.substr(prefix_.size())] = value;
+  return out;
+}
+
+}  // namespace pharos::client

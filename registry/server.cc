@@ -790,34 +790,26 @@ void Server::Sweep() {
 
 void Server::Shutdown(std::function<void()> done) {
   if (shutting_down_) return;
-  shutting_down_ = true;
+  shutting_down_ = true;  // from here on new writes are refused (retryable: nothing proposed)
   clients_->StopAccepting();
-  const raft::NodeStatus st = driver_->status();
-  bool handing_over = false;
-  if (st.role == raft::Role::kLeader) {
-    // Hand leadership to the voter that is furthest along, so the cluster keeps a leader.
-    uint64_t best = 0, best_match = 0;
-    const auto& node = driver_->node();
-    for (uint64_t id : node.conf_state().voters()) {
-      const raft::Progress* pr = node.progress(id);
-      if (id != config_.member_id && pr && pr->match >= best_match) {
-        best = id;
-        best_match = pr->match;
-      }
-    }
-    if (best != 0) {
-      spdlog::info("shutting down: transferring leadership to {:x}", best);
-      handing_over = driver_->TransferLeader(best).ok();
-    }
-  }
-  // Give the transfer (and in-flight answers) until the leadership has moved, at most 2 s.
-  auto deadline = Clock::now() + std::chrono::seconds(2);
+  // Three steps, polled every 20 ms: let the writes already proposed be applied and answered (a
+  // leader that handed over first would have to answer them "outcome unknown"), then hand
+  // leadership to the voter furthest along so the cluster keeps a leader, then close.
+  enum class Step { kDraining, kHandingOver };
+  auto step = std::make_shared<Step>(Step::kDraining);
+  const auto drain_deadline = Clock::now() + std::chrono::seconds(1);
+  auto handover_deadline = std::make_shared<Clock::time_point>();
   auto check = std::make_shared<std::function<void()>>();
   std::weak_ptr<bool> alive = alive_;
-  *check = [this, deadline, done, check, alive, handing_over] {
+  *check = [this, step, drain_deadline, handover_deadline, done, check, alive] {
     if (alive.expired()) return;
     const bool leader = driver_->status().role == raft::Role::kLeader;
-    if (((!leader || !handing_over) && writes_.empty()) || Clock::now() >= deadline) {
+    if (*step == Step::kDraining && (writes_.empty() || Clock::now() >= drain_deadline)) {
+      *step = Step::kHandingOver;
+      *handover_deadline = Clock::now() + std::chrono::seconds(2);
+      if (leader && !HandOverLeadership()) *handover_deadline = Clock::now();
+    }
+    if (*step == Step::kHandingOver && (!leader || Clock::now() >= *handover_deadline)) {
       clients_->CloseAll();
       driver_->Stop();
       applier_->Stop();
@@ -830,6 +822,21 @@ void Server::Shutdown(std::function<void()> done) {
     });
   };
   (*check)();
+}
+
+bool Server::HandOverLeadership() {
+  uint64_t best = 0, best_match = 0;
+  const auto& node = driver_->node();
+  for (uint64_t id : node.conf_state().voters()) {
+    const raft::Progress* pr = node.progress(id);
+    if (id != config_.member_id && pr && pr->match >= best_match) {
+      best = id;
+      best_match = pr->match;
+    }
+  }
+  if (best == 0) return false;
+  spdlog::info("shutting down: transferring leadership to {:x}", best);
+  return driver_->TransferLeader(best).ok();
 }
 
 }  // namespace pharos::registry

@@ -89,6 +89,8 @@ class Server {
   void Sweep();
   void ExpireLeases();
   void Publish();
+  // Asks the voter furthest along to take over; false when there is none.
+  bool HandOverLeadership();
   void ScheduleTimers();
   HttpResponse Http(const std::string& path);
   void RegisterMetrics();

@@ -16,11 +16,14 @@ trap 'tools/cluster.sh stop >/dev/null' EXIT
 eps=$(tools/cluster.sh endpoints)
 leader() {
   for _ in $(seq 1 200); do
-    local out
-    out=$("$ctl" --endpoints "$eps" endpoint status 2>/dev/null || true)
-    if [ "$(grep -c ", leader " <<<"$out")" = 3 ] && grep -q "is leader" <<<"$out"; then
-      grep "is leader" <<<"$out" | cut -d, -f1
-      return 0
+    local out ep
+    # Exit 0 only when every member answered; column 5 is IS LEADER.
+    if out=$("$ctl" --endpoints "$eps" endpoint status 2>/dev/null); then
+      ep=$(awk -F', ' '$5 == "true" {print $1}' <<<"$out")
+      if [ -n "$ep" ]; then
+        echo "$ep"
+        return 0
+      fi
     fi
     sleep 0.05
   done
@@ -33,7 +36,7 @@ for run in $(seq 1 "$runs"); do
   "$ctl" --endpoints "$eps" put warmup "$run" >/dev/null
   kill -9 "$(cat "$PHAROS_CLUSTER_DIR/$name.pid")"
   t0=$(date +%s%N)
-  until "$ctl" --endpoints "$eps" --command-timeout-ms 2000 put failover "$run" >/dev/null 2>&1; do :; done
+  until "$ctl" --endpoints "$eps" --command-timeout=2s put failover "$run" >/dev/null 2>&1; do :; done
   ms=$(( ($(date +%s%N) - t0) / 1000000 ))
   times+=("$ms")
   echo "run $run: killed $name, write succeeded after $ms ms"

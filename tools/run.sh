@@ -20,7 +20,9 @@ eps=$(tools/cluster.sh endpoints)
 
 wait_for_leader() {
   for _ in $(seq 1 100); do
-    if "$ctl" --endpoints "$eps" endpoint status 2>/dev/null | grep -q "is leader"; then return 0; fi
+    # endpoint status columns: ENDPOINT, ID, VERSION, DB SIZE, IS LEADER, ...
+    if "$ctl" --endpoints "$eps" endpoint status 2>/dev/null | awk -F', ' '$5 == "true"' |
+      grep -q .; then return 0; fi
     sleep 0.1
   done
   echo "no leader after 10 s" >&2
@@ -35,7 +37,7 @@ for ep in ${eps//,/ }; do
   echo "-- $ep"
   "$ctl" --endpoints "$ep" get /services/greeter/1
 done
-leader_ep=$("$ctl" --endpoints "$eps" endpoint status | grep "is leader" | cut -d, -f1)
+leader_ep=$("$ctl" --endpoints "$eps" endpoint status | awk -F', ' '$5 == "true" {print $1}')
 leader_name=""
 for i in 1 2 3; do
   if [ "127.0.0.$((10 + i)):2379" = "$leader_ep" ]; then leader_name="n$i"; fi
@@ -44,7 +46,7 @@ echo
 echo "== kill -9 of the leader ($leader_name at $leader_ep)"
 kill -9 "$(cat "$dir/$leader_name.pid")"
 start=$(date +%s%N)
-until "$ctl" --endpoints "$eps" --command-timeout-ms 1000 put /services/greeter/2 after-failover \
+until "$ctl" --endpoints "$eps" --command-timeout=1s put /services/greeter/2 after-failover \
     >/dev/null 2>&1; do :; done
 echo "first successful write $(( ($(date +%s%N) - start) / 1000000 )) ms after the kill"
 tools/cluster.sh start >/dev/null

@@ -1,0 +1,42 @@
+// Flag values as etcdctl users type them: Go-style durations ("5s", "500ms", "1m30s"), ids in
+// hex (leases, members), endpoint lists with or without "http://", and host:port pairs. Parsing
+// lives here, away from the commands, so each rule is written once and unit-tested
+// (tests/tools/flags_test.cc). Pure functions, no thread rules.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace pharos::pharosctl {
+
+// Go's time.ParseDuration for positive durations: one or more <number><unit> with units ns, us,
+// µs, ms, s, m, h ("1.5s", "1m30s"). Rounded up to whole milliseconds.
+Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
+
+// A lease id as pharosctl prints it (hex, optionally "0x"-prefixed); 0 is "no lease".
+Result<int64_t> ParseLeaseId(std::string_view hex);
+// A member id in hex.
+Result<uint64_t> ParseMemberId(std::string_view hex);
+// How ids are printed: leases as etcdctl does (%016x), members without padding (%x).
+std::string LeaseHex(int64_t id);
+std::string MemberHex(uint64_t id);
+
+// "a:1,http://b:2" -> {"a:1", "b:2"}. TLS is not spoken, so "https://" is refused.
+Result<std::vector<std::string>> ParseEndpoints(std::string_view list);
+
+struct HostPort {
+  std::string host;
+  uint16_t port = 0;
+};
+// "10.0.0.1:8080", "[::1]:8080" (brackets dropped), "host:port"; the port must be 1..65535.
+Result<HostPort> ParseHostPort(std::string_view text);
+
+// A decimal integer, the whole of `text` (no sign unless `allow_negative`).
+Result<int64_t> ParseInt(std::string_view text, bool allow_negative = false);
+
+}  // namespace pharos::pharosctl

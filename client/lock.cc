@@ -131,7 +131,22 @@ Status Lock::Release() {
     held_ = false;
   }
   auto r = KV(client_).Delete(key_);
-  return r.ok() ? Status::Ok() : r.status();
+  if (r.ok()) return Status::Ok();
+  // Our key may still be there, and the next Acquire would find it again and hand out the same
+  // token for a second hold. Give up the whole session instead: revoking its lease deletes the
+  // key (or, if the cluster cannot be reached, the lease runs out without keepalives), and the
+  // next Acquire starts a new session with a new key and a higher token.
+  std::unique_ptr<LeaseKeepAlive> session;
+  {
+    std::lock_guard lock(mu_);
+    session = std::move(session_);
+  }
+  if (session) {
+    const int64_t lease = session->id();
+    session.reset();
+    (void)Lease(client_).Revoke(lease);
+  }
+  return r.status();
 }
 
 bool Lock::held() const {

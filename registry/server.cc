@@ -34,6 +34,10 @@ struct Server::Timers {
 Server::Server(asio::io_context& io, ServerConfig config)
     : io_(io), config_(std::move(config)), timers_(std::make_unique<Timers>(io)) {
   next_request_id_ = std::random_device{}() * 0x100000001ULL;
+  char prefix[64];
+  std::snprintf(prefix, sizeof(prefix), "%llx-%x-",
+                static_cast<unsigned long long>(config_.member_id), std::random_device{}());
+  read_context_prefix_ = prefix;
 }
 
 Server::~Server() {
@@ -404,7 +408,13 @@ void Server::OnApplied(AppliedRequest a) {
 }
 
 void Server::ReadIndex(std::function<void(Status, uint64_t)> then) {
-  const std::string ctx = std::to_string(next_read_++);
+  // Without a known leader the core drops the request; say so at once (the client retries
+  // elsewhere) instead of letting the read wait for its timeout.
+  if (soft_.lead == 0) return then(Status::Unavailable("no leader to confirm the read"), 0);
+  // Unique across the cluster and across restarts: a follower's read is queued at the leader next
+  // to the leader's own and other followers' reads, and a context already waiting there would be
+  // taken for a duplicate and dropped (the read would hang until its timeout).
+  const std::string ctx = read_context_prefix_ + std::to_string(next_read_++);
   reads_[ctx] = PendingRead{std::move(then), Clock::now() + kReadTimeout};
   driver_->ReadIndex(ctx);
 }
@@ -626,7 +636,18 @@ void Server::ExpireLeases() {
 
 void Server::OnSoftState(const raft::SoftState& ss) {
   const bool was_leader = soft_.role == raft::Role::kLeader;
+  const uint64_t old_lead = soft_.lead;
   soft_ = ss;
+  if (ss.lead != old_lead && !reads_.empty()) {
+    // A read waiting for a confirmation from a leader that is gone (or never got its request,
+    // as in a pre-vote, when this member forgets the leader) would wait for its timeout: fail
+    // it now; reads are safe to retry.
+    auto pending = std::move(reads_);
+    reads_.clear();
+    for (auto& [ctx, r] : pending) {
+      r.then(Status::Unavailable("the leader changed before the read was confirmed; retry"), 0);
+    }
+  }
   const bool leader = ss.role == raft::Role::kLeader;
   if (was_leader && !leader) {
     // What we proposed may or may not commit under the next leader.

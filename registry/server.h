@@ -119,6 +119,7 @@ class Server {
   uint64_t next_request_id_ = 0;
   std::map<uint64_t, PendingWrite> writes_;
   uint64_t next_read_ = 1;
+  std::string read_context_prefix_;  // member id and a per-process nonce
   std::map<std::string, PendingRead> reads_;
   std::map<int64_t, WatchStream> watches_;
   std::map<uint64_t, pb::Member> members_;

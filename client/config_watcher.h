@@ -6,6 +6,7 @@
 // A value that does not parse as the type asked for reads as the default, as an absent one does.
 //
 // Thread rules: reads from any thread; `on_change` on the client's I/O thread.
+// Like everything built on a Client, it must be destroyed before that Client.
 #pragma once
 
 #include <chrono>

@@ -5,6 +5,7 @@
 //   Discovery d(client, "greeter", {.on_change = [&](auto&) { balancer->Update(d.Instances()); }});
 //
 // Thread rules: Instances()/Find() from any thread; callbacks on the client's I/O thread.
+// Like everything built on a Client, it must be destroyed before that Client.
 #pragma once
 
 #include <functional>

@@ -5,6 +5,7 @@
 //
 // Thread rules: Campaign/Proclaim/Resign/Leader block: one thread at a time, never from the
 // client's callbacks. is_leader() from any thread.
+// Like everything built on a Client, it must be destroyed before that Client.
 #pragma once
 
 #include <chrono>

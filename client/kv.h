@@ -4,6 +4,7 @@
 // client's I/O thread.
 //
 // Thread rules: as Client — any thread; a KV holds only a reference to its client.
+// Like everything built on a Client, it must be destroyed before that Client.
 #pragma once
 
 #include <cstdint>

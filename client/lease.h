@@ -2,6 +2,7 @@
 // the background (LeaseKeepAlive), which tells its owner once when the lease is lost.
 //
 // Thread rules: as Client — any thread.
+// Like everything built on a Client, it must be destroyed before that Client.
 #pragma once
 
 #include <chrono>

@@ -6,6 +6,7 @@
 //
 // Thread rules: deadline(), lost(), ttl() from any thread; destroy from any thread but the
 // client's own callbacks of this keepalive.
+// Like everything built on a Client, it must be destroyed before that Client.
 #pragma once
 
 #include <chrono>

@@ -7,6 +7,7 @@
 //
 // Thread rules: Acquire/TryAcquire/Release block: call them from one thread at a time, never
 // from the client's callbacks. held()/fencing_token()/deadline() from any thread.
+// Like everything built on a Client, it must be destroyed before that Client.
 #pragma once
 
 #include <chrono>

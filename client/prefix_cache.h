@@ -7,6 +7,7 @@
 // Thread rules: Get/Snapshot/revision from any thread; `on_change` runs on the client's I/O
 // thread, one call at a time, after the cache already holds the change. Destroy from any
 // thread except that callback.
+// Like everything built on a Client, it must be destroyed before that Client.
 #pragma once
 
 #include <cstdint>

@@ -7,6 +7,7 @@
 // Thread rules: every method from any thread except the client's callbacks (they block).
 // Destroying the registrar deregisters what it still holds (best effort, bounded by the
 // client's timeout).
+// Like everything built on a Client, it must be destroyed before that Client.
 #pragma once
 
 #include <cstdint>

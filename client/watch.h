@@ -7,6 +7,7 @@
 //
 // Thread rules: callbacks run on the client's I/O thread, one at a time. Destroy the Watcher
 // from any thread except its own callbacks; after the destructor returns no callback runs.
+// Like everything built on a Client, it must be destroyed before that Client.
 #pragma once
 
 #include <cstdint>

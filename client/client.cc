@@ -113,16 +113,44 @@ struct Client::Impl {
     return c;
   }
 
-  // The member at `failed` did not serve us: the next configured endpoint is tried.
+  // The member at `failed` did not serve us: the configured endpoint after it is tried next,
+  // skipping members that could not be reached a moment ago (a dead leader named in stale
+  // NOT_LEADER hints would otherwise be tried again and again while the others elect).
   void MoveOn(const std::string& failed) {
     std::lock_guard lock(mu);
     if (current != failed) return;
-    rotation = (rotation + 1) % options.endpoints.size();
-    current = options.endpoints[rotation];
+    const size_t n = options.endpoints.size();
+    size_t from = rotation;
+    for (size_t i = 0; i < n; ++i) {
+      if (options.endpoints[i] == failed) from = i;
+    }
+    for (size_t k = 1; k <= n; ++k) {
+      const size_t i = (from + k) % n;
+      if (!RecentlyDown(options.endpoints[i]) || k == n) {
+        rotation = i;
+        current = options.endpoints[i];
+        return;
+      }
+    }
   }
-  void Follow(const std::string& leader) {
+  // Follows a NOT_LEADER hint unless that member could not be reached a moment ago.
+  bool Follow(const std::string& leader) {
     std::lock_guard lock(mu);
+    if (RecentlyDown(leader)) return false;
     current = leader;
+    return true;
+  }
+  void MarkDown(const std::string& endpoint) {
+    std::lock_guard lock(mu);
+    down[endpoint] = SteadyClock::now();
+  }
+  void MarkUp(const std::string& endpoint) {
+    std::lock_guard lock(mu);
+    down.erase(endpoint);
+  }
+  bool RecentlyDown(const std::string& endpoint) const {  // with mu held
+    auto it = down.find(endpoint);
+    return it != down.end() && SteadyClock::now() - it->second < std::chrono::seconds(1);
   }
   std::string Current() const {  // any thread
     std::lock_guard lock(mu);
@@ -171,6 +199,7 @@ struct Client::Impl {
 
   void OnTransportError(const std::shared_ptr<Op>& op, const std::string& endpoint,
                         const Status& error, bool sent) {
+    MarkDown(endpoint);
     MoveOn(endpoint);
     if (sent && op->retry != RetryPolicy::kAlways) {
       return Finish(op,
@@ -182,6 +211,7 @@ struct Client::Impl {
 
   void OnResponse(const std::shared_ptr<Op>& op, const std::string& endpoint,
                   pb::Envelope response) {
+    MarkUp(endpoint);
     const Status s = StatusOf(response);
     if (s.ok()) return Finish(op, std::move(response));
     if (!op->options.endpoint.empty()) return Finish(op, s);  // pinned: as the member said
@@ -190,8 +220,8 @@ struct Client::Impl {
         // Nothing was proposed; go where the hint points (a bounded number of hops, in case
         // two members point at each other during an election).
         const std::string& hint = response.status().leader_hint();
-        if (!hint.empty() && hint != endpoint && op->redirects++ < 3) {
-          Follow(hint);
+        if (!hint.empty() && hint != endpoint && op->redirects < 3 && Follow(hint)) {
+          ++op->redirects;
           return Attempt(op);
         }
         MoveOn(endpoint);
@@ -246,9 +276,10 @@ struct Client::Impl {
   std::thread thread;
   std::thread::id thread_id;
   mutable std::mutex mu;
-  std::string current;  // guarded by mu
-  size_t rotation = 0;  // guarded by mu
-  std::mt19937_64 rng;  // guarded by mu
+  std::string current;                                  // guarded by mu
+  size_t rotation = 0;                                  // guarded by mu
+  std::map<std::string, SteadyClock::time_point> down;  // guarded by mu: failed to connect
+  std::mt19937_64 rng;                                  // guarded by mu
   std::atomic<uint64_t> next_id{1};
   bool closing = false;
   std::map<std::string, std::shared_ptr<Connection>> conns;

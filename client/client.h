@@ -29,8 +29,10 @@ struct ClientOptions {
   std::vector<std::string> endpoints = {"127.0.0.1:2379"};
   // The deadline of a call that names none.
   std::chrono::milliseconds timeout{5000};
-  std::chrono::milliseconds backoff_initial{25};
-  std::chrono::milliseconds backoff_max{1000};
+  // Retries start soon and stay frequent: an election takes a few hundred milliseconds, and a
+  // client asleep in a long backoff when it ends adds that sleep to the failover it sees.
+  std::chrono::milliseconds backoff_initial{10};
+  std::chrono::milliseconds backoff_max{250};
   size_t max_frame_bytes = 3 * 512 * 1024;
 };
 

@@ -210,3 +210,27 @@ TEST(ClientTest, BackoffGrowsIsCappedAndJittered) {
 
 }  // namespace
 }  // namespace pharos::client
+
+namespace pharos::client {
+namespace {
+
+// After a leader dies, the others name it in NOT_LEADER hints until they elect a new one; a
+// client that keeps following those hints to the dead member loses the time the election takes.
+TEST(ClientTest, AMemberThatJustFailedIsNotRetriedOnAStaleHint) {
+  testing::FakeServer dead([](const pb::Envelope&) {
+    return testing::FakeServer::Action{Kind::kClose, {}};
+  });
+  testing::FakeServer leader([](const pb::Envelope&) { return testing::FakeServer::Ok(); });
+  auto stale = [&](const pb::Envelope&) {
+    return testing::FakeServer::Error(pb::NOT_LEADER, "not the leader", dead.endpoint());
+  };
+  testing::FakeServer f1(stale), f2(stale);
+  Client c(Options({f1.endpoint(), f2.endpoint(), leader.endpoint()}));
+  auto r = c.Call(Get());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(dead.connections(), 1);
+  EXPECT_EQ(leader.requests(), 1);
+}
+
+}  // namespace
+}  // namespace pharos::client

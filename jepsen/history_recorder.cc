@@ -1,0 +1,85 @@
+#include "jepsen/history_recorder.h"
+
+#include <chrono>
+
+namespace pharos::jepsen {
+namespace {
+
+int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+std::string JsonString(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+HistoryRecorder::HistoryRecorder(const std::string& path)
+    : path_(path), start_ns_(SteadyNs()), file_(std::fopen(path.c_str(), "w")) {}
+
+HistoryRecorder::~HistoryRecorder() {
+  if (file_) std::fclose(file_);
+}
+
+int64_t HistoryRecorder::Now() const { return SteadyNs() - start_ns_; }
+
+int64_t HistoryRecorder::Invoke(int process, const std::string& f, const std::string& key,
+                                const std::string& value_json) {
+  std::lock_guard lock(mu_);
+  const int64_t t = Now();
+  Write(process, "invoke", f, key, value_json, t);
+  return t;
+}
+
+void HistoryRecorder::Complete(int process, const std::string& type, const std::string& f,
+                               const std::string& key, const std::string& value_json,
+                               int64_t invoked_at) {
+  std::lock_guard lock(mu_);
+  const int64_t t = Now();
+  Write(process, type, f, key, value_json, t);
+  completed_.push_back({invoked_at, t, type, f});
+}
+
+void HistoryRecorder::Note(const std::string& type, const std::string& f, int64_t invoked_at) {
+  std::lock_guard lock(mu_);
+  completed_.push_back({invoked_at, Now(), type, f});
+}
+
+void HistoryRecorder::Flush() {
+  std::lock_guard lock(mu_);
+  if (file_) std::fflush(file_);
+}
+
+std::vector<Completed> HistoryRecorder::completed() const {
+  std::lock_guard lock(mu_);
+  return completed_;
+}
+
+// Under mu_: the time is taken and the line written in one step, so the file is in time order.
+void HistoryRecorder::Write(int process, const std::string& type, const std::string& f,
+                            const std::string& key, const std::string& value_json, int64_t time) {
+  if (!file_) return;
+  std::fprintf(file_,
+               "{\"process\":%d,\"type\":\"%s\",\"f\":\"%s\",\"key\":%s,\"value\":%s,"
+               "\"time\":%lld}\n",
+               process, type.c_str(), f.c_str(), JsonString(key).c_str(), value_json.c_str(),
+               static_cast<long long>(time));
+}
+
+}  // namespace pharos::jepsen

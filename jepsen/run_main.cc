@@ -1,0 +1,191 @@
+// pharos-jepsen: one fault-injection run. It starts a real cluster on 127.0.0.11.., drives a
+// workload through the SDK while a nemesis strikes and heals on a schedule, heals everything,
+// waits a quiet period, checks that every member still routes a write, checks the history with
+// pharos-check, and writes a folder: history.jsonl, results.json, summary.txt, report.html.
+// SIGINT/SIGTERM end the run early; members are stopped and firewall rules removed either way.
+//   pharos-jepsen --workload register --nemesis mix --time 60 --nodes 3 --seed 7
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "client/client.h"
+#include "client/kv.h"
+#include "jepsen/lock_workload.h"
+#include "jepsen/nemesis.h"
+#include "jepsen/node_set.h"
+#include "jepsen/register_workload.h"
+#include "jepsen/report.h"
+#include "jepsen/watch_workload.h"
+
+namespace {
+
+using namespace pharos;
+using namespace pharos::jepsen;
+
+std::atomic<bool> g_interrupted{false};
+
+std::string SelfDir() {
+  return std::filesystem::canonical("/proc/self/exe").parent_path().string();
+}
+
+bool SleepUnlessInterrupted(std::chrono::milliseconds d) {
+  const auto until = std::chrono::steady_clock::now() + d;
+  while (std::chrono::steady_clock::now() < until) {
+    if (g_interrupted) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"pharos-jepsen: a fault-injection run against a local pharosd cluster"};
+  std::string workload = "register", nemesis_kind = "mix", out, pharosd, checker;
+  int seconds = 60, nodes = 3, processes = 10, keys = 4, interval_s = 6, fault_s = 3, quiet_s = 5;
+  int min_ok_per_key = 10, port = 2379;
+  uint64_t seed = 1;
+  app.add_option("--workload", workload,
+                 "register (read / write / cas per key, checked for linearizability), lock "
+                 "(holds never overlap, tokens rise) or watch (every watcher sees every write, "
+                 "in order)")
+      ->check(CLI::IsMember({"register", "lock", "watch"}))
+      ->capture_default_str();
+  app.add_option("--nemesis", nemesis_kind, "none, kill, kill-leader, pause, partition, mix")
+      ->check(CLI::IsMember({"none", "kill", "kill-leader", "pause", "partition", "mix"}))
+      ->capture_default_str();
+  app.add_option("--time", seconds, "seconds of workload")->capture_default_str();
+  app.add_option("--nodes", nodes, "3 or 5")->check(CLI::IsMember({3, 5}))->capture_default_str();
+  app.add_option("--seed", seed, "drives the workload and the nemesis")->capture_default_str();
+  app.add_option("--processes", processes, "concurrent clients")->capture_default_str();
+  app.add_option("--keys", keys, "registers")->capture_default_str();
+  app.add_option("--interval", interval_s, "seconds between faults")->capture_default_str();
+  app.add_option("--fault-duration", fault_s, "seconds a fault lasts")->capture_default_str();
+  app.add_option("--quiet", quiet_s, "seconds of quiet after the last heal")->capture_default_str();
+  app.add_option("--min-ok-per-key", min_ok_per_key, "a run with fewer does not count")
+      ->capture_default_str();
+  app.add_option("--port", port,
+                 "client port on every member's address (peer +1, metrics +2); 0: free ports")
+      ->capture_default_str();
+  app.add_option("--out", out, "run folder (default: jepsen-runs/<workload>-<nemesis>-<seed>)");
+  app.add_option("--pharosd", pharosd, "pharosd binary (default: next to this one)");
+  app.add_option("--pharos-check", checker, "pharos-check binary (default: next to this one)");
+  CLI11_PARSE(app, argc, argv);
+  if (pharosd.empty()) pharosd = SelfDir() + "/../registry/pharosd";
+  if (checker.empty()) checker = SelfDir() + "/pharos-check";
+  if (out.empty()) {
+    out = "jepsen-runs/" + workload + "-" + nemesis_kind + "-" + std::to_string(seed);
+  }
+  std::filesystem::remove_all(out);
+  std::filesystem::create_directories(out);
+
+  // Signals are taken on a thread of their own so that an interrupted run still cleans up.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::thread([stop_signals] {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    g_interrupted = true;
+  }).detach();
+
+  RunSummary run{workload, nemesis_kind, nodes, seed, 0, "", false, {}};
+  HistoryRecorder history(out + "/history.jsonl");
+  std::vector<Fault> faults;
+  bool writes_after_quiet = true;
+  bool enough = false;
+  Verdict verdict;
+  {
+    NodeSet cluster({pharosd, out + "/nodes", nodes, static_cast<uint16_t>(port)});
+    cluster.StartAll();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!cluster.Leader() && std::chrono::steady_clock::now() < deadline &&
+           SleepUnlessInterrupted(std::chrono::milliseconds(100))) {
+    }
+    if (!cluster.Leader()) {
+      std::cerr << "no leader came up; see " << out << "/nodes/*/pharosd.log\n";
+      return 1;
+    }
+    Nemesis nemesis(nemesis_kind, cluster, history, seed);
+    if (!nemesis.status().ok()) run.notes.push_back(nemesis.status().message());
+    std::unique_ptr<Workload> work;
+    if (workload == "register") {
+      work = std::make_unique<RegisterWorkload>(
+          RegisterWorkloadOptions{cluster.clients(), processes, keys, seed,
+                                  std::chrono::milliseconds(2000), checker, out + "/check.json",
+                                  min_ok_per_key},
+          history);
+    } else if (workload == "lock") {
+      work = std::make_unique<LockWorkload>(cluster.clients(), processes, seed, history);
+    } else {
+      work = std::make_unique<WatchWorkload>(cluster.clients(), processes, 3, history);
+    }
+    work->Start();
+    const auto start = std::chrono::steady_clock::now();
+    const auto end = start + std::chrono::seconds(seconds);
+    while (std::chrono::steady_clock::now() < end && !g_interrupted) {
+      if (!SleepUnlessInterrupted(std::chrono::seconds(interval_s - fault_s))) break;
+      if (std::chrono::steady_clock::now() + std::chrono::seconds(fault_s) > end) break;
+      nemesis.Strike();
+      SleepUnlessInterrupted(std::chrono::seconds(fault_s));
+      nemesis.Heal();
+    }
+    nemesis.Heal();
+    // The quiet period: every fault healed, the workload still running; the cluster must recover.
+    SleepUnlessInterrupted(std::chrono::seconds(quiet_s));
+    work->Stop();
+    run.seconds = history.Now() / 1e9;
+    enough = work->Enough(&run.notes);
+    faults = nemesis.faults();
+    // Every member must route a write after the quiet period.
+    for (int i = 0; i < cluster.size(); ++i) {
+      client::ClientOptions o;
+      o.endpoints = {cluster.client(i)};
+      o.timeout = std::chrono::seconds(5);
+      client::Client c(o);
+      auto r = client::KV(c).Put("/jepsen/after-quiet/" + std::to_string(i), "ok");
+      if (!r.ok()) {
+        writes_after_quiet = false;
+        run.notes.push_back(
+            "member n" + std::to_string(i + 1) +
+            " did not take a write after the quiet period: " + r.status().ToString());
+      }
+    }
+    verdict = work->Check();  // the cluster is still up: some checks read its final state
+  }                           // members stopped, rules removed
+
+  run.verdict = verdict.summary;
+  run.notes.insert(run.notes.end(), verdict.problems.begin(), verdict.problems.end());
+  run.counts = enough && writes_after_quiet && !g_interrupted;
+  for (const auto& f : faults) {
+    if (f.end_ns == 0) {
+      run.counts = false;
+      run.notes.push_back("fault not healed: " + f.name);
+    }
+  }
+  if (nemesis_kind != "none" && faults.empty()) {
+    run.counts = false;
+    run.notes.push_back("no fault was applied");
+  }
+  const auto ops = history.completed();
+  std::ofstream(out + "/summary.txt") << SummaryText(run, ops, faults);
+  std::ofstream(out + "/report.html") << ReportHtml(run, ops, faults);
+  std::cout << SummaryText(run, ops, faults) << "report: " << out << "/report.html\n";
+  std::ofstream(out + "/results.json")
+      << "{\"workload\":\"" << workload << "\",\"nemesis\":\"" << nemesis_kind
+      << "\",\"valid\":" << (verdict.valid ? "true" : "false")
+      << ",\"counts\":" << (run.counts ? "true" : "false")
+      << ",\"check\":" << (verdict.json.empty() ? "null" : verdict.json) << "}\n";
+  // 0: correct and the run counts; 1: an anomaly; 3: correct so far but the run proves nothing.
+  if (!verdict.valid) return 1;
+  return run.counts ? 0 : 3;
+}

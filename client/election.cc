@@ -1,19 +1,11 @@
 #include "client/election.h"
 
-#include <cstdio>
-
 #include "client/kv.h"
 #include "client/lease.h"
 #include "client/turn.h"
 
 namespace pharos::client {
 namespace {
-
-std::string Hex(int64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
 
 // The oldest key of a listing: the leader.
 std::optional<pb::KeyValue> Oldest(const pb::RangeResponse& r) {
@@ -113,14 +105,15 @@ Status Election::Campaign(const std::string& value, std::chrono::milliseconds ti
     });
     if (!s.ok()) return s.status();
     session_ = std::move(*s);
-    key_ = prefix_ + Hex(session_->id());
+    key_ = ContenderKey(prefix_, session_->id());
   }
   KV kv(client_);
   Txn txn;
   txn.If(Compare::CreateRevision(key_, CompareOp::kEqual, 0))
       .Then(Op::Put(key_, value, {.lease = session_->id()}))
       .Else(Op::Get(key_));
-  auto r = kv.Commit(txn, {.timeout = timeout});
+  // Create-if-absent, else read: repeating it when its outcome is unknown finds our own key.
+  auto r = kv.Commit(txn, {.timeout = timeout, .retry = RetryPolicy::kAlways});
   if (!r.ok()) return r.status();
   if (r->succeeded()) {
     create_revision_ = r->header().revision();

@@ -58,7 +58,8 @@ std::unique_ptr<LeaseKeepAlive> Lease::KeepAlive(int64_t id, Clock::TimePoint kn
 Result<std::unique_ptr<LeaseKeepAlive>> Lease::GrantAndKeepAlive(
     int64_t ttl_seconds, std::function<void(Status)> on_lost, int64_t id) {
   const auto sent = std::chrono::steady_clock::now();
-  auto granted = Grant(ttl_seconds, id);
+  // A repeated grant leaves at worst a lease nobody keeps alive, which expires by itself.
+  auto granted = Grant(ttl_seconds, id, {.retry = RetryPolicy::kAlways});
   if (!granted.ok()) return granted.status();
   return KeepAlive(granted->id(), sent + std::chrono::seconds(granted->ttl()), std::move(on_lost));
 }

@@ -1,21 +1,10 @@
 #include "client/lock.h"
 
-#include <cstdio>
-
 #include "client/kv.h"
 #include "client/lease.h"
 #include "client/turn.h"
 
 namespace pharos::client {
-namespace {
-
-std::string Hex(int64_t v) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
-}  // namespace
 
 Lock::Lock(Client& client, std::string name, LockOptions options)
     : client_(client),
@@ -25,16 +14,21 @@ Lock::Lock(Client& client, std::string name, LockOptions options)
 
 Lock::~Lock() {
   if (held()) (void)Release();
+  DropSession();
+}
+
+// Stops the keepalive (outside mu_: its lost callback takes mu_) and revokes the lease, which
+// deletes our key if it is still there.
+void Lock::DropSession() {
   std::unique_ptr<LeaseKeepAlive> session;
   {
     std::lock_guard lock(mu_);
     session = std::move(session_);
   }
-  if (session) {
-    const int64_t lease = session->id();
-    session.reset();
-    (void)Lease(client_).Revoke(lease);
-  }
+  if (!session) return;
+  const int64_t lease = session->id();
+  session.reset();
+  (void)Lease(client_).Revoke(lease);
 }
 
 Status Lock::EnsureSession() {
@@ -57,7 +51,7 @@ Status Lock::EnsureSession() {
   if (!s.ok()) return s.status();
   std::lock_guard lock(mu_);
   session_ = std::move(*s);
-  key_ = prefix_ + Hex(session_->id());
+  key_ = ContenderKey(prefix_, session_->id());
   return Status::Ok();
 }
 
@@ -68,7 +62,8 @@ Result<int64_t> Lock::Enqueue(std::chrono::milliseconds timeout) {
   txn.If(Compare::CreateRevision(key_, CompareOp::kEqual, 0))
       .Then(Op::Put(key_, "", {.lease = session_->id()}))
       .Else(Op::Get(key_));
-  auto r = kv.Commit(txn, {.timeout = timeout});
+  // Create-if-absent, else read: repeating it when its outcome is unknown finds our own key.
+  auto r = kv.Commit(txn, {.timeout = timeout, .retry = RetryPolicy::kAlways});
   if (!r.ok()) return r.status();
   if (r->succeeded()) return r->header().revision();
   // Our key is already there (an earlier attempt whose answer we lost): keep its place.
@@ -136,16 +131,7 @@ Status Lock::Release() {
   // token for a second hold. Give up the whole session instead: revoking its lease deletes the
   // key (or, if the cluster cannot be reached, the lease runs out without keepalives), and the
   // next Acquire starts a new session with a new key and a higher token.
-  std::unique_ptr<LeaseKeepAlive> session;
-  {
-    std::lock_guard lock(mu_);
-    session = std::move(session_);
-  }
-  if (session) {
-    const int64_t lease = session->id();
-    session.reset();
-    (void)Lease(client_).Revoke(lease);
-  }
+  DropSession();
   return r.status();
 }
 

@@ -52,6 +52,7 @@ class Lock {
   // Writes our key (if absent) and returns its create revision.
   Result<int64_t> Enqueue(std::chrono::milliseconds timeout);
   Status EnsureSession();
+  void DropSession();
   void Abandon();
 
   Client& client_;

@@ -8,6 +8,11 @@
 
 namespace pharos::client {
 
+// Every call here may be repeated when its outcome is unknown: a second grant leaves a lease
+// nobody keeps alive, which expires; a second put writes the same record; revoke and delete
+// are idempotent.
+const CallOptions kRepeatable{.retry = RetryPolicy::kAlways};
+
 struct Registrar::State : std::enable_shared_from_this<State> {
   struct Entry {
     ServiceInstance instance;
@@ -135,12 +140,12 @@ Status Registrar::Register(const ServiceInstance& instance) {
   }
   Lease lease(*state_->client);
   const auto sent = std::chrono::steady_clock::now();
-  auto granted = lease.Grant(state_->options.ttl_seconds);
+  auto granted = lease.Grant(state_->options.ttl_seconds, 0, kRepeatable);
   if (!granted.ok()) return granted.status();
   KV kv(*state_->client);
-  auto put = kv.Put(key, ToJson(instance), {.lease = granted->id()});
+  auto put = kv.Put(key, ToJson(instance), {.lease = granted->id()}, kRepeatable);
   if (!put.ok()) {
-    (void)lease.Revoke(granted->id());  // best effort; it expires anyway
+    (void)lease.Revoke(granted->id(), kRepeatable);  // best effort; it expires anyway
     return put.status();
   }
   std::lock_guard lock(state_->mu);
@@ -164,7 +169,7 @@ Status Registrar::Update(const ServiceInstance& instance) {
     lease = it->second.lease;
   }
   KV kv(*state_->client);
-  auto put = kv.Put(key, ToJson(instance), {.lease = lease});
+  auto put = kv.Put(key, ToJson(instance), {.lease = lease}, kRepeatable);
   return put.ok() ? Status::Ok() : put.status();
 }
 
@@ -182,10 +187,11 @@ Status Registrar::Deregister(const std::string& service, const std::string& id) 
   }
   keepalive.reset();
   // Revoking the lease deletes the record in the same revision.
-  auto revoked = Lease(*state_->client).Revoke(lease);
+  auto revoked = Lease(*state_->client).Revoke(lease, kRepeatable);
   if (revoked.ok() || revoked.status().code() == StatusCode::kLeaseNotFound) {
     KV kv(*state_->client);
-    auto deleted = kv.Delete(key);  // in case the record was written under another lease
+    auto deleted =
+        kv.Delete(key, {}, kRepeatable);  // in case the record was written under another lease
     return deleted.ok() ? Status::Ok() : deleted.status();
   }
   return revoked.status();

@@ -1,12 +1,19 @@
 #include "client/turn.h"
 
 #include <condition_variable>
+#include <cstdio>
 #include <mutex>
 
 #include "client/kv.h"
 #include "client/watch.h"
 
 namespace pharos::client {
+
+std::string ContenderKey(const std::string& prefix, int64_t lease) {
+  char hex[32];
+  std::snprintf(hex, sizeof(hex), "%llx", static_cast<unsigned long long>(lease));
+  return prefix + hex;
+}
 
 Status WaitForTurn(Client& client, const std::string& prefix, const std::string& my_key,
                    int64_t my_revision, std::chrono::steady_clock::time_point deadline) {

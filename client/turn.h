@@ -13,6 +13,9 @@
 
 namespace pharos::client {
 
+// A contender's key: the prefix and its session lease id in hex, as etcd's recipes name them.
+std::string ContenderKey(const std::string& prefix, int64_t lease);
+
 // Blocks until the key `my_key`, created at `my_revision`, is the oldest under `prefix`. Fails
 // with DEADLINE_EXCEEDED at `deadline`, or NOT_FOUND if `my_key` itself disappears (its lease
 // died). Call from a thread that is not the client's.

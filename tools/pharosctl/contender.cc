@@ -5,17 +5,11 @@
 
 #include "client/kv.h"
 #include "client/lease.h"
+#include "client/turn.h"
 #include "client/watch.h"
 
 namespace pharos::pharosctl {
 namespace {
-
-// The SDK's key suffix: the lease id in hex, unpadded (client/lock.cc, client/election.cc).
-std::string KeySuffix(int64_t lease) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%llx", static_cast<unsigned long long>(lease));
-  return buf;
-}
 
 bool Transient(const Status& s) {
   return s.code() == StatusCode::kUnavailable || s.code() == StatusCode::kDeadlineExceeded ||
@@ -39,7 +33,7 @@ Status Contender::Join(const std::string& value) {
   if (!session.ok()) return session.status();
   session_ = std::move(*session);
   lease_ = session_->id();
-  key_ = prefix_ + KeySuffix(lease_);
+  key_ = client::ContenderKey(prefix_, lease_);
 
   client::KV kv(client_);
   client::Txn txn;

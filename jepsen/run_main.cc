@@ -78,6 +78,10 @@ int main(int argc, char** argv) {
   app.add_option("--pharosd", pharosd, "pharosd binary (default: next to this one)");
   app.add_option("--pharos-check", checker, "pharos-check binary (default: next to this one)");
   CLI11_PARSE(app, argc, argv);
+  if (fault_s <= 0 || interval_s <= fault_s) {
+    std::cerr << "--interval must be longer than --fault-duration, which must be positive\n";
+    return 2;
+  }
   if (pharosd.empty()) pharosd = SelfDir() + "/../registry/pharosd";
   if (checker.empty()) checker = SelfDir() + "/pharos-check";
   if (out.empty()) {

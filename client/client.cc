@@ -49,6 +49,8 @@ StatusCode FromCode(pb::Code code) {
       return StatusCode::kUnauthenticated;
     case pb::PERMISSION_DENIED:
       return StatusCode::kPermissionDenied;
+    case pb::NO_SPACE:
+      return StatusCode::kNoSpace;
     default:
       return StatusCode::kInternal;
   }
@@ -64,6 +66,9 @@ bool IsIdempotent(const pb::Envelope& e) {
     case pb::Envelope::kMemberList:
     case pb::Envelope::kStatusRequest:
     case pb::Envelope::kHashKv:
+      return true;
+    case pb::Envelope::kAlarm:       // raising or clearing an alarm twice is the same as once
+    case pb::Envelope::kDefragment:  // so is rewriting the backend
       return true;
     default:
       return false;

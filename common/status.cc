@@ -40,6 +40,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "INTERNAL";
     case StatusCode::kOutcomeUnknown:
       return "OUTCOME_UNKNOWN";
+    case StatusCode::kNoSpace:
+      return "NO_SPACE";
   }
   return "UNKNOWN";
 }

@@ -30,6 +30,9 @@ enum class StatusCode {
   // A write that may or may not have been applied (the connection or leadership was lost after
   // it was sent). Never retried blindly: the caller reads back to find out.
   kOutcomeUnknown,
+  // The backend is over its quota: writes that add data are refused until an operator reclaims
+  // space and disarms the alarm. Retrying does not help.
+  kNoSpace,
 };
 
 std::string_view StatusCodeName(StatusCode code);

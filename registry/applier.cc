@@ -10,6 +10,8 @@
 namespace pharos::registry {
 namespace {
 
+const char* const kAlarmsKey = "alarms";
+
 std::string IdKey(uint64_t id) {
   std::string key(8, '\0');
   for (int i = 7; i >= 0; --i) {
@@ -46,10 +48,20 @@ Status Applier::Start() {
     }
     members_[m.id()] = m;
   }
+  {
+    std::string record;
+    if (storage_.db()->Get(rocksdb::ReadOptions(), storage_.alarms(), kAlarmsKey, &record).ok()) {
+      pb::AlarmResponse saved;
+      if (!saved.ParseFromString(record)) return Status::Corruption("alarm record");
+      for (const pb::AlarmMember& a : saved.alarms()) alarms_.emplace(a.member_id(), a.alarm());
+    }
+  }
   applied_ = store_->applied_index();
   revision_ = store_->revision();
+  compact_revision_ = store_->compact_revision();
   keys_ = store_->key_count();
   leases_ = store_->lease_count();
+  PublishAlarms();
   if (callbacks_.members) {
     std::vector<pb::Member> list;
     for (const auto& [id, m] : members_) list.push_back(m);
@@ -135,6 +147,7 @@ void Applier::ApplyNow(const std::optional<raftpb::Snapshot>& snapshot,
   }
   applied_ = store_->applied_index();
   revision_ = store_->revision();
+  compact_revision_ = store_->compact_revision();
   keys_ = store_->key_count();
   leases_ = store_->lease_count();
   watchers_ = hub_->watcher_count();
@@ -214,6 +227,15 @@ void Applier::ApplyEntry(const raftpb::Entry& e) {
     noop();
     return;
   }
+  if (req.has_alarm()) {
+    AppliedRequest a{req.id(), e.index(), e.term(), Status::Ok(), {}, store_->revision()};
+    *a.response.mutable_alarm() = ApplyAlarm(req.alarm());
+    noop();
+    if (callbacks_.applied) {
+      post_([cb = callbacks_.applied, a = std::move(a)]() mutable { cb(std::move(a)); });
+    }
+    return;
+  }
   auto result = store_->Apply(e.index(), req);
   if (!result.ok()) {
     spdlog::critical("applying entry {} failed: {}", e.index(), result.status().ToString());
@@ -238,6 +260,55 @@ void Applier::ApplyEntry(const raftpb::Entry& e) {
         result->revision};
     post_([cb = callbacks_.applied, a = std::move(a)]() mutable { cb(std::move(a)); });
   }
+}
+
+pb::AlarmResponse Applier::ApplyAlarm(const pb::AlarmRequest& request) {
+  const std::pair<uint64_t, int> alarm{request.member_id(), request.alarm()};
+  if (request.action() == pb::AlarmRequest::ACTIVATE && request.alarm() != pb::ALARM_NONE) {
+    if (alarms_.insert(alarm).second) {
+      spdlog::warn("alarm {} raised for member {:x}", pb::AlarmType_Name(request.alarm()),
+                   request.member_id());
+    }
+  } else if (request.action() == pb::AlarmRequest::DEACTIVATE) {
+    const bool all = request.member_id() == 0 && request.alarm() == pb::ALARM_NONE;
+    for (auto it = alarms_.begin(); it != alarms_.end();) {
+      if (all || *it == alarm) {
+        spdlog::info("alarm {} cleared for member {:x}",
+                     pb::AlarmType_Name(static_cast<pb::AlarmType>(it->second)), it->first);
+        it = alarms_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  pb::AlarmResponse active;
+  for (const auto& [member, type] : alarms_) {
+    pb::AlarmMember* a = active.add_alarms();
+    a->set_member_id(member);
+    a->set_alarm(static_cast<pb::AlarmType>(type));
+  }
+  // Applying the same alarm entry again after a crash gives the same set, so this write need not
+  // be atomic with the applied index.
+  if (rocksdb::Status s = storage_.db()->Put(rocksdb::WriteOptions(), storage_.alarms(), kAlarmsKey,
+                                             active.SerializeAsString());
+      !s.ok()) {
+    spdlog::critical("saving the alarms failed: {}", s.ToString());
+    std::abort();
+  }
+  PublishAlarms();
+  return active;
+}
+
+void Applier::PublishAlarms() {
+  if (!callbacks_.alarms) return;
+  std::vector<pb::AlarmMember> list;
+  for (const auto& [member, type] : alarms_) {
+    pb::AlarmMember a;
+    a.set_member_id(member);
+    a.set_alarm(static_cast<pb::AlarmType>(type));
+    list.push_back(std::move(a));
+  }
+  post_([cb = callbacks_.alarms, list = std::move(list)] { cb(list); });
 }
 
 }  // namespace pharos::registry

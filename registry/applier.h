@@ -1,7 +1,8 @@
 // Applier: the node's apply thread (DESIGN.md §8). It applies committed entries to the MVCC
 // store, feeds the WatchHub, keeps the member table, and answers what must be read in order with
 // applies: ranges (after a ReadIndex, once the applied index has reached the read index), watch
-// set-up and polling, lease state. Results go back to the I/O thread through `post`.
+// set-up and polling, lease state. It also keeps the alarm table (replicated like the members).
+// Results go back to the I/O thread through `post`.
 //
 // Thread rules: the public methods may be called from any thread (they queue work); the
 // MvccStore, WatchHub, Lessor and member table are touched only by the apply thread.
@@ -15,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -50,6 +52,8 @@ class Applier {
     std::function<void(std::vector<pb::Member>)> members;
     // After each batch: the applied index reached (I/O thread).
     std::function<void(uint64_t applied_index)> progress;
+    // The active alarms, at start and after every change (I/O thread).
+    std::function<void(std::vector<pb::AlarmMember>)> alarms;
   };
 
   Applier(StorageEngine& storage, Post post, Callbacks callbacks, const Clock* clock);
@@ -71,6 +75,7 @@ class Applier {
   size_t leases() const { return leases_.load(); }
   size_t watchers() const { return watchers_.load(); }
   int64_t revision() const { return revision_.load(); }
+  int64_t compact_revision() const { return compact_revision_.load(); }
 
  private:
   using Task = std::function<void(kv::MvccStore&, kv::WatchHub&, kv::Lessor&)>;
@@ -79,6 +84,9 @@ class Applier {
                 const std::vector<raftpb::Entry>& entries);
   void ApplyEntry(const raftpb::Entry& e);
   void RunWaiting();
+  // Raises or clears an alarm and persists the set; answers what is active after it.
+  pb::AlarmResponse ApplyAlarm(const pb::AlarmRequest& request);
+  void PublishAlarms();
 
   StorageEngine& storage_;
   Post post_;
@@ -88,6 +96,7 @@ class Applier {
   std::unique_ptr<kv::WatchHub> hub_;
   std::unique_ptr<kv::Lessor> lessor_;
   std::map<uint64_t, pb::Member> members_;
+  std::set<std::pair<uint64_t, int>> alarms_;  // (member id, pb::AlarmType)
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -96,6 +105,7 @@ class Applier {
   std::multimap<uint64_t, Task> waiting_;  // apply thread only
   std::atomic<uint64_t> applied_{0};
   std::atomic<int64_t> revision_{0};
+  std::atomic<int64_t> compact_revision_{0};
   std::atomic<size_t> keys_{0}, leases_{0}, watchers_{0};
   std::thread thread_;
 };

@@ -43,6 +43,8 @@ pb::Code ToCode(StatusCode code) {
       return pb::UNAUTHENTICATED;
     case StatusCode::kPermissionDenied:
       return pb::PERMISSION_DENIED;
+    case StatusCode::kNoSpace:
+      return pb::NO_SPACE;
     default:
       return pb::UNAVAILABLE;
   }

@@ -9,6 +9,7 @@
 #include "common/trace.h"
 #include "kvstore/mvcc_store.h"
 #include "registry/applier.h"
+#include "registry/auto_compactor.h"
 #include "registry/client_service.h"
 #include "registry/http_service.h"
 #include "registry/raft_driver.h"
@@ -22,7 +23,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 constexpr auto kWriteTimeout = std::chrono::seconds(10);
 constexpr auto kReadTimeout = std::chrono::seconds(5);
-constexpr size_t kMaxPendingWrites = 20000;
 constexpr size_t kWatchBatch = 64;
 }  // namespace
 
@@ -32,7 +32,10 @@ struct Server::Timers {
 };
 
 Server::Server(asio::io_context& io, ServerConfig config)
-    : io_(io), config_(std::move(config)), timers_(std::make_unique<Timers>(io)) {
+    : io_(io),
+      config_(std::move(config)),
+      timers_(std::make_unique<Timers>(io)),
+      compactor_(std::make_unique<AutoCompactor>(config_.auto_compaction)) {
   next_request_id_ = std::random_device{}() * 0x100000001ULL;
   char prefix[64];
   std::snprintf(prefix, sizeof(prefix), "%llx-%x-",
@@ -69,6 +72,7 @@ Status Server::Start() {
   acb.progress = [this](uint64_t index) {
     if (driver_) driver_->MaybeCompact(index);
   };
+  acb.alarms = [this](std::vector<pb::AlarmMember> alarms) { OnAlarms(std::move(alarms)); };
   applier_ = std::make_unique<Applier>(*storage_, post, acb, SystemClock::Instance());
   if (Status s = applier_->Start(); !s.ok()) return s;
 
@@ -121,6 +125,7 @@ Status Server::Start() {
 
   ClientServiceOptions co;
   co.listen = config_.listen_client;
+  co.max_in_flight_per_connection = static_cast<size_t>(config_.max_requests_per_connection);
   clients_ = std::make_unique<ClientService>(
       io_, co, [this](std::shared_ptr<Connection> c, pb::Envelope e) { Handle(c, std::move(e)); },
       [this](uint64_t id) { OnConnectionClosed(id); });
@@ -146,6 +151,8 @@ void Server::ScheduleTimers() {
     Sweep();
     if (!published_) Publish();
     ExpireLeases();
+    AutoCompact();
+    CheckQuota();
     ScheduleTimers();
   });
 }
@@ -220,6 +227,14 @@ void Server::RegisterMetrics() {
              fn([this] { return double(applier_->watchers()); }));
   m.gauge_fn("pharos_kv_db_size_bytes", "Size of the data directory",
              fn([this] { return double(storage_->SizeBytes()); }));
+  m.gauge_fn("pharos_kv_compact_revision", "Revision history is compacted to",
+             fn([this] { return double(applier_->compact_revision()); }));
+  m.gauge_fn("pharos_server_backend_size_bytes", "Backend size as the quota counts it",
+             fn([this] { return double(backend_bytes_); }));
+  m.gauge_fn("pharos_server_quota_backend_bytes", "Backend quota (--quota-backend-bytes)",
+             fn([this] { return double(config_.quota_backend_bytes); }));
+  m.gauge_fn("pharos_server_alarms", "Alarms active in the cluster (NOSPACE refuses writes)",
+             fn([this] { return double(alarms_.size()); }));
   m.counter("pharos_raft_proposals_committed_total", "Client proposals applied");
   m.counter("pharos_raft_proposals_failed_total", "Client proposals with an unknown outcome");
   m.histogram("pharos_disk_fsync_duration_seconds", "Latency of the Raft log's synced writes");
@@ -325,6 +340,10 @@ void Server::Handle(std::shared_ptr<Connection> c, pb::Envelope env) {
       return HandleStatus(c, std::move(env));
     case pb::Envelope::kSnapshot:
       return HandleSnapshot(c, std::move(env));
+    case pb::Envelope::kAlarm:
+      return HandleAlarm(c, std::move(env));
+    case pb::Envelope::kDefragment:
+      return HandleDefragment(c, std::move(env));
     default:
       return Fail(c, env, Status::InvalidArgument("unknown or empty request"));
   }
@@ -344,7 +363,13 @@ void Server::Propose(const std::shared_ptr<Connection>& c, const pb::Envelope& e
                                            req.txn().failure_size()) > kv::kMaxTxnOps) {
     return Fail(c, env, Status::InvalidArgument("too many operations in txn request"));
   }
-  if (writes_.size() >= kMaxPendingWrites) {
+  if (RefusedForSpace(req)) {
+    return Fail(c, env,
+                Status(StatusCode::kNoSpace,
+                       "database space exceeded (NOSPACE alarm): free space with delete, compact "
+                       "and defrag, then disarm the alarm"));
+  }
+  if (writes_.size() >= static_cast<size_t>(config_.max_pending_proposals)) {
     return Fail(c, env, Status(StatusCode::kResourceExhausted, "too many proposals pending"));
   }
   const uint64_t id = next_request_id_++;
@@ -381,12 +406,20 @@ void Server::SetBody(pb::Envelope* env, pb::RaftResponse&& r, int64_t revision) 
     case pb::RaftResponse::kLeaseRevoke:
       *env->mutable_lease_revoke_response()->mutable_header() = Header(revision);
       break;
+    case pb::RaftResponse::kAlarm:
+      *env->mutable_alarm_response() = std::move(*r.mutable_alarm());
+      *env->mutable_alarm_response()->mutable_header() = Header(revision);
+      break;
     default:
       break;
   }
 }
 
 void Server::OnApplied(AppliedRequest a) {
+  if (a.request_id != 0 && a.request_id == compaction_request_) {
+    compaction_request_ = 0;
+    if (!a.status.ok()) spdlog::warn("auto-compaction failed: {}", a.status.ToString());
+  }
   auto it = writes_.find(a.request_id);
   if (it == writes_.end()) {
     // Perhaps one of our own lease revokes: that lease may be retried if it is still there.
@@ -662,6 +695,8 @@ void Server::OnSoftState(const raft::SoftState& ss) {
     writes_.clear();
     revoking_.clear();
     internal_revokes_.clear();
+    compaction_request_ = 0;
+    if (compactor_) compactor_->Reset();
     applier_->Run([](kv::MvccStore&, kv::WatchHub&, kv::Lessor& lessor) { lessor.Demote(); });
   }
   if (!was_leader && leader) {

@@ -29,6 +29,7 @@ class io_context;
 namespace pharos::registry {
 
 class Applier;
+class AutoCompactor;
 class ClientService;
 class HttpService;
 struct HttpResponse;
@@ -79,6 +80,15 @@ class Server {
   void HandleMembers(std::shared_ptr<Connection> c, pb::Envelope env);
   void HandleStatus(std::shared_ptr<Connection> c, pb::Envelope env);
   void HandleSnapshot(std::shared_ptr<Connection> c, pb::Envelope env);
+  // Maintenance (server_maintenance.cc): auto-compaction, the backend quota and its alarm,
+  // defragmentation.
+  void HandleAlarm(std::shared_ptr<Connection> c, pb::Envelope env);
+  void HandleDefragment(std::shared_ptr<Connection> c, pb::Envelope env);
+  void OnAlarms(std::vector<pb::AlarmMember> alarms);
+  void AutoCompact();
+  void CheckQuota();
+  // Whether this write adds data while the NOSPACE alarm is raised.
+  bool RefusedForSpace(const pb::RaftRequest& req) const;
 
   void OnApplied(AppliedRequest a);
   void OnReadState(const raft::ReadState& rs);
@@ -128,6 +138,12 @@ class Server {
   raft::SoftState soft_;
   bool published_ = false;
   bool shutting_down_ = false;
+  std::unique_ptr<AutoCompactor> compactor_;
+  uint64_t compaction_request_ = 0;  // the auto-compaction proposed and not yet applied
+  std::chrono::steady_clock::time_point compaction_deadline_;
+  std::vector<pb::AlarmMember> alarms_;
+  uint64_t backend_bytes_ = 0;
+  std::chrono::steady_clock::time_point next_quota_check_, next_alarm_proposal_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

@@ -51,6 +51,17 @@ Status Validate(ServerConfig* c) {
     return Status::InvalidArgument(
         "timings must satisfy tick <= heartbeat < election-min < election-max (ms)");
   }
+  auto policy = ParseAutoCompaction(c->auto_compaction_mode, c->auto_compaction_retention);
+  if (!policy.ok()) return policy.status();
+  c->auto_compaction = *policy;
+  if (c->quota_backend_bytes < 0) {
+    return Status::InvalidArgument("--quota-backend-bytes must not be negative");
+  }
+  if (c->quota_backend_bytes == 0) c->quota_backend_bytes = kDefaultQuotaBackendBytes;
+  if (c->max_pending_proposals <= 0 || c->max_requests_per_connection <= 0) {
+    return Status::InvalidArgument(
+        "--max-pending-proposals and --max-requests-per-connection must be positive");
+  }
   if (c->initial_cluster.empty()) c->initial_cluster = c->name + "=" + c->listen_peer;
   std::set<std::string> names, addresses;
   size_t start = 0;
@@ -117,6 +128,21 @@ ParseOutcome ParseServerConfig(int argc, const char* const* argv, std::ostream& 
   app.add_option("--warning-request-duration-ms", c.warning_request_duration_ms,
                  "requests slower than this are logged as warnings")
       ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--auto-compaction-mode", c.auto_compaction_mode, "periodic or revision")
+      ->capture_default_str();
+  app.add_option("--auto-compaction-retention", c.auto_compaction_retention,
+                 "history kept: a duration such as 1h, 30m, 10s (a bare number is hours) in "
+                 "periodic mode, a revision count in revision mode; 0 is off")
+      ->capture_default_str();
+  app.add_option("--quota-backend-bytes", c.quota_backend_bytes,
+                 "backend size that raises the NOSPACE alarm (0: 2 GiB)")
+      ->capture_default_str();
+  app.add_option("--max-pending-proposals", c.max_pending_proposals,
+                 "proposals waiting to be applied before writes are refused RESOURCE_EXHAUSTED")
+      ->capture_default_str();
+  app.add_option("--max-requests-per-connection", c.max_requests_per_connection,
+                 "requests in flight on one client connection before it is refused")
       ->capture_default_str();
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))

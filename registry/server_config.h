@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "registry/auto_compactor.h"
 
 namespace pharos::registry {
 
@@ -18,6 +19,8 @@ struct PeerSpec {
   uint64_t id = 0;
   std::string peer_address;  // host:port
 };
+
+inline constexpr int64_t kDefaultQuotaBackendBytes = int64_t{2} << 30;
 
 struct ServerConfig {
   std::string name = "default";
@@ -37,8 +40,19 @@ struct ServerConfig {
   // A request slower than this is logged as a warning with its trace id (etcd's
   // --warning-apply-duration).
   int warning_request_duration_ms = 100;
+  // History kept (etcd's flags): see AutoCompactor. Retention "0" is off.
+  std::string auto_compaction_mode = "periodic";
+  std::string auto_compaction_retention = "0";
+  // The backend's size limit; past it the NOSPACE alarm is raised and writes that add data are
+  // refused. 0 means the default, 2 GiB, as etcd.
+  int64_t quota_backend_bytes = 0;
+  // Proposals waiting to be applied; past it writes are answered RESOURCE_EXHAUSTED at once.
+  int max_pending_proposals = 20000;
+  // Requests in flight on one client connection, bounded the same way.
+  int max_requests_per_connection = 1024;
 
   // Derived by Parse.
+  AutoCompactionPolicy auto_compaction;
   std::vector<PeerSpec> peers;
   uint64_t member_id = 0;
 };

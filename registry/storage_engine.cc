@@ -8,7 +8,8 @@
 namespace pharos::registry {
 
 namespace {
-const char* const kFamilies[] = {"raft_log", "raft_meta", "kv", "kv_meta", "kv_lease", "members"};
+const char* const kFamilies[] = {"raft_log", "raft_meta", "kv",    "kv_meta",
+                                 "kv_lease", "members",   "alarms"};
 }  // namespace
 
 Result<std::unique_ptr<StorageEngine>> StorageEngine::Open(const std::string& dir) {
@@ -47,6 +48,42 @@ uint64_t StorageEngine::SizeBytes() const {
     if (entry.is_regular_file(ec)) total += entry.file_size(ec);
   }
   return total;
+}
+
+}  // namespace pharos::registry
+
+namespace pharos::registry {
+
+std::vector<rocksdb::ColumnFamilyHandle*> StorageEngine::BackendFamilies() {
+  return {cf("kv"), cf("kv_meta"), cf("kv_lease"), cf("members"), cf("alarms")};
+}
+
+uint64_t StorageEngine::BackendSizeBytes() {
+  uint64_t total = 0;
+  for (rocksdb::ColumnFamilyHandle* h : BackendFamilies()) {
+    uint64_t v = 0;
+    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kLiveSstFilesSize, &v)) total += v;
+    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kCurSizeAllMemTables, &v)) total += v;
+  }
+  return total;
+}
+
+Status StorageEngine::Defragment() {
+  const auto families = BackendFamilies();
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  if (rocksdb::Status s = db_->Flush(flush, families); !s.ok()) {
+    return Status::IoError("defragment: flush: " + s.ToString());
+  }
+  rocksdb::CompactRangeOptions compact;
+  // Rewrite the last level too, or the tombstones and the data they hide stay on disk.
+  compact.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (rocksdb::ColumnFamilyHandle* h : families) {
+    if (rocksdb::Status s = db_->CompactRange(compact, h, nullptr, nullptr); !s.ok()) {
+      return Status::IoError("defragment: compact " + h->GetName() + ": " + s.ToString());
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace pharos::registry

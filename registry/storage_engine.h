@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "kvstore/mvcc_store.h"
@@ -28,12 +29,22 @@ class StorageEngine {
   kv::Families kv_families() { return {cf("kv"), cf("kv_meta"), cf("kv_lease")}; }
   // The member table: id (8 bytes, big-endian) -> Member.
   rocksdb::ColumnFamilyHandle* members() { return cf("members"); }
+  // The active alarms: one record (an AlarmResponse) under the key "alarms".
+  rocksdb::ColumnFamilyHandle* alarms() { return cf("alarms"); }
   // Bytes on disk (SST and WAL), for status and metrics.
   uint64_t SizeBytes() const;
+  // The backend's size as the quota counts it (etcd's db size): the key-value state, member
+  // table and alarms, in live SST files and memtables. The Raft log is not counted: it is
+  // truncated by snapshots on its own schedule.
+  uint64_t BackendSizeBytes();
+  // Flushes and fully compacts the backend's column families, so space freed by deletes and
+  // compaction goes back to the file system. Slow; blocks the caller.
+  Status Defragment();
 
  private:
   StorageEngine() = default;
   rocksdb::ColumnFamilyHandle* cf(const std::string& name) { return handles_.at(name); }
+  std::vector<rocksdb::ColumnFamilyHandle*> BackendFamilies();
 
   std::string dir_;
   std::unique_ptr<rocksdb::DB> db_;

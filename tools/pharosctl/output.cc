@@ -129,6 +129,9 @@ std::string Describe(const Status& s) {
     case StatusCode::kResourceExhausted:
       what = "the server is overloaded";
       break;
+    case StatusCode::kNoSpace:
+      what = "database space exceeded";
+      break;
     default:
       what = std::string(StatusCodeName(s.code()));
       std::transform(what.begin(), what.end(), what.begin(),

@@ -2,12 +2,18 @@
 #include <spdlog/spdlog.h>
 
 #include <iostream>
+#include <string_view>
 
 #include "common/asio.h"
 #include "registry/server.h"
 #include "registry/server_config.h"
+#include "registry/snapshot_restore.h"
 
 int main(int argc, char** argv) {
+  // An offline mode: no server, no ports (`pharosctl snapshot restore` runs it).
+  if (argc >= 2 && std::string_view(argv[1]) == "snapshot-restore") {
+    return pharos::registry::RunSnapshotRestore(argc, argv, std::cout, std::cerr);
+  }
   auto parsed = pharos::registry::ParseServerConfig(argc, argv, std::cout, std::cerr);
   if (!parsed.run) return parsed.exit_code;
   const pharos::registry::ServerConfig& config = parsed.config;

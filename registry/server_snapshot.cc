@@ -1,14 +1,15 @@
 // Server::HandleSnapshot: a backup of this member's key-value state, streamed to the client
 // (DESIGN.md §5). The copy is consistent — one RocksDB snapshot taken on the apply thread, in
 // order with applies — and read a chunk at a time on that thread, so applies interleave with a
-// long backup instead of waiting for it. Each blob is one framed chunk (4-byte length + bytes),
-// so the file keeps the chunk boundaries a restore needs; the last message carries the SHA-256 of
-// all blobs.
-#include <openssl/evp.h>
+// long backup instead of waiting for it. Each blob is one frame (4-byte length + bytes): first the
+// header of common/snapshot_file.h (revision, key count), then the store's chunks, so the file
+// keeps the chunk boundaries a restore needs; the last message carries the SHA-256 of all blobs.
 #include <spdlog/spdlog.h>
 
 #include "common/asio.h"
 #include "common/frame.h"
+#include "common/sha256.h"
+#include "common/snapshot_file.h"
 #include "kvstore/mvcc_store.h"
 #include "registry/applier.h"
 #include "registry/client_service.h"
@@ -27,18 +28,13 @@ struct SnapshotStream {
   std::optional<std::string> next;  // read one ahead, to know which chunk is the last
   int64_t revision = 0;
   uint64_t sent_bytes = 0;
-  EVP_MD_CTX* sha = nullptr;
-  ~SnapshotStream() {
-    if (sha) EVP_MD_CTX_free(sha);
-  }
+  Sha256 sha;
 };
 
 }  // namespace
 
 void Server::HandleSnapshot(std::shared_ptr<Connection> c, pb::Envelope env) {
   auto stream = std::make_shared<SnapshotStream>();
-  stream->sha = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(stream->sha, EVP_sha256(), nullptr);
   std::weak_ptr<bool> alive = alive_;
   // One step: on the apply thread take the next chunk, on the I/O thread send it, repeat.
   auto step = std::make_shared<std::function<void()>>();
@@ -48,14 +44,12 @@ void Server::HandleSnapshot(std::shared_ptr<Connection> c, pb::Envelope env) {
           Status status = Status::Ok();
           std::optional<std::string> chunk;
           if (!stream->reader) {
+            // The header and the reader's view are taken together, in order with applies.
             stream->reader = store.CreateSnapshot(kSnapshotChunkBytes);
             stream->revision = store.revision();
-            auto first = stream->reader->Next();
-            if (first.ok()) {
-              stream->next = std::move(*first);
-            } else {
-              status = first.status();
-            }
+            stream->next = EncodeSnapshotHeader({.revision = store.revision(),
+                                                 .key_count = store.key_count(),
+                                                 .compact_revision = store.compact_revision()});
           }
           if (status.ok()) {
             chunk = std::move(stream->next);
@@ -86,16 +80,13 @@ void Server::HandleSnapshot(std::shared_ptr<Connection> c, pb::Envelope env) {
             if (chunk) {
               std::string blob;
               AppendFrame(&blob, *chunk);
-              EVP_DigestUpdate(stream->sha, blob.data(), blob.size());
+              stream->sha.Update(blob);
               stream->sent_bytes += blob.size();
               r->set_blob(std::move(blob));
             }
             const bool last = !stream->next.has_value();
             if (last) {
-              unsigned char digest[EVP_MAX_MD_SIZE];
-              unsigned int length = 0;
-              EVP_DigestFinal_ex(stream->sha, digest, &length);
-              r->set_checksum(std::string(reinterpret_cast<char*>(digest), length));
+              r->set_checksum(stream->sha.Final());
               r->set_remaining_bytes(0);
               spdlog::info("snapshot at revision {} sent to {}: {} bytes", stream->revision,
                            c->peer(), stream->sent_bytes);

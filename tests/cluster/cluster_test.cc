@@ -1,16 +1,17 @@
 // Process-level tests: real pharosd processes on loopback, driven through the client protocol.
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
 #include <sys/wait.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 #include "client/client.h"
 #include "client/txn.h"
-#include "common/frame.h"
+#include "common/sha256.h"
+#include "common/snapshot_file.h"
 #include "tests/cluster/process_cluster.h"
 #include "tests/kvstore/kv_test_store.h"
 
@@ -299,24 +300,20 @@ TEST(ClusterTest, ASnapshotStreamIsAConsistentChecksummedCopyThatRestores) {
   ASSERT_FALSE(parts.back().checksum().empty());
   EXPECT_EQ(parts.back().header().revision(), revision);
 
-  std::string file;
-  for (const auto& p : parts) file += p.blob();
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(file.data(), file.size(), digest, &length, EVP_sha256(), nullptr);
-  EXPECT_EQ(std::string(reinterpret_cast<char*>(digest), length), parts.back().checksum());
+  std::string body;
+  for (const auto& p : parts) body += p.blob();
+  EXPECT_EQ(Sha256::Of(body), parts.back().checksum());
 
-  // The blobs are framed chunks; restored, they are the member's state at that revision.
-  FrameDecoder decoder(file.size());
-  decoder.Append(file);
+  // The blobs and the checksum are a snapshot file (common/snapshot_file.h), as pharosctl saves
+  // it; read back, they are the member's state at that revision.
+  std::istringstream file(body + SnapshotTrailer(parts.back().checksum()));
   std::vector<std::string> chunks;
-  for (;;) {
-    auto next = decoder.Next();
-    ASSERT_TRUE(next.ok());
-    if (!next->has_value()) break;
-    chunks.push_back(std::move(**next));
-  }
-  EXPECT_EQ(decoder.buffered(), 0u);
+  auto info = ReadSnapshot(file, file.str().size(),
+                           [&](std::string chunk) { chunks.push_back(std::move(chunk)); });
+  ASSERT_TRUE(info.ok()) << info.status().ToString();
+  EXPECT_EQ(info->header.revision, revision);
+  EXPECT_EQ(info->header.key_count, 1501u);
+  EXPECT_GE(chunks.size(), 2u);
   kv::testing::KvTestStore restored("snapshot_restore");
   ASSERT_TRUE(restored->Restore(chunks).ok());
   EXPECT_EQ(restored->revision(), revision);

@@ -21,7 +21,7 @@
 #include "client/client.h"
 #include "client/kv.h"
 #include "client/service_instance.h"
-#include "common/frame.h"
+#include "common/snapshot_file.h"
 #include "tests/cluster/process_cluster.h"
 #include "tests/kvstore/kv_test_store.h"
 #include "tests/registry/free_port.h"
@@ -549,23 +549,19 @@ TEST_F(PharosctlTest, SnapshotSaveWritesAVerifiedCopyThatRestores) {
   ASSERT_EQ(saved.code, 0) << saved.err;
   ASSERT_TRUE(std::filesystem::exists(path));
   EXPECT_FALSE(std::filesystem::exists(path + ".part"));
-  const std::string file = ReadAll(path);
-  std::filesystem::remove(path);
+  const uint64_t size = std::filesystem::file_size(path);
   EXPECT_EQ(saved.out, "Snapshot saved at " + path + " (revision " + std::to_string(revision) +
-                           ", " + std::to_string(file.size()) + " bytes)\n");
-  EXPECT_GT(file.size(), 800u * 1024u);
+                           ", " + std::to_string(size) + " bytes)\n");
+  EXPECT_GT(size, 800u * 1024u);
 
-  // The file is the member's state: framed chunks that restore to every key at that revision.
-  FrameDecoder decoder(file.size());
-  decoder.Append(file);
-  std::vector<std::string> chunks;
-  for (;;) {
-    auto next = decoder.Next();
-    ASSERT_TRUE(next.ok());
-    if (!next->has_value()) break;
-    chunks.push_back(std::move(**next));
-  }
-  EXPECT_EQ(decoder.buffered(), 0u);
+  // The file is the member's state: a verified snapshot file whose chunks restore to every key
+  // at that revision.
+  auto loaded = LoadSnapshotFile(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  std::filesystem::remove(path);
+  EXPECT_EQ(loaded->info.header.revision, revision);
+  EXPECT_EQ(loaded->info.header.key_count, 800u);
+  const std::vector<std::string>& chunks = loaded->chunks;
   EXPECT_GE(chunks.size(), 2u);
   kv::testing::KvTestStore restored("pharosctl_snapshot_restore");
   ASSERT_TRUE(restored->Restore(chunks).ok());

@@ -14,7 +14,7 @@
 
 namespace pharos::testing {
 
-ProcessCluster::ProcessCluster(int nodes, std::vector<std::string> extra_flags)
+ProcessCluster::ProcessCluster(int nodes, std::vector<std::string> extra_flags, bool start)
     : nodes_(nodes), extra_(std::move(extra_flags)) {
   dir_ = (std::filesystem::temp_directory_path() /
           ("pharos-cluster-test-" + std::to_string(getpid()) + "-" +
@@ -28,6 +28,7 @@ ProcessCluster::ProcessCluster(int nodes, std::vector<std::string> extra_flags)
     metrics_[i] = "127.0.0.1:" + std::to_string(FreePort());
     initial_cluster_ += (i ? "," : "") + names_[i] + "=" + peers_[i];
   }
+  if (!start) return;
   for (int i = 0; i < nodes; ++i) Start(i);
 }
 
@@ -65,7 +66,7 @@ int ProcessCluster::WaitExit(int i, std::chrono::milliseconds deadline) {
 void ProcessCluster::Start(int i) {
   if (Running(i)) return;
   const bool joining = cluster_of_.count(i) > 0;
-  const std::string data = dir_ + "/" + names_[i];
+  const std::string data = data_dir(i);
   const bool existing = std::filesystem::exists(data);
   std::vector<std::string> args = {PHAROSD_BINARY,
                                    "--name",

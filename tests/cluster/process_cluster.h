@@ -20,7 +20,9 @@ namespace pharos::testing {
 
 class ProcessCluster {
  public:
-  explicit ProcessCluster(int nodes, std::vector<std::string> extra_flags = {});
+  // With `start` false, no member runs until Start(i): a test can prepare the data directories
+  // first (a restore from a backup).
+  explicit ProcessCluster(int nodes, std::vector<std::string> extra_flags = {}, bool start = true);
   ~ProcessCluster();
 
   void Start(int i);
@@ -29,6 +31,9 @@ class ProcessCluster {
   int AddMemberSlot();
   std::string name(int i) const { return names_.at(i); }
   std::string peer(int i) const { return peers_.at(i); }
+  std::string data_dir(int i) const { return dir_ + "/" + names_.at(i); }
+  // name=peer,... of the members the cluster was made with.
+  std::string initial_cluster() const { return initial_cluster_; }
   // The exit status of a member that stopped by itself (waits for it), or -1.
   int WaitExit(int i, std::chrono::milliseconds deadline);
   // SIGTERM and wait for the exit; returns the exit status (as from waitpid).

@@ -64,5 +64,7 @@ void AddClusterCommands(CLI::App& app, Context& ctx);  // member *, endpoint *, 
 void AddRecipeCommands(CLI::App& app, Context& ctx);   // lock, elect
 void AddServiceCommands(CLI::App& app, Context& ctx);  // service *
 void AddSnapshotCommand(CLI::App& app, Context& ctx);  // snapshot save
+// Under `snapshot`: the offline commands on a saved file (status, restore).
+void AddSnapshotFileCommands(CLI::App& snapshot, Context& ctx);
 
 }  // namespace pharos::pharosctl

@@ -1,9 +1,9 @@
 // snapshot save FILE: a backup of one member's key-value state. The member streams it in chunks
 // (proto SnapshotRequest/SnapshotResponse); the chunks go to FILE.part, the SHA-256 of all of
-// them must match the checksum on the last chunk, and only then is the file synced and renamed
-// to FILE — so FILE, if it exists, is always a whole, verified snapshot.
+// them must match the checksum on the last chunk, and only then is that checksum appended (the
+// trailer of common/snapshot_file.h, which `snapshot status` and `restore` verify) and the file
+// synced and renamed to FILE — so FILE, if it exists, is always a whole, verified snapshot.
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +13,8 @@
 #include <memory>
 #include <mutex>
 
+#include "common/sha256.h"
+#include "common/snapshot_file.h"
 #include "tools/pharosctl/context.h"
 
 namespace pharos::pharosctl {
@@ -72,16 +74,6 @@ class PartFile {
   bool committed_ = false;
 };
 
-std::string ToHex(const std::string& bytes) {
-  static const char* const kDigits = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += kDigits[c >> 4];
-    out += kDigits[c & 15];
-  }
-  return out;
-}
-
 // What the stream's callback hands to the main thread, which does the disk work.
 struct Inbox {
   std::mutex mu;
@@ -98,10 +90,7 @@ int RunSnapshotSave(Context& ctx, const std::string& path) {
   signals.Catch();  // a signal must not leave FILE.part behind
   PartFile file(path);
   if (Status s = file.Open(); !s.ok()) return Fail(s);
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> sha(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (!sha || EVP_DigestInit_ex(sha.get(), EVP_sha256(), nullptr) != 1) {
-    return Fail("cannot initialise SHA-256");
-  }
+  Sha256 sha;
 
   auto inbox = std::make_shared<Inbox>();
   pb::Envelope request;
@@ -152,20 +141,20 @@ int RunSnapshotSave(Context& ctx, const std::string& path) {
     }
     for (const auto& chunk : chunks) {
       if (Status s = file.Write(chunk.blob()); !s.ok()) return Fail(s);
-      EVP_DigestUpdate(sha.get(), chunk.blob().data(), chunk.blob().size());
+      sha.Update(chunk.blob());
       bytes += chunk.blob().size();
       revision = std::max(revision, chunk.header().revision());
       if (chunk.remaining_bytes() != 0) continue;
       // The last chunk: its checksum covers every blob.
-      unsigned char digest[EVP_MAX_MD_SIZE];
-      unsigned int length = 0;
-      EVP_DigestFinal_ex(sha.get(), digest, &length);
-      const std::string actual(reinterpret_cast<const char*>(digest), length);
+      const std::string actual = sha.Final();
       if (chunk.checksum().empty()) return Fail("the snapshot came without a checksum");
       if (chunk.checksum() != actual) {
-        return Fail("snapshot checksum mismatch: expected " + ToHex(chunk.checksum()) + ", got " +
-                    ToHex(actual));
+        return Fail("snapshot checksum mismatch: expected " + HexOf(chunk.checksum()) + ", got " +
+                    HexOf(actual));
       }
+      const std::string trailer = SnapshotTrailer(actual);
+      if (Status s = file.Write(trailer); !s.ok()) return Fail(s);
+      bytes += trailer.size();
       if (Status s = file.Commit(); !s.ok()) return Fail(s);
       Emit(ctx.format() == Format::kJson
                ? "{\"path\":" + JsonQuote(path) + ",\"revision\":" + std::to_string(revision) +
@@ -186,6 +175,7 @@ void AddSnapshotCommand(CLI::App& app, Context& ctx) {
   auto* save = snapshot->add_subcommand("save", "Saves a verified snapshot of one member to FILE");
   save->add_option("file", *path, "FILE")->required();
   ctx.Register(save, [&ctx, path] { return RunSnapshotSave(ctx, *path); });
+  AddSnapshotFileCommands(*snapshot, ctx);
 }
 
 }  // namespace pharos::pharosctl

@@ -56,6 +56,12 @@ void HistoryRecorder::Complete(int process, const std::string& type, const std::
   completed_.push_back({invoked_at, t, type, f});
 }
 
+void HistoryRecorder::Observe(int process, const std::string& f, const std::string& key,
+                              const std::string& value_json) {
+  std::lock_guard lock(mu_);
+  Write(process, "ok", f, key, value_json, Now());
+}
+
 void HistoryRecorder::Note(const std::string& type, const std::string& f, int64_t invoked_at) {
   std::lock_guard lock(mu_);
   completed_.push_back({invoked_at, Now(), type, f});

@@ -31,6 +31,10 @@ class HistoryRecorder {
                  const std::string& value_json);
   void Complete(int process, const std::string& type, const std::string& f, const std::string& key,
                 const std::string& value_json, int64_t invoked_at);
+  // An observation, not an operation: one `ok` line with no invoke (a discovery client's view
+  // changing); it is in the history but not among the report's operations.
+  void Observe(int process, const std::string& f, const std::string& key,
+               const std::string& value_json);
   // An operation for the report's latency and throughput only (workloads whose history is not
   // a register history).
   void Note(const std::string& type, const std::string& f, int64_t invoked_at);

@@ -52,10 +52,11 @@ bool Nemesis::Iptables(const std::string& args) {
 
 void Nemesis::Strike() {
   Heal();
+  if (removed_) return;  // a member still not back: no new fault on top of it
   std::string k = kind_;
   if (k == "none") return;
   if (k == "mix") {
-    std::vector<std::string> kinds = {"kill", "kill-leader", "pause"};
+    std::vector<std::string> kinds = {"kill", "kill-leader", "pause", "membership"};
     if (chain_) kinds.push_back("partition");
     k = kinds[rng_() % kinds.size()];
   }
@@ -65,7 +66,20 @@ void Nemesis::Strike() {
     Pause();
   } else if (k == "partition" && chain_) {
     Partition();
+  } else if (k == "membership") {
+    RemoveMember();
   }
+}
+
+void Nemesis::RemoveMember() {
+  const int target = static_cast<int>(rng_() % nodes_.size());
+  const bool leader = nodes_.Leader() == target;
+  std::string name = "remove member " + nodes_.name(target) + (leader ? " (the leader)" : "");
+  const Status s = nodes_.RemoveMember(target, std::chrono::seconds(20));
+  if (!s.ok()) name += " (not confirmed: " + s.message() + ")";
+  faults_.push_back({name, clock_.Now(), 0});
+  removed_ = target;
+  active_ = true;
 }
 
 void Nemesis::Kill(bool leader) {
@@ -145,7 +159,18 @@ void Nemesis::Heal() {
   if (chain_) Iptables(std::string("-F ") + kChain);
   for (int i = 0; i < nodes_.size(); ++i) {
     if (nodes_.paused(i)) nodes_.Resume(i);
-    if (!nodes_.running(i)) nodes_.Start(i);
+    if (!nodes_.running(i) && removed_ != i) nodes_.Start(i);
+  }
+  if (removed_) {
+    // Healed when the address votes again, as a new member that has caught up.
+    const Status s = nodes_.AddMemberBack(*removed_, std::chrono::seconds(60));
+    if (!s.ok()) {
+      if (!faults_.empty()) faults_.back().name += " [heal failed once: " + s.message() + "]";
+      if (!nodes_.running(*removed_)) nodes_.Start(*removed_);
+      return;  // still active: the next Heal tries again
+    }
+    faults_.back().name += " (back as " + nodes_.name(*removed_) + ")";
+    removed_.reset();
   }
   if (active_ && !faults_.empty()) faults_.back().end_ns = clock_.Now();
   active_ = false;

@@ -1,6 +1,8 @@
 // Nemesis: the faults of a run, applied and healed on a schedule — kill -9 and restart (a random
 // member or the leader), SIGSTOP/SIGCONT pauses, and network partitions made with iptables rules
-// between the members' addresses (halves, an isolated leader, a bridge, one-way), or a mix. The
+// between the members' addresses (halves, an isolated leader, a bridge, one-way), membership
+// change (a member removed and stopped; healed by adding its address back as a new member,
+// started on an empty data directory and caught up), or a mix. The
 // rules live in a chain of their own, flushed at the start and removed at the end, even when
 // the run is interrupted (the destructor heals everything). Every fault is recorded with its
 // start and end for the report.
@@ -9,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -27,13 +30,15 @@ struct Fault {
 
 class Nemesis {
  public:
-  // kind: none | kill | kill-leader | pause | partition | mix
+  // kind: none | kill | kill-leader | pause | partition | membership | mix
   Nemesis(std::string kind, NodeSet& nodes, HistoryRecorder& clock, uint64_t seed);
   ~Nemesis();
 
   // Applies the next fault (healing the current one first).
   void Strike();
-  // Heals whatever is active: restarts killed members, resumes paused ones, drops the rules.
+  // Heals whatever is active: restarts killed members, resumes paused ones, drops the rules,
+  // adds a removed member back. A fault that could not be healed stays open (no end time) and
+  // the next Heal tries again.
   void Heal();
   const std::vector<Fault>& faults() const { return faults_; }
   // False when partitions were asked for but iptables cannot be used here.
@@ -43,6 +48,7 @@ class Nemesis {
   void Kill(bool leader);
   void Pause();
   void Partition();
+  void RemoveMember();
   bool Iptables(const std::string& args);
   void Drop(int from, int to);
 
@@ -53,6 +59,7 @@ class Nemesis {
   std::vector<Fault> faults_;
   bool active_ = false;
   bool chain_ = false;
+  std::optional<int> removed_;  // the slot a membership fault took out
   Status status_;
 };
 

@@ -42,10 +42,14 @@ NodeSet::NodeSet(NodeSetOptions options) : options_(std::move(options)) {
       if (free) options_.client_port = base;
     }
   }
-  for (int i = 0; i < options_.nodes; ++i) {
-    initial_cluster_ += (i ? "," : "") + std::string("n") + std::to_string(i + 1) + "=" +
-                        address(i) + ":" + std::to_string(options_.client_port + 1);
-  }
+  for (int i = 0; i < options_.nodes; ++i) names_.push_back("n" + std::to_string(i + 1));
+}
+
+// Every slot under its current name: how a member starting now finds its peers.
+std::string NodeSet::InitialCluster() const {
+  std::string out;
+  for (int i = 0; i < options_.nodes; ++i) out += (i ? "," : "") + names_[i] + "=" + peer(i);
+  return out;
 }
 
 NodeSet::~NodeSet() {
@@ -60,6 +64,10 @@ std::string NodeSet::client(int i) const {
   return address(i) + ":" + std::to_string(options_.client_port);
 }
 
+std::string NodeSet::peer(int i) const {
+  return address(i) + ":" + std::to_string(options_.client_port + 1);
+}
+
 std::vector<std::string> NodeSet::clients() const {
   std::vector<std::string> out;
   for (int i = 0; i < size(); ++i) out.push_back(client(i));
@@ -68,8 +76,8 @@ std::vector<std::string> NodeSet::clients() const {
 
 void NodeSet::Start(int i) {
   if (running(i)) return;
-  const std::string name = "n" + std::to_string(i + 1);
-  const std::string home = options_.dir + "/" + name;
+  const std::string name = names_[i];
+  const std::string home = options_.dir + "/n" + std::to_string(i + 1);
   std::filesystem::create_directories(home);
   const bool existing = started_once_[i];
   started_once_[i] = true;
@@ -81,11 +89,11 @@ void NodeSet::Start(int i) {
                                    "--listen-client",
                                    client(i),
                                    "--listen-peer",
-                                   address(i) + ":" + std::to_string(options_.client_port + 1),
+                                   peer(i),
                                    "--listen-metrics",
                                    address(i) + ":" + std::to_string(options_.client_port + 2),
                                    "--initial-cluster",
-                                   initial_cluster_,
+                                   InitialCluster(),
                                    "--initial-cluster-state",
                                    existing ? "existing" : "new"};
   const std::string log = home + "/pharosd.log";

@@ -21,6 +21,7 @@
 #include "jepsen/nemesis.h"
 #include "jepsen/node_set.h"
 #include "jepsen/register_workload.h"
+#include "jepsen/registry_workload.h"
 #include "jepsen/report.h"
 #include "jepsen/watch_workload.h"
 
@@ -50,16 +51,19 @@ int main(int argc, char** argv) {
   CLI::App app{"pharos-jepsen: a fault-injection run against a local pharosd cluster"};
   std::string workload = "register", nemesis_kind = "mix", out, pharosd, checker;
   int seconds = 60, nodes = 3, processes = 10, keys = 4, interval_s = 6, fault_s = 3, quiet_s = 5;
-  int min_ok_per_key = 10, port = 2379;
+  int min_ok_per_key = 10, port = 2379, lease_ttl_s = 3, grace_s = 0;
   uint64_t seed = 1;
   app.add_option("--workload", workload,
                  "register (read / write / cas per key, checked for linearizability), lock "
-                 "(holds never overlap, tokens rise) or watch (every watcher sees every write, "
-                 "in order)")
-      ->check(CLI::IsMember({"register", "lock", "watch"}))
+                 "(holds never overlap, tokens rise), registry (discovery views against the "
+                 "instances' committed history: nothing lost, nothing stale beyond TTL + grace) "
+                 "or watch (every watcher sees every write, in order)")
+      ->check(CLI::IsMember({"register", "lock", "registry", "watch"}))
       ->capture_default_str();
-  app.add_option("--nemesis", nemesis_kind, "none, kill, kill-leader, pause, partition, mix")
-      ->check(CLI::IsMember({"none", "kill", "kill-leader", "pause", "partition", "mix"}))
+  app.add_option("--nemesis", nemesis_kind,
+                 "none, kill, kill-leader, pause, partition, membership, mix")
+      ->check(
+          CLI::IsMember({"none", "kill", "kill-leader", "pause", "partition", "membership", "mix"}))
       ->capture_default_str();
   app.add_option("--time", seconds, "seconds of workload")->capture_default_str();
   app.add_option("--nodes", nodes, "3 or 5")->check(CLI::IsMember({3, 5}))->capture_default_str();
@@ -69,6 +73,11 @@ int main(int argc, char** argv) {
   app.add_option("--interval", interval_s, "seconds between faults")->capture_default_str();
   app.add_option("--fault-duration", fault_s, "seconds a fault lasts")->capture_default_str();
   app.add_option("--quiet", quiet_s, "seconds of quiet after the last heal")->capture_default_str();
+  app.add_option("--lease-ttl", lease_ttl_s, "registry: the instances' lease TTL, seconds")
+      ->capture_default_str();
+  app.add_option("--grace", grace_s,
+                 "registry: seconds a discovery view may lag the committed history "
+                 "(default: fault duration + lease TTL + 2)");
   app.add_option("--min-ok-per-key", min_ok_per_key, "a run with fewer does not count")
       ->capture_default_str();
   app.add_option("--port", port,
@@ -82,6 +91,9 @@ int main(int argc, char** argv) {
     std::cerr << "--interval must be longer than --fault-duration, which must be positive\n";
     return 2;
   }
+  // The grace covers a fault that hides the change (a partitioned or paused watch member), then
+  // a new leader re-extending every lease by its TTL, then two seconds to elect and deliver.
+  if (grace_s <= 0) grace_s = fault_s + lease_ttl_s + 2;
   if (pharosd.empty()) pharosd = SelfDir() + "/../registry/pharosd";
   if (checker.empty()) checker = SelfDir() + "/pharos-check";
   if (out.empty()) {
@@ -127,6 +139,14 @@ int main(int argc, char** argv) {
           RegisterWorkloadOptions{cluster.clients(), processes, keys, seed,
                                   std::chrono::milliseconds(2000), checker, out + "/check.json",
                                   min_ok_per_key},
+          history);
+    } else if (workload == "registry") {
+      work = std::make_unique<RegistryWorkload>(
+          RegistryWorkloadOptions{.endpoints = cluster.clients(),
+                                  .instances = processes,
+                                  .seed = seed,
+                                  .ttl_seconds = lease_ttl_s,
+                                  .grace = std::chrono::seconds(grace_s)},
           history);
     } else if (workload == "lock") {
       work = std::make_unique<LockWorkload>(cluster.clients(), processes, seed, history);

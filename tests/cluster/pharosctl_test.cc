@@ -581,5 +581,24 @@ TEST_F(PharosctlTest, SnapshotSaveWritesAVerifiedCopyThatRestores) {
   EXPECT_FALSE(std::filesystem::exists(path + ".part"));
 }
 
+TEST_F(PharosctlTest, AlarmListDisarmAndDefragEveryMember) {
+  EXPECT_EQ(Ok({"alarm", "list"}).out, "");  // no alarm on a fresh cluster
+  EXPECT_NE(Ok({"-w", "json", "alarm", "list"}).out.find("\"header\""), std::string::npos);
+  EXPECT_EQ(Ok({"alarm", "disarm"}).out, "All alarms disarmed\n");
+  for (int i = 0; i < 50; ++i) Ok({"put", "/defrag/" + std::to_string(i), std::string(4096, 'd')});
+  Ok({"del", "/defrag/", "--prefix"});
+  const std::string out = Ok({"defrag", "--cluster"}).out;
+  for (int i = 0; i < cluster_.size(); ++i) {
+    EXPECT_NE(out.find("Finished defragmenting member[" + cluster_.client(i) + "]"),
+              std::string::npos)
+        << out;
+  }
+  // A member that does not answer fails the command, after the others were done.
+  Outcome dead = Pharosctl({"--endpoints=127.0.0.1:1", "--command-timeout=1s", "defrag"});
+  EXPECT_EQ(dead.code, 1);
+  EXPECT_NE(dead.err.find("Failed to defragment member[127.0.0.1:1]"), std::string::npos)
+      << dead.err;
+}
+
 }  // namespace
 }  // namespace pharos::testing

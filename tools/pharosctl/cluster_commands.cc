@@ -153,14 +153,7 @@ int RunMemberChange(Context& ctx, const MemberFlags& f, bool remove) {
 // The endpoints an endpoint command covers: --endpoints, or with --cluster every member's
 // client addresses.
 Result<std::vector<std::string>> Targets(Context& ctx, const EndpointFlags& f) {
-  if (!f.cluster) return ctx.endpoints();
-  auto list = MemberList(ctx);
-  if (!list.ok()) return list.status();
-  std::vector<std::string> out;
-  for (const auto& m : list->members()) {
-    for (const auto& c : m.client_urls()) out.push_back(c);
-  }
-  return out;
+  return CommandTargets(ctx, f.cluster);
 }
 
 struct Probe {
@@ -322,6 +315,17 @@ int RunMoveLeader(Context& ctx, const std::string& hex) {
 }
 
 }  // namespace
+
+Result<std::vector<std::string>> CommandTargets(Context& ctx, bool cluster) {
+  if (!cluster) return ctx.endpoints();
+  auto list = MemberList(ctx);
+  if (!list.ok()) return list.status();
+  std::vector<std::string> out;
+  for (const auto& m : list->members()) {
+    for (const auto& c : m.client_urls()) out.push_back(c);
+  }
+  return out;
+}
 
 void AddClusterCommands(CLI::App& app, Context& ctx) {
   auto mf = std::make_shared<MemberFlags>();

@@ -56,14 +56,18 @@ class Context {
   std::vector<std::pair<CLI::App*, std::function<int()>>> commands_;
 };
 
+// The endpoints the user gave, or with `cluster` every member's client address (member list).
+Result<std::vector<std::string>> CommandTargets(Context& ctx, bool cluster);
+
 // Each file adds its commands (main.cc calls them in order).
-void AddKvCommands(CLI::App& app, Context& ctx);       // get put del txn compaction
-void AddWatchCommand(CLI::App& app, Context& ctx);     // watch
-void AddLeaseCommands(CLI::App& app, Context& ctx);    // lease *
-void AddClusterCommands(CLI::App& app, Context& ctx);  // member *, endpoint *, move-leader
-void AddRecipeCommands(CLI::App& app, Context& ctx);   // lock, elect
-void AddServiceCommands(CLI::App& app, Context& ctx);  // service *
-void AddSnapshotCommand(CLI::App& app, Context& ctx);  // snapshot save
+void AddKvCommands(CLI::App& app, Context& ctx);           // get put del txn compaction
+void AddWatchCommand(CLI::App& app, Context& ctx);         // watch
+void AddLeaseCommands(CLI::App& app, Context& ctx);        // lease *
+void AddClusterCommands(CLI::App& app, Context& ctx);      // member *, endpoint *, move-leader
+void AddMaintenanceCommands(CLI::App& app, Context& ctx);  // alarm list|disarm, defrag
+void AddRecipeCommands(CLI::App& app, Context& ctx);       // lock, elect
+void AddServiceCommands(CLI::App& app, Context& ctx);      // service *
+void AddSnapshotCommand(CLI::App& app, Context& ctx);      // snapshot save
 // Under `snapshot`: the offline commands on a saved file (status, restore).
 void AddSnapshotFileCommands(CLI::App& snapshot, Context& ctx);
 

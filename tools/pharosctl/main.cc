@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   AddWatchCommand(app, ctx);
   AddLeaseCommands(app, ctx);
   AddClusterCommands(app, ctx);
+  AddMaintenanceCommands(app, ctx);
   AddRecipeCommands(app, ctx);
   AddServiceCommands(app, ctx);
   AddSnapshotCommand(app, ctx);

@@ -6,6 +6,9 @@
 #
 #   tests/raft/mutation_test.sh [--seeds N] [--steps K] [--only a,b,...]
 # Exit 0 when every mutant is caught, 1 when one survives, 2 on a setup error.
+# With MUTATION_BUILD_LOCK=FILE, every configure and build step runs under `flock FILE`, so the
+# script's compiles never overlap other builds on a shared machine (do not also run the whole
+# script under the same lock: it would wait for itself).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -37,7 +40,10 @@ target_link_libraries(raft_safety_checker PUBLIC pharos_raft)
 add_subdirectory(raft/sim)
 CMAKE
 export CCACHE_BASEDIR="$scratch"
-cmake -S "$scratch/src" -B "$scratch/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+locked() {
+  if [ -n "${MUTATION_BUILD_LOCK:-}" ]; then flock "$MUTATION_BUILD_LOCK" "$@"; else "$@"; fi
+}
+locked cmake -S "$scratch/src" -B "$scratch/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 
 # mutate ID FILE: replaces the text in $scratch/old with $scratch/new in FILE (exactly once).
 mutate() {
@@ -62,6 +68,14 @@ describe[d]="follower truncates on an AppendEntries whose entries it already has
 file[d]=raft/raft_log.cc
 describe[e]="pre-vote raises the term"
 file[e]=raft/node.cc
+describe[f]="follower commits to the leader's commit, not min(it, last index matched)"
+file[f]=raft/raft_log.cc
+describe[g]="ReadIndex answered without the heartbeat round"
+file[g]=raft/node.cc
+describe[h]="config entry appended before an entry of the leader's term commits"
+file[h]=raft/node.cc
+describe[i]="truncated configuration entry not rolled back"
+file[i]=raft/membership.cc
 
 write_mutant() {
   case "$1" in
@@ -82,17 +96,34 @@ write_mutant() {
     BecomePreCandidate();
     vote_msg = raftpb::MSG_PRE_VOTE;
     vote_term = term_;' > "$scratch/new" ;;
+    # Bounded by the log, since the core refuses to commit entries it does not hold.
+    f) printf '%s' '  CommitTo(std::min(leader_commit, last_new));' > "$scratch/old"
+       printf '%s' '  CommitTo(std::min(leader_commit, LastIndex()));' > "$scratch/new" ;;
+    g) printf '%s' '  read_only_.Add(m.context(), log_.committed(), from, config_.id);
+  BcastHeartbeat();' > "$scratch/old"
+       printf '%s' '  ReadIndexRequest r;
+  r.context = m.context();
+  r.index = log_.committed();
+  r.from = from;
+  ServeReads({std::move(r)});' > "$scratch/new" ;;
+    h) printf '%s' '  if (!CommittedEntryInCurrentTerm()) {
+    return Status::Unavailable("no entry of this leader'"'"'s term has committed yet; retry");
+  }' > "$scratch/old"
+       printf '%s' '' > "$scratch/new" ;;
+    i) printf '%s' '  while (!changes_.empty() && changes_.back().index >= from) changes_.pop_back();' \
+         > "$scratch/old"
+       printf '%s' '' > "$scratch/new" ;;
   esac
 }
 
 survived=0
 printf '%-3s %-72s %-8s %s\n' id mutant result "caught by"
-for id in a b c d e; do
+for id in a b c d e f g h i; do
   if [ -n "$only" ] && [[ ",$only," != *",$id,"* ]]; then continue; fi
   cp "$root/${file[$id]}" "$scratch/src/${file[$id]}"
   write_mutant "$id"
   mutate "$id" "${file[$id]}"
-  if ! ninja -C "$scratch/build" raft-sim >"$scratch/build.log" 2>&1; then
+  if ! locked ninja -C "$scratch/build" raft-sim >"$scratch/build.log" 2>&1; then
     echo "mutant $id did not build:" >&2; tail -20 "$scratch/build.log" >&2; exit 2
   fi
   caught=""

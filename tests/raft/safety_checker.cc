@@ -1,6 +1,9 @@
 #include "tests/raft/safety_checker.h"
 
+#include <algorithm>
 #include <functional>
+
+#include "raft/membership.h"
 
 namespace pharos::raft::testing {
 
@@ -15,6 +18,7 @@ void SafetyChecker::Fail(std::string check, std::string detail) {
 
 void SafetyChecker::ObserveRole(uint64_t node, uint64_t term, Role role) {
   if (role != Role::kLeader) return;
+  max_leader_term_ = std::max(max_leader_term_, term);
   auto [it, inserted] = leader_of_term_.emplace(term, node);
   if (!inserted && it->second != node) {
     Fail("ElectionSafety", "nodes " + std::to_string(it->second) + " and " + std::to_string(node) +
@@ -79,6 +83,7 @@ void SafetyChecker::ObserveApply(uint64_t node, uint64_t index, uint64_t term, u
 }
 
 void SafetyChecker::ObserveSnapshotRestore(uint64_t node, uint64_t index, uint64_t chain) {
+  holds_prefix_[node] = 0;  // its state machine was replaced: check it afresh
   auto it = applied_chain_.find(index);
   if (it != applied_chain_.end() && it->second != chain) {
     Fail("StateMachineSafety", "node " + std::to_string(node) + " restored a snapshot at " +
@@ -117,10 +122,50 @@ void SafetyChecker::ObserveSend(const raftpb::Message& m, const raftpb::HardStat
 
 void SafetyChecker::ObserveRead(uint64_t node, uint64_t read_index, uint64_t acked_before_start) {
   if (read_index < acked_before_start) {
-    Fail("LinearizableRead", "node " + std::to_string(node) + " served a read at index " +
-                                 std::to_string(read_index) + " though a write at index " +
-                                 std::to_string(acked_before_start) +
-                                 " was acknowledged before the read began");
+    Fail("ReadIndexCoversAckedWrites",
+         "node " + std::to_string(node) + " served a read at index " + std::to_string(read_index) +
+             " though a write at index " + std::to_string(acked_before_start) +
+             " was acknowledged before the read began");
+  }
+}
+
+void SafetyChecker::ObserveWriteAcked(uint64_t write) { acked_.push_back(write); }
+
+namespace {
+
+std::string Ids(const google::protobuf::RepeatedField<uint64_t>& ids) {
+  std::vector<uint64_t> sorted(ids.begin(), ids.end());
+  std::sort(sorted.begin(), sorted.end());
+  std::string out = "{";
+  for (uint64_t id : sorted) out += (out.size() > 1 ? "," : "") + std::to_string(id);
+  return out + "}";
+}
+
+std::string Describe(const raftpb::ConfState& cs) {
+  return "voters " + Ids(cs.voters()) + " learners " + Ids(cs.learners());
+}
+
+}  // namespace
+
+void SafetyChecker::ObserveConfiguration(uint64_t node, const raftpb::ConfState& in_force,
+                                         const raftpb::ConfState& base,
+                                         const std::vector<raftpb::Entry>& entries) {
+  raftpb::ConfState from_log = base;
+  uint64_t last_change = 0;
+  for (const raftpb::Entry& e : entries) {
+    if (e.type() != raftpb::ENTRY_CONF_CHANGE) continue;
+    raftpb::ConfChange cc;
+    raftpb::ConfState next;
+    // An entry that does not apply leaves the configuration as it was (as on every node).
+    if (cc.ParseFromString(e.data()) && ApplyConfChange(from_log, cc, &next).ok()) from_log = next;
+    last_change = e.index();
+  }
+  if (Describe(from_log) != Describe(in_force)) {
+    Fail("ConfigurationFollowsLog",
+         "node " + std::to_string(node) + " acts on " + Describe(in_force) + " but its log (" +
+             (last_change ? "last configuration entry at " + std::to_string(last_change)
+                          : std::string("no configuration entry after its snapshot")) +
+             ") gives " + Describe(from_log));
   }
 }
 

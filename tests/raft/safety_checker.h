@@ -34,7 +34,11 @@ class SafetyChecker {
   // if compacted). Records the committed entries and checks they never change.
   template <typename TermAt>
   void ObserveCommit(uint64_t node, uint64_t commit, const TermAt& term_at);
-  // Leader Completeness: a node that just became leader holds every committed entry.
+  // Leader Completeness (Raft §5.4): a node that just became leader of a term holds every entry
+  // committed in an earlier term. An entry first seen committed while a leader of this term or a
+  // later one already existed is not required: a vote granted in term T can reach its candidate
+  // after a leader of term T+1 has committed entries the candidate lacks, and that stale leader
+  // can commit nothing.
   template <typename TermAt>
   void ObserveNewLeader(uint64_t node, uint64_t term, uint64_t last_index, uint64_t first_index,
                         const TermAt& term_at);
@@ -43,9 +47,29 @@ class SafetyChecker {
   void ObserveApply(uint64_t node, uint64_t index, uint64_t term, uint64_t chain);
   // A node restored its state machine from a snapshot at `index` with hash chain `chain`.
   void ObserveSnapshotRestore(uint64_t node, uint64_t index, uint64_t chain);
-  // Linearizable reads: a read that began after writes up to `acked_index` were acknowledged
-  // must be served at a read index of at least that.
+  // ReadIndex: a read that began after writes up to `acked_index` were acknowledged must be
+  // served at a read index of at least that (the leader's commit index covers every write it or
+  // an earlier leader acknowledged).
   void ObserveRead(uint64_t node, uint64_t read_index, uint64_t acked_before_start);
+
+  // Linearizable reads, checked on the value a read returns: the state machine is modelled as the
+  // set of client writes it holds. A write is acknowledged once (`write` is its id); a read takes
+  // `acked_writes()` when it begins; when `node` answers it, `holds(write)` must be true of every
+  // write acknowledged before that. The caller promises that a node's state machine only gains
+  // writes, except when it is replaced by a snapshot (ObserveSnapshotRestore), so each node's
+  // answers are checked in amortized constant time.
+  void ObserveWriteAcked(uint64_t write);
+  uint64_t acked_writes() const { return acked_.size(); }
+  template <typename Holds>
+  void ObserveReadAnswered(uint64_t node, uint64_t acked_before_start, const Holds& holds);
+
+  // Membership (thesis §4.1): a configuration takes effect when its entry is appended, so the
+  // configuration a node acts on must be the one its own log gives: `base` (its snapshot's)
+  // followed by the configuration entries among `entries` (its log after the snapshot). A
+  // truncated configuration entry must take its configuration with it.
+  void ObserveConfiguration(uint64_t node, const raftpb::ConfState& in_force,
+                            const raftpb::ConfState& base,
+                            const std::vector<raftpb::Entry>& entries);
 
   // A message is leaving `node`, whose durable state is `durable` (hard state) and whose durable
   // log ends at `durable_last`. What the message promises must already survive a crash: a vote
@@ -70,10 +94,18 @@ class SafetyChecker {
   std::map<std::pair<uint64_t, uint64_t>, std::pair<uint64_t, uint64_t>> entries_;
   // index -> term of the committed entry.
   std::map<uint64_t, uint64_t> committed_;
+  // index -> the highest term any leader had reached when the entry was first seen committed
+  // (at least the term of the leader that committed it).
+  std::map<uint64_t, uint64_t> committed_era_;
+  uint64_t max_leader_term_ = 0;
   uint64_t max_committed_ = 0;
   // index -> hash chain after applying it.
   std::map<uint64_t, uint64_t> applied_chain_;
   std::map<uint64_t, uint64_t> last_applied_;
+  // Acknowledged writes in order, and per node how many of them its state machine was seen to
+  // hold (reset when a snapshot replaces it).
+  std::vector<uint64_t> acked_;
+  std::map<uint64_t, uint64_t> holds_prefix_;
 };
 
 uint64_t HashEntry(const raftpb::Entry& e);
@@ -84,6 +116,7 @@ void SafetyChecker::ObserveCommit(uint64_t node, uint64_t commit, const TermAt& 
     std::optional<uint64_t> t = term_at(i);
     if (!t) break;  // compacted: those were checked when they were committed
     auto [it, inserted] = committed_.emplace(i, *t);
+    if (inserted) committed_era_.emplace(i, max_leader_term_);
     if (!inserted) {
       if (it->second != *t) {
         Fail("StateMachineSafety", "node " + std::to_string(node) + " committed index " +
@@ -102,7 +135,8 @@ template <typename TermAt>
 void SafetyChecker::ObserveNewLeader(uint64_t node, uint64_t term, uint64_t last_index,
                                      uint64_t first_index, const TermAt& term_at) {
   for (const auto& [index, committed_term] : committed_) {
-    if (index < first_index) continue;  // inside the leader's snapshot
+    if (index < first_index) continue;               // inside the leader's snapshot
+    if (committed_era_.at(index) >= term) continue;  // committed after this term's election
     std::optional<uint64_t> t = index <= last_index ? term_at(index) : std::nullopt;
     if (!t || *t != committed_term) {
       Fail("LeaderCompleteness",
@@ -110,6 +144,20 @@ void SafetyChecker::ObserveNewLeader(uint64_t node, uint64_t term, uint64_t last
                " without committed entry " + std::to_string(index) + "@" +
                std::to_string(committed_term) + " (its log: last " + std::to_string(last_index) +
                (t ? ", term there " + std::to_string(*t) : std::string(", no entry there")) + ")");
+      return;
+    }
+  }
+}
+
+template <typename Holds>
+void SafetyChecker::ObserveReadAnswered(uint64_t node, uint64_t acked_before_start,
+                                        const Holds& holds) {
+  uint64_t& prefix = holds_prefix_[node];
+  for (; prefix < acked_before_start && prefix < acked_.size(); ++prefix) {
+    if (!holds(acked_[prefix])) {
+      Fail("LinearizableRead", "node " + std::to_string(node) + " answered a read from a state " +
+                                   "machine without write " + std::to_string(acked_[prefix]) +
+                                   ", acknowledged before the read began");
       return;
     }
   }

@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
 
   const auto start = std::chrono::steady_clock::now();
   int64_t passed = 0, failed = 0, events = 0, elections = 0, crashes = 0, snapshots = 0,
-          conf_changes = 0, acked = 0, reads = 0;
+          conf_changes = 0, acked = 0, reads = 0, follower_reads = 0, rejoins = 0;
   for (int64_t s = seed; s < seed + seeds; ++s) {
     pharos::raft::sim::SimOptions options;
     options.seed = static_cast<uint64_t>(s);
@@ -72,6 +72,8 @@ int main(int argc, char** argv) {
     conf_changes += r.conf_changes;
     acked += r.writes_acked;
     reads += r.reads_served;
+    follower_reads += r.follower_reads_served;
+    rejoins += r.rejoins_checked;
     if (r.ok) {
       ++passed;
       if (!quiet && seeds == 1) {
@@ -79,8 +81,9 @@ int main(int argc, char** argv) {
                   << " ms simulated, " << r.elections << " elections, " << r.crashes << " crashes, "
                   << r.partitions << " partitions, " << r.snapshots_sent << " snapshots sent, "
                   << r.conf_changes << " membership changes, " << r.writes_acked
-                  << " writes acked, " << r.reads_served << " reads served, max term " << r.max_term
-                  << "\n";
+                  << " writes acked, " << r.reads_served << " reads served ("
+                  << r.follower_reads_served << " through a follower), " << r.rejoins_checked
+                  << " rejoins under a stable leader, max term " << r.max_term << "\n";
       }
       continue;
     }
@@ -99,8 +102,9 @@ int main(int argc, char** argv) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "totals: " << events << " events, " << elections << " elections, " << crashes
             << " crashes, " << snapshots << " snapshots sent, " << conf_changes
-            << " membership changes, " << acked << " writes acked, " << reads << " reads served, "
-            << secs << " s\n";
+            << " membership changes, " << acked << " writes acked, " << reads << " reads served ("
+            << follower_reads << " through a follower), " << rejoins
+            << " rejoins under a stable leader, " << secs << " s\n";
   std::cout << "raft-sim: " << passed << " seeds passed, " << failed << " failed" << std::endl;
   return failed == 0 ? 0 : 1;
 }

@@ -1,6 +1,7 @@
 #include "tests/raft/sim/simulation.h"
 
 #include <algorithm>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
@@ -24,6 +25,13 @@ const char* TypeName(raftpb::MessageType t) {
 
 std::string Snapshot(uint64_t index, uint64_t chain) {
   return std::to_string(index) + ":" + std::to_string(chain);
+}
+
+// Client writes carry their id after a prefix ("w17", "liveness-18"); no-ops carry nothing.
+std::optional<uint64_t> WriteId(const std::string& data) {
+  const size_t digits = data.find_first_of("0123456789");
+  if (data.empty() || digits == std::string::npos) return std::nullopt;
+  return std::stoull(data.substr(digits));
 }
 
 }  // namespace
@@ -222,6 +230,7 @@ void Simulation::Handle(Event& e) {
     case EventKind::kRestart: {
       SimNode* n = NodeById(e.node);
       if (!n || n->raft || n->removed || n->incarnation != e.incarnation) return;
+      if (held_out_.count(n->id)) return;  // it comes back with the others (Rejoin)
       Restart(*n);
       return;
     }
@@ -238,11 +247,20 @@ void Simulation::Handle(Event& e) {
       ClientRead();
       Schedule(now_ + Uniform(5, 60) * kMs, Event{EventKind::kClientRead});
       return;
+    case EventKind::kRejoin:
+      if (quiet_) Rejoin();
+      return;
+    case EventKind::kConfChange:
+      if (!quiet_) TryConfChange();
+      return;
+    case EventKind::kStop:
+      if (SimNode* n = NodeById(e.node)) StopRemoved(*n);
+      return;
   }
 }
 
 bool Simulation::LinkUp(uint64_t from, uint64_t to) const {
-  return blocked_.count({from, to}) == 0;
+  return blocked_.count({from, to}) == 0 && held_out_.count(from) == 0 && held_out_.count(to) == 0;
 }
 
 void Simulation::Send(const raftpb::Message& m) {
@@ -336,7 +354,14 @@ void Simulation::Pump(SimNode& n) {
   SendAll(n, now_msgs);
   if (n.persisting || !n.raft->HasReady()) return;
   n.ready = n.raft->GetReady();
+  // A Ready that rewrites entries already handed out truncated the log: the configuration must
+  // have followed (checked after the Ready's messages are out, as they were made with it).
+  const bool truncated = n.ready.snapshot || (!n.ready.entries.empty() &&
+                                              n.ready.entries.front().index() <= n.handed_last);
+  if (n.ready.snapshot) n.handed_last = n.ready.snapshot->metadata().index();
+  if (!n.ready.entries.empty()) n.handed_last = n.ready.entries.back().index();
   SendAll(n, n.ready.messages);
+  if (truncated) CheckConfiguration(n);
   n.persisting = true;
   if (n.ready.must_sync || n.ready.hard_state) {
     // fsync takes time; a crash before it completes loses this Ready.
@@ -393,6 +418,12 @@ void Simulation::FinishPersist(SimNode& n) {
     n.sm_index = std::stoull(data.substr(0, colon));
     n.sm_chain = std::stoull(data.substr(colon + 1));
     n.sm_conf = rd.snapshot->metadata().conf_state();
+    auto writes = snapshot_writes_.find(data);
+    if (writes == snapshot_writes_.end()) {
+      Fail("SimHarness", "node " + std::to_string(n.id) + " received an unknown snapshot " + data);
+      return;
+    }
+    n.sm_writes = writes->second;
     TraceEvent("node " + std::to_string(n.id) + " installed snapshot " +
                std::to_string(n.sm_index));
     checker_.ObserveSnapshotRestore(n.id, n.sm_index, n.sm_chain);
@@ -410,37 +441,34 @@ void Simulation::FinishPersist(SimNode& n) {
     }
     reads_.erase(it);
   }
-  // A read is served once the state machine has applied its read index.
-  for (auto it = n.reads_waiting.begin(); it != n.reads_waiting.end();) {
-    if (it->first.index <= n.sm_index) {
-      checker_.ObserveRead(n.id, it->first.index, it->second.acked_before);
-      ++result_.reads_served;
-      it = n.reads_waiting.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  AnswerReads(n);
   n.raft->Advance();
+}
+
+void Simulation::AnswerReads(SimNode& n) {
+  // A read is answered once the state machine has applied its read index; the answer is the
+  // state machine's value then, which must hold every write acknowledged before the read began.
+  for (auto it = n.reads_waiting.begin(); it != n.reads_waiting.end();) {
+    if (it->first.index > n.sm_index) {
+      ++it;
+      continue;
+    }
+    const PendingRead& r = it->second;
+    checker_.ObserveReadAnswered(n.id, r.acked_writes, [&n](uint64_t write) {
+      return write < n.sm_writes.size() && n.sm_writes[write];
+    });
+    checker_.ObserveRead(n.id, it->first.index, r.acked_before);
+    ++result_.reads_served;
+    if (r.on_follower) ++result_.follower_reads_served;
+    it = n.reads_waiting.erase(it);
+  }
 }
 
 void Simulation::Apply(SimNode& n, const raftpb::Entry& e) {
   n.sm_chain = ChainHash(n.sm_chain, e);
   n.sm_index = e.index();
   checker_.ObserveApply(n.id, e.index(), e.term(), n.sm_chain);
-  if (conf_change_index_ && e.index() >= *conf_change_index_) {
-    // Our change either committed here or was truncated away; either way the next may start.
-    if (e.index() > *conf_change_index_ || e.data() != conf_change_data_) {
-      SimNode* orphan = joining_node_ ? NodeById(*joining_node_) : nullptr;
-      if (orphan && !IsLearner(n.sm_conf, orphan->id) && !IsVoter(n.sm_conf, orphan->id)) {
-        TraceEvent("node " + std::to_string(orphan->id) + " never joined; stopped");
-        Crash(*orphan);
-        orphan->removed = true;
-      }
-    }
-    conf_change_pending_ = false;
-    conf_change_index_.reset();
-    joining_node_.reset();
-  }
+  ResolveConfChanges(n, e);
   if (e.type() == raftpb::ENTRY_CONF_CHANGE) {
     raftpb::ConfChange cc;
     cc.ParseFromString(e.data());
@@ -450,23 +478,58 @@ void Simulation::Apply(SimNode& n, const raftpb::Entry& e) {
     if (cc.type() == raftpb::CONF_REMOVE_NODE) {
       SimNode* gone = NodeById(cc.node_id());
       if (gone && !gone->removed && gone != &n) {
-        TraceEvent("node " + std::to_string(gone->id) + " removed and stopped");
-        Crash(*gone);
-        gone->removed = true;
+        // In the chaos phase the operator is slow: the removed member may still be restarted
+        // (by a supervisor) and run for a while with a log that does not know of its removal.
+        if (quiet_ || Chance(0.5)) {
+          StopRemoved(*gone);
+        } else {
+          to_stop_.insert(gone->id);
+          Schedule(now_ + Uniform(1, 1500) * kMs, Event{EventKind::kStop, gone->id});
+        }
       } else if (gone == &n) {
         n.removed = true;  // stopped below, once this Ready is done
       }
     }
     return;
   }
+  if (const std::optional<uint64_t> id = WriteId(e.data())) {
+    if (n.sm_writes.size() <= *id) n.sm_writes.resize(*id + 1);
+    n.sm_writes[*id] = true;
+  }
   auto w = writes_.find(e.data());
   if (w != writes_.end() && w->second.node == n.id && w->second.incarnation == n.incarnation &&
       w->second.term == e.term()) {
     ++result_.writes_acked;
+    checker_.ObserveWriteAcked(*WriteId(e.data()));
     max_acked_index_ = std::max(max_acked_index_, e.index());
     if (e.data() == liveness_write_ && !liveness_write_acked_at_) liveness_write_acked_at_ = now_;
     writes_.erase(w);
   }
+}
+
+void Simulation::ResolveConfChanges(const SimNode& n, const raftpb::Entry& e) {
+  // The first node to apply a pending change's index learns whether it committed or was
+  // truncated away (every committed index is applied somewhere before any snapshot covers it).
+  for (auto it = conf_changes_.begin(); it != conf_changes_.end() && it->first <= e.index();) {
+    if (it->first < e.index() || e.data() != it->second.data) {
+      SimNode* orphan = it->second.joining ? NodeById(it->second.joining) : nullptr;
+      if (orphan && !orphan->removed && !IsLearner(n.sm_conf, orphan->id) &&
+          !IsVoter(n.sm_conf, orphan->id)) {
+        TraceEvent("node " + std::to_string(orphan->id) + " never joined; stopped");
+        Crash(*orphan);
+        orphan->removed = true;
+      }
+    }
+    it = conf_changes_.erase(it);
+  }
+}
+
+void Simulation::StopRemoved(SimNode& gone) {
+  to_stop_.erase(gone.id);
+  if (gone.removed) return;
+  TraceEvent("node " + std::to_string(gone.id) + " removed and stopped");
+  Crash(gone);
+  gone.removed = true;
 }
 
 void Simulation::Crash(SimNode& n) {
@@ -496,6 +559,7 @@ void Simulation::Restart(SimNode& n) {
     return;
   }
   n.raft = std::move(*node);
+  n.handed_last = n.storage->LastIndex();
   n.seen_role = Role::kFollower;
   n.seen_commit = n.raft->log().committed();
   TraceEvent("START node " + std::to_string(n.id) + " term=" + std::to_string(n.raft->term()) +
@@ -519,7 +583,7 @@ void Simulation::Partition(const std::vector<std::vector<uint64_t>>& sides) {
   // Arm the minority term bound: a side that cannot reach a quorum of voters cannot win a
   // pre-vote, so none of its members may pass the highest term anyone holds now, plus one (a
   // pre-vote won just before the cut).
-  if (conf_change_pending_) return;
+  if (conf_change_pending()) return;
   // Conservative: members may hold different configurations; the bound applies only to a side
   // that lacks a quorum in every configuration any member holds.
   std::vector<const raftpb::ConfState*> configs;
@@ -555,22 +619,61 @@ void Simulation::StartQuietPhase() {
   duplicate_ = 0;
   delay_max_us_ = 2000;
   faults_active_ = false;
+  for (const std::set<uint64_t> stop = to_stop_; uint64_t id : stop) StopRemoved(*NodeById(id));
+  HoldOutMinority();
   for (auto& [id, n] : nodes_) {
-    if (!n.raft && !n.removed) Restart(n);
+    if (!n.raft && !n.removed && !held_out_.count(id)) Restart(n);
   }
   quiet_ = true;
   churn_ = false;
   quiet_since_ = now_;
+  settle_since_ = now_;
   liveness_write_acked_at_.reset();
   liveness_write_.clear();
   stable_leader_.reset();
 }
 
+void Simulation::HoldOutMinority() {
+  held_out_.clear();
+  // Which voters a minority is must be clear: not while a membership change is in flight.
+  if (conf_change_pending() || !Chance(0.7)) return;
+  const SimNode* newest = nullptr;
+  for (auto& [id, n] : nodes_) {
+    if (!newest || n.sm_index > newest->sm_index) newest = &n;
+  }
+  std::vector<uint64_t> voters(newest->sm_conf.voters().begin(), newest->sm_conf.voters().end());
+  const int64_t most = (static_cast<int64_t>(voters.size()) - 1) / 2;
+  if (most < 1) return;
+  for (int64_t k = Uniform(1, most); k > 0 && !voters.empty(); --k) {
+    const size_t pick = Uniform(0, voters.size() - 1);
+    SimNode* n = NodeById(voters[pick]);
+    voters.erase(voters.begin() + pick);
+    if (!n || n->removed) continue;
+    held_out_.insert(n->id);
+    TraceEvent("HOLD OUT node " + std::to_string(n->id) + (n->raft ? " (cut off)" : " (down)") +
+               " until a leader is stable");
+  }
+}
+
+void Simulation::Rejoin() {
+  if (held_out_.empty()) return;
+  const std::set<uint64_t> back = std::move(held_out_);
+  held_out_.clear();
+  for (uint64_t id : back) {
+    SimNode* n = NodeById(id);
+    if (!n || n->removed) continue;
+    TraceEvent("REJOIN node " + std::to_string(id) + (n->raft ? " (link healed)" : " (restart)"));
+    if (stable_leader_) ++result_.rejoins_checked;
+    Restart(*n);
+  }
+}
+
 void Simulation::Nemesis() {
   if (quiet_) {
     if (now_ - quiet_since_ < kQuietLengthUs || !liveness_write_acked_at_) return;
-    quiet_ = false;
     stable_leader_.reset();
+    Rejoin();
+    quiet_ = false;
     chaos_until_ = now_ + Uniform(1000, 3000) * kMs;
     // Some chaos phases churn leaders hard: frequent leader crashes over a lossy network leave
     // leaders of successive terms with conflicting uncommitted suffixes (the paper's Figure 8).
@@ -692,43 +795,58 @@ void Simulation::TrySnapshot(SimNode& n) {
     Fail("SimHarness", "snapshot at " + std::to_string(index) + ": " + s.ToString());
     return;
   }
+  snapshot_writes_[Snapshot(index, n.sm_chain)] = n.sm_writes;
   TraceEvent("SNAPSHOT node " + std::to_string(n.id) + " at " + std::to_string(index));
 }
 
 void Simulation::TryConfChange() {
   SimNode* leader = Leader();
-  if (!leader || conf_change_pending_) return;
+  if (!leader) return;
+  // Any change the leader's configuration allows, whatever else is in flight: refusing one
+  // that overlaps a change not yet committed, or that comes before an entry of the leader's own
+  // term commits, is the core's job. Voters stay between nodes and nodes + 2, so the cluster
+  // passes through even sizes, where two changes from one configuration can have disjoint
+  // majorities.
   const raftpb::ConfState& cs = leader->raft->conf_state();
-  raftpb::ConfChange cc;
-  if (cs.learners_size() > 0) {
-    cc.set_type(raftpb::CONF_PROMOTE_LEARNER);
-    cc.set_node_id(cs.learners(0));
-  } else if (cs.voters_size() > options_.nodes) {
-    cc.set_type(raftpb::CONF_REMOVE_NODE);
-    cc.set_node_id(cs.voters(Uniform(0, cs.voters_size() - 1)));
-  } else if (next_node_id_ < 40) {
-    cc.set_type(raftpb::CONF_ADD_LEARNER);
-    cc.set_node_id(next_node_id_);
-  } else {
-    return;
+  const int voters = cs.voters_size();
+  std::vector<raftpb::ConfChange> options;
+  auto option = [&options](raftpb::ConfChangeType type, uint64_t id) {
+    options.emplace_back().set_type(type);
+    options.back().set_node_id(id);
+  };
+  for (uint64_t id : cs.learners()) {
+    if (voters < options_.nodes + 2) option(raftpb::CONF_PROMOTE_LEARNER, id);
+    option(raftpb::CONF_REMOVE_NODE, id);
   }
+  if (voters > options_.nodes) {
+    option(raftpb::CONF_REMOVE_NODE, cs.voters(Uniform(0, voters - 1)));
+  }
+  if (cs.learners_size() == 0 && voters < options_.nodes + 2 && next_node_id_ < 40) {
+    option(raftpb::CONF_ADD_LEARNER, next_node_id_);
+  }
+  if (options.empty()) return;
+  const raftpb::ConfChange cc = options[Uniform(0, options.size() - 1)];
   const uint64_t index = leader->raft->log().LastIndex() + 1;
   Status s = leader->raft->ProposeConfChange(cc);
   TraceEvent("CONF " + raftpb::ConfChangeType_Name(cc.type()) + " " + std::to_string(cc.node_id()) +
              " at leader " + std::to_string(leader->id) + ": " + s.ToString());
   if (!s.ok()) return;
   ++result_.conf_changes;
-  conf_change_pending_ = true;
-  conf_change_index_ = index;
-  conf_change_data_ = cc.SerializeAsString();
+  PendingChange& pending = conf_changes_[index];
+  pending.data = cc.SerializeAsString();
   term_bound_.clear();  // the quorum arithmetic behind the bound no longer holds
   if (cc.type() == raftpb::CONF_ADD_LEARNER) {
     SimNode& n = nodes_[next_node_id_];
     n.id = next_node_id_++;
     n.storage = std::make_unique<MemoryStorage>();  // joins empty; learns the log from the leader
     n.tick_phase = Uniform(0, kTickUs - 1);
-    joining_node_ = n.id;
+    pending.joining = n.id;
     Restart(n);
+  }
+  if (faults_active_ && !quiet_ && Chance(0.2)) {
+    // The leader fails with the change appended but not yet committed: the next leader may not
+    // have it, and the entry is truncated where it was copied.
+    Schedule(now_ + Uniform(0, 3000), Event{EventKind::kCrash, leader->id, leader->incarnation});
   }
   Pump(*leader);
 }
@@ -772,7 +890,9 @@ void Simulation::ClientRead() {
   if (up.empty()) return;
   SimNode* n = up[Uniform(0, up.size() - 1)];
   std::string ctx = "r" + std::to_string(next_read_++);
-  reads_[ctx] = PendingRead{n->id, n->incarnation, max_acked_index_};
+  // On a follower the core forwards the request to the leader it knows.
+  reads_[ctx] = PendingRead{n->id, n->incarnation, max_acked_index_, checker_.acked_writes(),
+                            n->raft->role() != Role::kLeader};
   n->raft->ReadIndex(ctx);
   Pump(*n);
 }
@@ -788,6 +908,11 @@ void Simulation::CheckAfterEvent() {
       const RaftLog& log = n.raft->log();
       checker_.ObserveNewLeader(n.id, n.raft->term(), log.LastIndex(), log.FirstIndex(),
                                 [&log](uint64_t i) { return log.Term(i); });
+      // An operator whose membership change failed with "not leader" retries on the new leader
+      // at once, before its term has committed anything.
+      if (faults_active_ && !quiet_ && Chance(0.3)) {
+        Schedule(now_ + Uniform(0, 2000), Event{EventKind::kConfChange});
+      }
     }
     n.seen_role = role;
     if (n.raft->log().committed() != n.seen_commit) {
@@ -805,11 +930,37 @@ void Simulation::CheckAfterEvent() {
     Fail(checker_.violation()->check, checker_.violation()->detail);
     return;
   }
+  if (result_.events % 1000 == 0) {
+    for (auto& [id, n] : nodes_) CheckConfiguration(n);
+  }
   CheckLeaderMatchTruthful();
   CheckOnlyCompleteLogsElectable();
   CheckMinorityTermBound();
   CheckStability();
   CheckLiveness();
+}
+
+void Simulation::CheckConfiguration(SimNode& n) {
+  if (!n.raft) return;
+  const RaftLog& log = n.raft->log();
+  auto snapshot = log.Snapshot();
+  if (!snapshot.ok()) {
+    Fail("SimHarness", "node " + std::to_string(n.id) +
+                           " has no snapshot metadata: " + snapshot.status().ToString());
+    return;
+  }
+  std::vector<raftpb::Entry> entries;
+  if (log.FirstIndex() <= log.LastIndex()) {
+    auto slice =
+        log.Slice(log.FirstIndex(), log.LastIndex() + 1, std::numeric_limits<uint64_t>::max());
+    if (!slice.ok()) {
+      Fail("SimHarness", "node " + std::to_string(n.id) + " log: " + slice.status().ToString());
+      return;
+    }
+    entries = std::move(*slice);
+  }
+  checker_.ObserveConfiguration(n.id, n.raft->conf_state(), snapshot->metadata().conf_state(),
+                                entries);
 }
 
 void Simulation::CheckOnlyCompleteLogsElectable() {
@@ -885,21 +1036,24 @@ void Simulation::CheckMinorityTermBound() {
 }
 
 void Simulation::CheckStability() {
-  // With no fault active, a leader that hears a quorum is never deposed: once every member
-  // follows one leader at one term, nothing may change until the next fault.
+  // With no fault active, a leader that hears a quorum is never deposed, and a node that comes
+  // back (restarted, or its links healed) does not raise the term (PreVote and CheckQuorum).
+  // "No fault active" is the quiet phase: every link healthy and prompt, no loss, no crash, no
+  // membership change or transfer; a minority may be held out and then rejoins. Checking starts
+  // once the rest follow one leader, at least one maximum election timeout after the heal, so
+  // timers and messages from the chaos phase have run out.
   if (!quiet_) return;
   SimNode* leader = Leader();
   if (stable_leader_) {
     const auto [id, term] = *stable_leader_;
     SimNode* l = NodeById(id);
-    for (SimNode* n : LiveMembers()) {
-      if (n->raft && n->raft->term() != term) {
-        Fail("Stability", "node " + std::to_string(n->id) + " moved to term " +
-                              std::to_string(n->raft->term()) + " while leader " +
-                              std::to_string(id) + " of term " + std::to_string(term) +
-                              " was healthy and no fault was active");
-        return;
-      }
+    for (auto& [nid, n] : nodes_) {
+      if (n.removed || !n.raft || n.raft->term() <= term) continue;
+      Fail("Stability", "node " + std::to_string(nid) + " moved to term " +
+                            std::to_string(n.raft->term()) + " while leader " + std::to_string(id) +
+                            " of term " + std::to_string(term) +
+                            " was healthy and no fault was active");
+      return;
     }
     if (!l || !l->raft || l->raft->role() != Role::kLeader) {
       Fail("Stability", "leader " + std::to_string(id) + " of term " + std::to_string(term) +
@@ -907,16 +1061,27 @@ void Simulation::CheckStability() {
     }
     return;
   }
-  // Timers started before the heal may still fire; one maximum election timeout after it, every
-  // member's timer has been reset by the leader or has fired.
-  if (now_ - quiet_since_ < 300 * kMs) return;
-  if (!leader || conf_change_pending_ || leader->raft->lead_transferee() != 0) return;
+  if (now_ - settle_since_ < 300 * kMs) return;
+  if (!leader || conf_change_pending() || leader->raft->lead_transferee() != 0) return;
+  const uint64_t term = leader->raft->term();
   for (SimNode* n : LiveMembers()) {
-    if (!n->raft || n->raft->term() != leader->raft->term() || n->raft->lead() != leader->id) {
+    if (held_out_.count(n->id)) continue;
+    if (!n->raft || n->raft->term() != term || n->raft->lead() != leader->id) return;
+  }
+  for (uint64_t id : held_out_) {
+    // A node held out with a term above the leader's was a candidate when it was cut off: its
+    // return rightly deposes the leader. Let it back now and settle again.
+    const SimNode* n = NodeById(id);
+    const uint64_t t = n->raft ? n->raft->term() : n->storage->hard_state().term();
+    if (t > term) {
+      Rejoin();
+      settle_since_ = now_;
       return;
     }
   }
-  stable_leader_ = std::make_pair(leader->id, leader->raft->term());
+  stable_leader_ = std::make_pair(leader->id, term);
+  TraceEvent("STABLE leader " + std::to_string(leader->id) + " term " + std::to_string(term));
+  if (!held_out_.empty()) Schedule(now_ + Uniform(1, 600) * kMs, Event{EventKind::kRejoin});
 }
 
 void Simulation::CheckLiveness() {

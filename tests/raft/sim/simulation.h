@@ -43,6 +43,8 @@ struct SimResult {
   int64_t sim_time_us = 0;
   int64_t writes_acked = 0;
   int64_t reads_served = 0;
+  int64_t follower_reads_served = 0;  // asked of a follower, which forwarded it to the leader
+  int64_t rejoins_checked = 0;        // nodes that came back while a stable leader was watched
   int64_t crashes = 0;
   int64_t partitions = 0;
   int64_t snapshots_sent = 0;
@@ -66,7 +68,10 @@ class Simulation {
     kRestart,
     kNemesis,
     kClientWrite,
-    kClientRead
+    kClientRead,
+    kRejoin,
+    kConfChange,
+    kStop
   };
   struct Event {
     Event(EventKind kind, uint64_t node = 0, uint64_t incarnation = 0, raftpb::Message msg = {})
@@ -79,7 +84,9 @@ class Simulation {
   struct PendingRead {
     uint64_t node;
     uint64_t incarnation;
-    uint64_t acked_before;
+    uint64_t acked_before;  // highest index of a write acknowledged before the read began
+    uint64_t acked_writes;  // SafetyChecker::acked_writes() when it began
+    bool on_follower;
   };
   struct SimNode {
     uint64_t id = 0;
@@ -94,9 +101,13 @@ class Simulation {
     uint64_t sm_index = 0;
     uint64_t sm_chain = 0;
     raftpb::ConfState sm_conf;
+    // The client writes it holds (by write id): the value a read returns.
+    std::vector<bool> sm_writes;
     std::vector<std::pair<ReadState, PendingRead>> reads_waiting;
     Role seen_role = Role::kFollower;
     uint64_t seen_commit = 0;
+    // Last log index handed out for persisting: a Ready starting at or below it truncates.
+    uint64_t handed_last = 0;
   };
   struct TraceLine {
     int64_t time;
@@ -119,6 +130,8 @@ class Simulation {
   void Nemesis();
   void Churn(const std::vector<SimNode*>& members, SimNode* leader);
   void StartQuietPhase();
+  void HoldOutMinority();
+  void Rejoin();
   void Crash(SimNode& n);
   void Restart(SimNode& n);
   void Partition(const std::vector<std::vector<uint64_t>>& sides);
@@ -126,12 +139,16 @@ class Simulation {
   void ClientWrite();
   void ClientRead();
   void TryConfChange();
+  void ResolveConfChanges(const SimNode& n, const raftpb::Entry& e);
+  void StopRemoved(SimNode& gone);
   void TrySnapshot(SimNode& n);
   void Apply(SimNode& n, const raftpb::Entry& e);
+  void AnswerReads(SimNode& n);
 
   // Checks beyond the SafetyChecker.
   void CheckAfterEvent();
   void CheckLeaderMatchTruthful();
+  void CheckConfiguration(SimNode& n);
   void CheckOnlyCompleteLogsElectable();
   void CheckStability();
   void CheckMinorityTermBound();
@@ -184,6 +201,10 @@ class Simulation {
   std::optional<int64_t> liveness_write_acked_at_;
   std::string liveness_write_;
   std::optional<std::pair<uint64_t, uint64_t>> stable_leader_;  // (id, term)
+  // Stability is watched from a settled state: a minority of voters may be kept away (crashed,
+  // or cut off from everyone) until a leader is stable, and then brought back.
+  std::set<uint64_t> held_out_;
+  int64_t settle_since_ = 0;
 
   // Minority term bound: node -> highest term it may reach while cut off from a quorum.
   std::map<uint64_t, uint64_t> term_bound_;
@@ -198,11 +219,19 @@ class Simulation {
   };
   std::map<std::string, PendingWrite> writes_;
   std::map<std::string, PendingRead> reads_;
+  // The writes a snapshot's state machine holds, by snapshot data ("index:chain").
+  std::map<std::string, std::vector<bool>> snapshot_writes_;
   uint64_t max_acked_index_ = 0;
-  bool conf_change_pending_ = false;
-  std::optional<uint64_t> conf_change_index_;
-  std::string conf_change_data_;
-  std::optional<uint64_t> joining_node_;
+  // Membership changes proposed and not yet seen committed or truncated, by log index. Clients
+  // do not wait for one to finish before proposing the next: the core must refuse overlaps.
+  struct PendingChange {
+    std::string data;
+    uint64_t joining = 0;  // the node an ADD_LEARNER brings in, stopped if it never joins
+  };
+  std::map<uint64_t, PendingChange> conf_changes_;
+  bool conf_change_pending() const { return !conf_changes_.empty(); }
+  // Members whose removal was applied somewhere and whom the operator has yet to stop.
+  std::set<uint64_t> to_stop_;
   bool stop_ = false;
 };
 

@@ -131,6 +131,34 @@ void SafetyChecker::ObserveRead(uint64_t node, uint64_t read_index, uint64_t ack
 
 void SafetyChecker::ObserveWriteAcked(uint64_t write) { acked_.push_back(write); }
 
+void SafetyChecker::ObserveFollowerAppend(uint64_t node, uint64_t commit_before,
+                                          uint64_t commit_after, uint64_t leader_commit,
+                                          uint64_t last_matched) {
+  const uint64_t allowed = std::max(commit_before, std::min(leader_commit, last_matched));
+  if (commit_after > allowed) {
+    Fail("FollowerCommitWithinMatch",
+         "node " + std::to_string(node) + " moved its commit index to " +
+             std::to_string(commit_after) + " on an AppendEntries that matched up to " +
+             std::to_string(last_matched) + " (leader's commit " + std::to_string(leader_commit) +
+             ")");
+  }
+}
+
+void SafetyChecker::ObserveConfigurationAppended(uint64_t leader, uint64_t term,
+                                                 uint64_t term_at_commit,
+                                                 bool earlier_change_uncommitted) {
+  if (term_at_commit != term) {
+    Fail("SafeConfigurationChange",
+         "leader " + std::to_string(leader) + " of term " + std::to_string(term) +
+             " appended a configuration entry before an entry of its term committed");
+  } else if (earlier_change_uncommitted) {
+    Fail("SafeConfigurationChange", "leader " + std::to_string(leader) + " of term " +
+                                        std::to_string(term) +
+                                        " appended a configuration entry while another was "
+                                        "uncommitted");
+  }
+}
+
 namespace {
 
 std::string Ids(const google::protobuf::RepeatedField<uint64_t>& ids) {

@@ -63,6 +63,19 @@ class SafetyChecker {
   template <typename Holds>
   void ObserveReadAnswered(uint64_t node, uint64_t acked_before_start, const Holds& holds);
 
+  // A follower handled an AppendEntries from the leader whose commit index was `leader_commit` and
+  // that matched its log up to `last_matched` (prev index + entries). Its commit index may move
+  // to min(leader_commit, last_matched) and no further: its log beyond may be a stale suffix.
+  void ObserveFollowerAppend(uint64_t node, uint64_t commit_before, uint64_t commit_after,
+                             uint64_t leader_commit, uint64_t last_matched);
+
+  // A leader of `term` appended a configuration entry. Single-server changes are safe only if
+  // an entry of the leader's own term had committed (`term_at_commit` is its log's term at its
+  // commit index) and no earlier configuration entry was still uncommitted: otherwise two changes
+  // from one configuration, by leaders of different terms, can have disjoint majorities.
+  void ObserveConfigurationAppended(uint64_t leader, uint64_t term, uint64_t term_at_commit,
+                                    bool earlier_change_uncommitted);
+
   // Membership (thesis §4.1): a configuration takes effect when its entry is appended, so the
   // configuration a node acts on must be the one its own log gives: `base` (its snapshot's)
   // followed by the configuration entries among `entries` (its log after the snapshot). A

@@ -344,7 +344,13 @@ void Simulation::Deliver(Event& e) {
   const raftpb::Message& m = e.msg;
   if (!LinkUp(m.from(), m.to())) return;
   TraceEvent(Describe(m));
+  const uint64_t commit_before = n->raft->log().committed();
   (void)n->raft->Step(m);
+  if (m.type() == raftpb::MSG_APP && n->raft->role() == Role::kFollower &&
+      n->raft->term() == m.term()) {
+    checker_.ObserveFollowerAppend(n->id, commit_before, n->raft->log().committed(), m.commit(),
+                                   m.index() + m.entries_size());
+  }
   Pump(*n);
 }
 
@@ -826,11 +832,22 @@ void Simulation::TryConfChange() {
   }
   if (options.empty()) return;
   const raftpb::ConfChange cc = options[Uniform(0, options.size() - 1)];
-  const uint64_t index = leader->raft->log().LastIndex() + 1;
+  const RaftLog& log = leader->raft->log();
+  const uint64_t index = log.LastIndex() + 1;
+  bool earlier_uncommitted = false;
+  if (log.committed() < log.LastIndex()) {
+    auto tail = log.Slice(log.committed() + 1, index, std::numeric_limits<uint64_t>::max());
+    for (const raftpb::Entry& e : tail.ok() ? *tail : std::vector<raftpb::Entry>{}) {
+      earlier_uncommitted |= e.type() == raftpb::ENTRY_CONF_CHANGE;
+    }
+  }
+  const uint64_t term_at_commit = log.Term(log.committed()).value_or(0);
   Status s = leader->raft->ProposeConfChange(cc);
   TraceEvent("CONF " + raftpb::ConfChangeType_Name(cc.type()) + " " + std::to_string(cc.node_id()) +
              " at leader " + std::to_string(leader->id) + ": " + s.ToString());
   if (!s.ok()) return;
+  checker_.ObserveConfigurationAppended(leader->id, leader->raft->term(), term_at_commit,
+                                        earlier_uncommitted);
   ++result_.conf_changes;
   PendingChange& pending = conf_changes_[index];
   pending.data = cc.SerializeAsString();

@@ -1,7 +1,10 @@
 #include "registry/applier.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
+
+#include <string_view>
 
 #include "common/metrics.h"
 #include "raft/membership.h"
@@ -11,6 +14,10 @@ namespace pharos::registry {
 namespace {
 
 const char* const kAlarmsKey = "alarms";
+// Opens a Raft snapshot's data that starts with the member table (4-byte big-endian length, a
+// MemberListResponse), the store's own snapshot after it. Data without it (from a leader that
+// predates it) is the store's alone.
+constexpr std::string_view kSnapshotMembers = "pharos-members/1";
 
 std::string IdKey(uint64_t id) {
   std::string key(8, '\0');
@@ -133,10 +140,27 @@ void Applier::ApplyNow(const std::optional<raftpb::Snapshot>& snapshot,
     }
   } observe{apply_latency, started};
   if (snapshot && !snapshot->data().empty()) {
-    if (Status s = store_->Restore({snapshot->data()}); !s.ok()) {
+    std::string_view data = snapshot->data();
+    std::optional<pb::MemberListResponse> members;
+    if (data.starts_with(kSnapshotMembers) && data.size() >= kSnapshotMembers.size() + 4) {
+      data.remove_prefix(kSnapshotMembers.size());
+      uint32_t n = 0;
+      for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<uint8_t>(data[i]);
+      data.remove_prefix(4);
+      members.emplace();
+      if (n > data.size() || !members->ParseFromArray(data.data(), static_cast<int>(n))) {
+        spdlog::critical("a snapshot's member table is corrupt");
+        std::abort();
+      }
+      data.remove_prefix(n);
+    }
+    const Status s = members ? store_->Restore({std::string(data)})  // a copy, rarely
+                             : store_->Restore({snapshot->data()});  // an older leader's
+    if (!s.ok()) {
       spdlog::critical("restoring a snapshot failed: {}", s.ToString());
       std::abort();
     }
+    if (members) ReplaceMembers(*members);
     hub_->OnRestore();
     spdlog::info("restored a snapshot at raft index {} (kv revision {})",
                  snapshot->metadata().index(), store_->revision());
@@ -154,6 +178,34 @@ void Applier::ApplyNow(const std::optional<raftpb::Snapshot>& snapshot,
   RunWaiting();
   if (callbacks_.progress) {
     post_([cb = callbacks_.progress, index = applied_.load()] { cb(index); });
+  }
+}
+
+std::string Applier::SnapshotPrefix() const {
+  pb::MemberListResponse list;
+  for (const auto& [id, m] : members_) *list.add_members() = m;
+  const std::string body = list.SerializeAsString();
+  std::string out(kSnapshotMembers);
+  const auto n = static_cast<uint32_t>(body.size());
+  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  return out + body;
+}
+
+void Applier::ReplaceMembers(const pb::MemberListResponse& members) {
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(
+      storage_.db()->NewIterator(rocksdb::ReadOptions(), storage_.members()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) batch.Delete(storage_.members(), it->key());
+  it.reset();
+  members_.clear();
+  for (const pb::Member& m : members.members()) {
+    members_[m.id()] = m;
+    batch.Put(storage_.members(), IdKey(m.id()), m.SerializeAsString());
+  }
+  (void)storage_.db()->Write(rocksdb::WriteOptions(), &batch);
+  if (callbacks_.members) {
+    std::vector<pb::Member> list(members.members().begin(), members.members().end());
+    post_([cb = callbacks_.members, list = std::move(list)] { cb(list); });
   }
 }
 

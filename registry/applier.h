@@ -76,6 +76,11 @@ class Applier {
   size_t watchers() const { return watchers_.load(); }
   int64_t revision() const { return revision_.load(); }
   int64_t compact_revision() const { return compact_revision_.load(); }
+  // What a Raft snapshot carries besides the store's state: the member table (names, addresses),
+  // to go before the store's data. A member that catches up by snapshot has no other way to
+  // learn the members published before it, and without them it gives no NOT_LEADER hint and
+  // lists members short. Apply thread only (inside Run).
+  std::string SnapshotPrefix() const;
 
  private:
   using Task = std::function<void(kv::MvccStore&, kv::WatchHub&, kv::Lessor&)>;
@@ -84,6 +89,8 @@ class Applier {
                 const std::vector<raftpb::Entry>& entries);
   void ApplyEntry(const raftpb::Entry& e);
   void RunWaiting();
+  // The member table a restored snapshot carried replaces ours, in memory and on disk.
+  void ReplaceMembers(const pb::MemberListResponse& members);
   // Raises or clears an alarm and persists the set; answers what is active after it.
   pb::AlarmResponse ApplyAlarm(const pb::AlarmRequest& request);
   void PublishAlarms();

@@ -98,7 +98,7 @@ Status Server::Start() {
   rcb.snapshot_data = [this, alive](std::function<void(Result<std::string>)> done) {
     applier_->Run([this, alive, done](kv::MvccStore& store, kv::WatchHub&, kv::Lessor&) {
       auto reader = store.CreateSnapshot();
-      std::string data;
+      std::string data = applier_->SnapshotPrefix();  // the member table first
       Status status;
       for (;;) {
         auto chunk = reader->Next();

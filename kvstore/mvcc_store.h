@@ -80,6 +80,11 @@ class MvccStore {
                                               const std::string& range_end,
                                               size_t max_revisions) const;
 
+  // A hash of every stored revision up to `revision` (0: now), as etcd's HashKV: members with the
+  // same compact revision must agree. COMPACTED below the compacted revision, FUTURE_REVISION
+  // beyond the current one.
+  Result<uint32_t> HashKV(int64_t revision) const;
+
   int64_t revision() const { return revision_; }
   int64_t compact_revision() const { return compact_revision_; }
   uint64_t applied_index() const { return applied_; }

@@ -11,6 +11,7 @@
 #include "registry/applier.h"
 #include "registry/auto_compactor.h"
 #include "registry/client_service.h"
+#include "registry/cluster_id.h"
 #include "registry/http_service.h"
 #include "registry/raft_driver.h"
 #include "registry/storage_engine.h"
@@ -58,6 +59,7 @@ Status Server::Start() {
   auto storage = StorageEngine::Open(config_.data_dir);
   if (!storage.ok()) return storage.status();
   storage_ = std::move(*storage);
+  if (Status s = LoadOrMakeClusterId(); !s.ok()) return s;
 
   std::weak_ptr<bool> alive = alive_;
   auto post = [this, alive](std::function<void()> fn) {
@@ -89,12 +91,19 @@ Status Server::Start() {
   ro.election_max_ticks = config_.election_max_ms / config_.tick_ms;
   ro.applied = applier_->applied_index();
   ro.snapshot_count = config_.snapshot_count;
+  ro.cluster_id = cluster_id_;
   RaftDriver::Callbacks rcb;
   rcb.apply = [this](std::optional<raftpb::Snapshot> snap, std::vector<raftpb::Entry> entries) {
     applier_->Apply(std::move(snap), std::move(entries));
   };
   rcb.read_state = [this](const raft::ReadState& rs) { OnReadState(rs); };
   rcb.soft_state = [this](const raft::SoftState& ss) { OnSoftState(ss); };
+  rcb.cluster_id_learned = [this](uint64_t id) {
+    cluster_id_ = id;
+    if (Status s = SaveClusterId(*storage_, id); !s.ok()) {
+      spdlog::error("cannot keep the cluster id: {}", s.ToString());
+    }
+  };
   rcb.snapshot_data = [this, alive](std::function<void(Result<std::string>)> done) {
     applier_->Run([this, alive, done](kv::MvccStore& store, kv::WatchHub&, kv::Lessor&) {
       auto reader = store.CreateSnapshot();
@@ -138,9 +147,23 @@ Status Server::Start() {
   if (Status s = http_->Start(); !s.ok()) return s;
   RegisterMetrics();
   ScheduleTimers();
-  spdlog::info("pharosd {} (member {:x}) serving clients on {}, peers on {}", config_.name,
-               config_.member_id, config_.listen_client, config_.listen_peer);
+  spdlog::info("pharosd {} (member {:x} of cluster {:x}) serving clients on {}, peers on {}",
+               config_.name, config_.member_id, cluster_id_, config_.listen_client,
+               config_.listen_peer);
   return Status::Ok();
+}
+
+// A directory made by a restore has its id; a new cluster's first start derives it from the
+// voters, as every one of them does; a joining member learns it from the first peer message.
+Status Server::LoadOrMakeClusterId() {
+  auto id = LoadClusterId(*storage_);
+  if (!id.ok()) return id.status();
+  cluster_id_ = *id;
+  if (cluster_id_ != 0 || config_.initial_cluster_state != "new") return Status::Ok();
+  std::vector<uint64_t> voters;
+  for (const PeerSpec& p : config_.peers) voters.push_back(p.id);
+  cluster_id_ = DeriveClusterId(voters);
+  return SaveClusterId(*storage_, cluster_id_);
 }
 
 void Server::ScheduleTimers() {
@@ -162,6 +185,7 @@ pb::ResponseHeader Server::Header(int64_t revision) const {
   h.set_revision(revision);
   h.set_raft_term(driver_->status().term);
   h.set_member_id(config_.member_id);
+  h.set_cluster_id(cluster_id_);
   return h;
 }
 
@@ -344,6 +368,8 @@ void Server::Handle(std::shared_ptr<Connection> c, pb::Envelope env) {
       return HandleAlarm(c, std::move(env));
     case pb::Envelope::kDefragment:
       return HandleDefragment(c, std::move(env));
+    case pb::Envelope::kHashKv:
+      return HandleHashKV(c, std::move(env));
     default:
       return Fail(c, env, Status::InvalidArgument("unknown or empty request"));
   }

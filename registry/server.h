@@ -81,9 +81,10 @@ class Server {
   void HandleStatus(std::shared_ptr<Connection> c, pb::Envelope env);
   void HandleSnapshot(std::shared_ptr<Connection> c, pb::Envelope env);
   // Maintenance (server_maintenance.cc): auto-compaction, the backend quota and its alarm,
-  // defragmentation.
+  // defragmentation, the KV hash members compare.
   void HandleAlarm(std::shared_ptr<Connection> c, pb::Envelope env);
   void HandleDefragment(std::shared_ptr<Connection> c, pb::Envelope env);
+  void HandleHashKV(std::shared_ptr<Connection> c, pb::Envelope env);
   void OnAlarms(std::vector<pb::AlarmMember> alarms);
   void AutoCompact();
   void CheckQuota();
@@ -102,6 +103,7 @@ class Server {
   // Asks the voter furthest along to take over; false when there is none.
   bool HandOverLeadership();
   void ScheduleTimers();
+  Status LoadOrMakeClusterId();
   HttpResponse Http(const std::string& path);
   void RegisterMetrics();
   // Per request: its method and when it arrived, for the request metrics.
@@ -136,6 +138,7 @@ class Server {
   std::set<int64_t> revoking_;
   std::map<uint64_t, int64_t> internal_revokes_;  // request id -> lease being revoked
   raft::SoftState soft_;
+  uint64_t cluster_id_ = 0;  // I/O thread
   bool published_ = false;
   bool shutting_down_ = false;
   std::unique_ptr<AutoCompactor> compactor_;

@@ -7,6 +7,7 @@
 //   data — puts, txns with a put, lease grants — with NO_SPACE. Deletes, compactions, revokes and
 //   reads still work, so an operator can reclaim space, defragment and disarm.
 // - Defragment: rewrites this member's backend so freed space returns to the file system.
+// - HashKV: this member's hash of its history up to a revision, which members compare.
 #include <spdlog/spdlog.h>
 
 #include "common/asio.h"
@@ -129,6 +130,24 @@ void Server::HandleDefragment(std::shared_ptr<Connection> c, pb::Envelope env) {
       *r->mutable_header() = Header(rev);
       r->set_backend_bytes_before(static_cast<int64_t>(before));
       r->set_backend_bytes_after(static_cast<int64_t>(after));
+      Respond(c, std::move(reply));
+    });
+  });
+}
+
+void Server::HandleHashKV(std::shared_ptr<Connection> c, pb::Envelope env) {
+  std::weak_ptr<bool> alive = alive_;
+  applier_->Run([this, c, env, alive](kv::MvccStore& store, kv::WatchHub&, kv::Lessor&) {
+    auto hash = store.HashKV(env.hash_kv().revision());
+    const int64_t rev = store.revision();
+    const int64_t compacted = store.compact_revision();
+    asio::post(io_, [this, c, env, alive, hash, rev, compacted] {
+      if (alive.expired()) return;
+      pb::Envelope reply = Reply(env, hash.ok() ? Status::Ok() : hash.status());
+      auto* r = reply.mutable_hash_kv_response();
+      *r->mutable_header() = Header(rev);
+      if (hash.ok()) r->set_hash(*hash);
+      r->set_compact_revision(compacted);
       Respond(c, std::move(reply));
     });
   });

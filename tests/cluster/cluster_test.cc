@@ -182,6 +182,62 @@ TEST(ClusterTest, AMemberThatJoinsBySnapshotKnowsEveryMemberAndRedirectsWrites) 
   EXPECT_TRUE(StatusOf(*put).ok()) << StatusOf(*put).ToString();
 }
 
+// HashKV, as fault-injection runs use it: after a history of puts, overwrites, deletes and a
+// compaction, with a member restarted in the middle, every member hashes the same state at the
+// same revision.
+TEST(ClusterTest, EveryMemberHashesTheSameStateAtTheSameRevision) {
+  ProcessCluster cluster(3);
+  const int leader = cluster.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  SyncClient c(cluster.clients());
+  auto write = [&](pb::Envelope e) {
+    auto r = c.Call(e);
+    ASSERT_TRUE(r.ok() && StatusOf(*r).ok()) << (r.ok() ? StatusOf(*r) : r.status()).ToString();
+  };
+  const int follower = (leader + 1) % 3;
+  for (int i = 0; i < 300; ++i) {
+    write(Put("/hash/" + std::to_string(i % 37), std::to_string(i)));
+    if (i % 11 == 0) {
+      pb::Envelope del;
+      del.mutable_delete_range()->set_key("/hash/" + std::to_string(i % 37));
+      write(del);
+    }
+    if (i == 100) cluster.Kill(follower);
+    if (i == 200) cluster.Start(follower);
+    if (i == 150) {
+      pb::Envelope compact;
+      compact.mutable_compaction()->set_revision(120);
+      write(compact);
+    }
+  }
+  auto last = c.Call(Put("/hash/last", "x"));
+  ASSERT_TRUE(last.ok());
+  const int64_t revision = last->put_response().header().revision();
+  pb::Envelope hash;
+  hash.mutable_hash_kv()->set_revision(revision);
+  std::vector<pb::HashKVResponse> hashes(cluster.size());
+  ASSERT_TRUE(Eventually([&] {
+    for (int i = 0; i < cluster.size(); ++i) {
+      auto r = c.CallEndpoint(cluster.client(i), hash);
+      if (!r.ok() || !StatusOf(*r).ok()) return false;  // not there yet: FUTURE_REVISION
+      hashes[i] = r->hash_kv_response();
+    }
+    return true;
+  }));
+  for (int i = 0; i < cluster.size(); ++i) {
+    EXPECT_EQ(hashes[i].compact_revision(), 120) << "member " << i;
+    EXPECT_EQ(hashes[i].hash(), hashes[0].hash()) << "member " << i;
+    EXPECT_EQ(hashes[i].header().member_id(), cluster.Status(i)->header().member_id());
+  }
+  // The hash is of the state, not a constant: one more write changes the current one.
+  auto now = c.Call(Put("/hash/last", "y"));
+  ASSERT_TRUE(now.ok());
+  hash.mutable_hash_kv()->set_revision(0);
+  auto after = c.CallEndpoint(cluster.client(leader), hash);
+  ASSERT_TRUE(after.ok());
+  EXPECT_NE(after->hash_kv_response().hash(), hashes[0].hash());
+}
+
 TEST(ClusterTest, BadRequestsAreRefusedAndChangeNothing) {
   ProcessCluster cluster(3);
   ASSERT_GE(cluster.WaitForLeader(), 0);

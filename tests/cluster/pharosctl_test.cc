@@ -581,7 +581,7 @@ TEST_F(PharosctlTest, SnapshotSaveWritesAVerifiedCopyThatRestores) {
   EXPECT_FALSE(std::filesystem::exists(path + ".part"));
 }
 
-TEST_F(PharosctlTest, AlarmListDisarmAndDefragEveryMember) {
+TEST_F(PharosctlTest, AlarmDefragAndHashKVOnEveryMember) {
   EXPECT_EQ(Ok({"alarm", "list"}).out, "");  // no alarm on a fresh cluster
   EXPECT_NE(Ok({"-w", "json", "alarm", "list"}).out.find("\"header\""), std::string::npos);
   EXPECT_EQ(Ok({"alarm", "disarm"}).out, "All alarms disarmed\n");
@@ -593,6 +593,22 @@ TEST_F(PharosctlTest, AlarmListDisarmAndDefragEveryMember) {
               std::string::npos)
         << out;
   }
+  // Every member holds the same state: one hash, the same on each line.
+  const std::string rev = std::to_string(Revision(Ok({"-w", "json", "put", "/h", "x"}).out));
+  std::string hashes;
+  ASSERT_TRUE(Eventually([&] {
+    Outcome h = Pharosctl(Args({"endpoint", "hashkv", "--cluster", "--rev", rev}));
+    hashes = h.out;
+    return h.code == 0;
+  }));
+  std::istringstream lines(hashes);
+  std::set<std::string> distinct;
+  int members = 0;
+  for (std::string line; std::getline(lines, line); ++members) {
+    distinct.insert(line.substr(line.find(", ") + 2));
+  }
+  EXPECT_EQ(members, cluster_.size()) << hashes;
+  EXPECT_EQ(distinct.size(), 1u) << hashes;
   // A member that does not answer fails the command, after the others were done.
   Outcome dead = Pharosctl({"--endpoints=127.0.0.1:1", "--command-timeout=1s", "defrag"});
   EXPECT_EQ(dead.code, 1);

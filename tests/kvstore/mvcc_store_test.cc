@@ -218,5 +218,38 @@ TEST_F(MvccStoreTest, BadRequestsChangeNothing) {
   EXPECT_EQ((*store_)->applied_index(), index_);
 }
 
+TEST(MvccHashTest, SameHistorySameHashAndAnyDifferenceShows) {
+  auto replay = [](KvTestStore& store, const std::string& last_value) {
+    uint64_t index = 0;
+    for (const pb::RaftRequest& r :
+         {PutReq("a", "1"), PutReq("b", "1"), PutReq("a", "2"), DeleteReq("b"), PutReq("c", "3"),
+          CompactReq(2), PutReq("a", last_value)}) {
+      ASSERT_TRUE(store->Apply(++index, r).ok());
+    }
+  };
+  KvTestStore one("hash_one"), two("hash_two"), other("hash_other");
+  replay(one, "4");
+  replay(two, "4");
+  replay(other, "5");
+  for (int64_t rev : {0, 2, 3, 5, 6}) {
+    auto h1 = one->HashKV(rev), h2 = two->HashKV(rev), h3 = other->HashKV(rev);
+    ASSERT_TRUE(h1.ok() && h2.ok() && h3.ok()) << rev;
+    EXPECT_EQ(*h1, *h2) << "revision " << rev;
+    // The stores differ only in revision 6, the current one.
+    if (rev == 0 || rev == 6) {
+      EXPECT_NE(*h1, *h3);
+    } else {
+      EXPECT_EQ(*h1, *h3) << "revision " << rev;
+    }
+  }
+  EXPECT_NE(*one->HashKV(5), *one->HashKV(6)) << "a revision's write must change the hash";
+  // It survives a restart unchanged.
+  const uint32_t before = *one->HashKV(0);
+  one.Reopen();
+  EXPECT_EQ(*one->HashKV(0), before);
+  EXPECT_EQ(one->HashKV(1).status().code(), StatusCode::kCompacted);
+  EXPECT_EQ(one->HashKV(7).status().code(), StatusCode::kFutureRevision);
+}
+
 }  // namespace
 }  // namespace pharos::kv::testing

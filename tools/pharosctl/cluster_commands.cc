@@ -22,6 +22,7 @@ struct MemberFlags {
 
 struct EndpointFlags {
   bool cluster = false;
+  int64_t revision = 0;  // endpoint hashkv --rev
 };
 
 std::string Join(const google::protobuf::RepeatedPtrField<std::string>& v) {
@@ -287,6 +288,39 @@ uint64_t LeaderSeen(Context& ctx) {
 
 // The server answers once the transfer has started; like etcd's MoveLeader, this command
 // returns only when the target leads (or the command timeout passes).
+// Each member's hash of its history up to --rev (0: its current revision), as etcdctl's
+// `endpoint hashkv`: members that agree hold the same state.
+int RunEndpointHashKV(Context& ctx, const EndpointFlags& f) {
+  auto targets = Targets(ctx, f);
+  if (!targets.ok()) return Fail(targets.status());
+  bool failed = false;
+  std::vector<std::vector<std::string>> rows;
+  std::string json = "[";
+  for (const std::string& endpoint : *targets) {
+    pb::Envelope e;
+    e.mutable_hash_kv()->set_revision(f.revision);
+    auto r = ctx.client().Call(std::move(e), {.endpoint = endpoint});
+    if (!r.ok()) {
+      failed = true;
+      std::cerr << "Failed to get the hash of endpoint " << endpoint << " (" << Describe(r.status())
+                << ")" << std::endl;
+      continue;
+    }
+    const auto& h = r->hash_kv_response();
+    rows.push_back({endpoint, std::to_string(h.hash())});
+    json += std::string(json.size() > 1 ? "," : "") + "{\"Endpoint\":" + JsonQuote(endpoint) +
+            ",\"HashKV\":" + ToJson(h) + "}";
+  }
+  if (ctx.format() == Format::kJson) {
+    Emit(json + "]\n");
+  } else if (ctx.format() == Format::kTable) {
+    Emit(Table({"ENDPOINT", "HASH"}, rows));
+  } else {
+    Emit(SimpleRows(rows));
+  }
+  return failed ? kExitError : kExitOk;
+}
+
 int RunMoveLeader(Context& ctx, const std::string& hex) {
   auto target = ParseMemberId(hex);
   if (!target.ok()) return UsageError(target.status().message());
@@ -356,6 +390,11 @@ void AddClusterCommands(CLI::App& app, Context& ctx) {
       "health", "Checks each endpoint: it answers, knows a leader and serves a linearizable read");
   health->add_flag("--cluster", ef->cluster, "every member's client address, from member list");
   ctx.Register(health, [&ctx, ef] { return RunEndpointHealth(ctx, *ef); });
+  auto* hashkv = endpoint->add_subcommand(
+      "hashkv", "Shows each endpoint's hash of its history (equal hashes: the same state)");
+  hashkv->add_flag("--cluster", ef->cluster, "every member's client address, from member list");
+  hashkv->add_option("--rev", ef->revision, "hash up to this revision (0: the current one)");
+  ctx.Register(hashkv, [&ctx, ef] { return RunEndpointHashKV(ctx, *ef); });
 
   auto target = std::make_shared<std::string>();
   auto* move = app.add_subcommand("move-leader", "Transfers leadership to another member");

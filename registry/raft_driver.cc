@@ -52,7 +52,7 @@ Result<std::unique_ptr<RaftDriver>> RaftDriver::Start(asio::io_context& io, Stor
   d->transport_ = std::make_unique<raft::Transport>(
       io, topts,
       [raw, alive](raftpb::Message m) {
-        if (alive.expired() || raw->stopped_) return;
+        if (alive.expired() || raw->stopped_ || !raw->SameCluster(m)) return;
         (void)raw->node_->Step(m);
         raw->Pump();
       },
@@ -131,9 +131,30 @@ void RaftDriver::OnPersisted(Status s, raft::Ready rd) {
   Pump();
 }
 
+bool RaftDriver::SameCluster(const raftpb::Message& m) {
+  const uint64_t theirs = m.cluster_id();
+  if (theirs == 0 || theirs == options_.cluster_id) return true;
+  if (options_.cluster_id == 0) {
+    options_.cluster_id = theirs;
+    spdlog::info("joined cluster {:x} (learned from member {:x})", theirs, m.from());
+    if (callbacks_.cluster_id_learned) callbacks_.cluster_id_learned(theirs);
+    return true;
+  }
+  // A member of another cluster at an address we know (a restored cluster beside its source, a
+  // reused port): its votes and entries must never reach our core. Logged, not every time.
+  if (foreign_dropped_++ % 1000 == 0) {
+    spdlog::warn(
+        "dropped a message from member {:x} of cluster {:x}: this member is in cluster "
+        "{:x} ({} dropped so far)",
+        m.from(), theirs, options_.cluster_id, foreign_dropped_);
+  }
+  return false;
+}
+
 void RaftDriver::Send(std::vector<raftpb::Message> messages) {
   std::vector<raftpb::Message> now;
   for (raftpb::Message& m : messages) {
+    m.set_cluster_id(options_.cluster_id);
     if (m.type() != raftpb::MSG_SNAP || !callbacks_.snapshot_data) {
       now.push_back(std::move(m));
       continue;

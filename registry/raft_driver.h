@@ -45,6 +45,9 @@ struct RaftDriverOptions {
   uint64_t applied = 0;  // what the state machine already applied (restart)
   // Compact the log once this many entries have been applied since the last compaction.
   uint64_t snapshot_count = 10000;
+  // Stamped on every message we send; messages stamped with another id are dropped. 0: not known
+  // yet — adopted from the first message that carries one (a member joining a cluster).
+  uint64_t cluster_id = 0;
 };
 
 class RaftDriver {
@@ -56,6 +59,8 @@ class RaftDriver {
     std::function<void(const raft::SoftState&)> soft_state;
     // The state machine's data for a snapshot a follower needs; `done` gets it (or an error).
     std::function<void(std::function<void(Result<std::string>)> done)> snapshot_data;
+    // The cluster id was not known and a peer's message brought it: keep it.
+    std::function<void(uint64_t cluster_id)> cluster_id_learned;
   };
 
   static Result<std::unique_ptr<RaftDriver>> Start(boost::asio::io_context& io,
@@ -85,6 +90,8 @@ class RaftDriver {
   void Pump();
   void OnPersisted(Status s, raft::Ready ready);
   void Send(std::vector<raftpb::Message> messages);
+  // False (and the message is dropped) when it comes from another cluster.
+  bool SameCluster(const raftpb::Message& m);
 
   boost::asio::io_context& io_;
   Callbacks callbacks_;
@@ -97,6 +104,7 @@ class RaftDriver {
   bool persisting_ = false;
   bool compacting_ = false;
   bool stopped_ = false;
+  uint64_t foreign_dropped_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

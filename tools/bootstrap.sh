@@ -8,7 +8,7 @@ packages=(
   libboost-dev libprotobuf-dev protobuf-compiler librocksdb-dev libspdlog-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev nlohmann-json3-dev iptables
   # pharos-bench's etcd driver and the side-by-side benchmark (tools/bench/compare.sh).
-  etcd-server libgrpc++-dev protobuf-compiler-grpc
+  etcd-server libgrpc++-dev protobuf-compiler-grpc jq
 )
 
 missing=()

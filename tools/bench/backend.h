@@ -1,0 +1,92 @@
+// Backend: what a pharos-bench workload needs from a cluster, so that the same workload code runs
+// against Pharos (through the SDK) and against etcd (through its gRPC API). Every call blocks and
+// names one of the backend's connections (`conn`, taken modulo connections()), so N client
+// threads share M connections the same way on both systems.
+//
+// Thread rules: every method may be called from any thread at once; a stream (KeepAliveStream)
+// is used by one thread at a time. Watch callbacks run on the backend's own threads.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace pharos::bench {
+
+struct MemberState {
+  std::string endpoint;
+  bool reachable = false;
+  uint64_t term = 0;
+  bool is_leader = false;
+};
+
+struct CasOutcome {
+  bool succeeded = false;
+  // The key's mod revision after the txn: the new one when it succeeded, the one that beat us
+  // when it did not (0: the key does not exist).
+  int64_t mod_revision = 0;
+};
+
+class KeepAliveStream {
+ public:
+  virtual ~KeepAliveStream() = default;
+  // One keepalive round trip for lease `id`.
+  virtual Status KeepAlive(int64_t id) = 0;
+};
+
+class WatchSet {
+ public:
+  virtual ~WatchSet() = default;
+  // Blocks until every watch has been confirmed by the server, or `timeout` passes.
+  virtual Status WaitCreated(std::chrono::milliseconds timeout) = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual int connections() const = 0;
+
+  virtual Status Put(int conn, const std::string& key, const std::string& value) = 0;
+  virtual Status Get(int conn, const std::string& key, bool serializable) = 0;
+  // The key's mod revision (0 when absent), read linearizably.
+  virtual Result<int64_t> ModRevision(int conn, const std::string& key) = 0;
+  // One txn: if key's mod revision == expected, put value; else read the key.
+  virtual Result<CasOutcome> CompareAndSwap(int conn, const std::string& key,
+                                            int64_t expected_mod_revision,
+                                            const std::string& value) = 0;
+
+  virtual Result<int64_t> GrantLease(int conn, int64_t ttl_seconds) = 0;
+  virtual Status RevokeLease(int conn, int64_t id) = 0;
+  virtual Result<std::unique_ptr<KeepAliveStream>> OpenKeepAlive(int conn) = 0;
+
+  // `count` watchers on `prefix`, spread over the connections; `on_events(watcher, values)` for
+  // every watch response that carries events.
+  virtual Result<std::unique_ptr<WatchSet>> Watch(
+      const std::string& prefix, int count,
+      std::function<void(int watcher, const std::vector<std::string>& values)> on_events) = 0;
+
+  // Every member's view (term, leader), each asked directly; a member that does not answer
+  // within `timeout` is reported unreachable.
+  virtual std::vector<MemberState> Members(std::chrono::milliseconds timeout) = 0;
+  // A put with a short deadline that may go to any member (for failover timing): OK once the
+  // cluster accepts writes again.
+  virtual Status PutAnywhere(const std::string& key, const std::string& value,
+                             std::chrono::milliseconds timeout) = 0;
+};
+
+struct BackendOptions {
+  std::vector<std::string> endpoints;
+  int connections = 1;
+  std::chrono::milliseconds timeout{5000};
+};
+
+// "pharos" or "etcd"; an error when the target is unknown or was not built in.
+Result<std::unique_ptr<Backend>> MakeBackend(const std::string& target,
+                                             const BackendOptions& options);
+
+}  // namespace pharos::bench

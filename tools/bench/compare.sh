@@ -1,0 +1,314 @@
+#!/usr/bin/env bash
+# Pharos side by side with etcd on this machine, in one run (issue 8). Starts a 3-member Pharos
+# cluster on 127.0.0.31-33 and a 3-member etcd cluster on 127.0.0.21-23 (loopback, one address
+# per member, fsync on, default settings, free ports), measures the floor (fdatasync on the
+# data directory's file system, loopback round trip), loads 100,000 keys of 256 bytes and reads
+# each member's resident memory, runs every pharos-bench workload against both, times kill -9 of
+# the leader to the first successful write (Pharos; etcd with its defaults and with
+# --heartbeat-interval 50 --election-timeout 300), prints one table with Pharos/etcd ratios, and
+# stops everything it started, also when interrupted.
+#   tools/bench/compare.sh [--quick] [--duration S] [--failover-runs N] [--dir DIR] [--keep]
+# Exit: 0 done (the table says which margins hold), 1 a failure, 77 etcd or the etcd driver is
+# missing (the ctest smoke test then counts as skipped).
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${PHAROS_BUILD_DIR:-$root/build}
+bench=$build/tools/pharos-bench
+pharosd=$build/registry/pharosd
+quick=0 duration=10 failover_runs=5 dir="" keep=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1; shift ;;
+    --duration) duration=$2; shift 2 ;;
+    --failover-runs) failover_runs=$2; shift 2 ;;
+    --dir) dir=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    *) echo "usage: $0 [--quick] [--duration S] [--failover-runs N] [--dir DIR] [--keep]" >&2
+       exit 2 ;;
+  esac
+done
+
+skip() { echo "compare.sh: SKIPPED: $*"; exit 77; }
+[ -x "$pharosd" ] || { echo "compare.sh: no $pharosd (build pharosd)" >&2; exit 1; }
+[ -x "$bench" ] || { echo "compare.sh: no $bench (build pharos-bench)" >&2; exit 1; }
+etcd_bin=$(command -v etcd) || skip "etcd is not installed (tools/bootstrap.sh installs etcd-server)"
+command -v jq >/dev/null || skip "jq is not installed (tools/bootstrap.sh installs it)"
+if "$bench" --target etcd --endpoints 127.0.0.1:1 --workload put --total 0 2>&1 |
+  grep -q "without gRPC"; then
+  skip "pharos-bench was built without its etcd driver (install libgrpc++-dev and protobuf-compiler-grpc, reconfigure)"
+fi
+
+if [ $quick -eq 1 ]; then
+  duration=1 failover_runs=1 load_keys=2000 watchers=50 watch_rate=100 leases=200
+else
+  load_keys=100000 watchers=1000 watch_rate=1000 leases=10000
+fi
+clients=64 conns=8
+
+[ -n "$dir" ] || dir=$(mktemp -d /tmp/pharos-compare.XXXXXX)
+mkdir -p "$dir/results"
+res=$dir/results
+
+# --- processes: every pid we start, stopped by pid on any exit ---------------------------------
+declare -A pid_of  # "pharos1" -> pid
+cleanup() {
+  local name pid
+  for name in "${!pid_of[@]}"; do
+    pid=${pid_of[$name]}
+    kill -TERM "$pid" 2>/dev/null
+  done
+  for name in "${!pid_of[@]}"; do
+    pid=${pid_of[$name]}
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+    { wait "$pid"; } 2>/dev/null
+  done
+  pid_of=()
+  if [ $keep -eq 0 ]; then rm -rf "$dir/pharos" "$dir/etcd"; fi
+}
+trap cleanup EXIT
+trap 'echo "compare.sh: interrupted" >&2; exit 130' INT TERM
+
+port_free() { ! ss -Htan 2>/dev/null | awk '{print $4}' | grep -q ":$1\$"; }
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 20000))
+    port_free "$p" && port_free $((p + 1)) && port_free $((p + 2)) && { echo "$p"; return; }
+  done
+}
+
+# --- Pharos ------------------------------------------------------------------------------------
+p_base=$(free_port)
+p_hosts=(127.0.0.31 127.0.0.32 127.0.0.33)
+p_eps=$(printf '%s:'"$p_base"',' "${p_hosts[@]}"); p_eps=${p_eps%,}
+p_cluster=""
+for i in 1 2 3; do p_cluster+="${p_cluster:+,}p$i=${p_hosts[$((i - 1))]}:$((p_base + 1))"; done
+start_pharos_member() {  # index (1-based), state
+  local i=$1 h=${p_hosts[$(($1 - 1))]}
+  mkdir -p "$dir/pharos/p$i"
+  "$pharosd" --name "p$i" --data-dir "$dir/pharos/p$i/data" --listen-client "$h:$p_base" \
+    --listen-peer "$h:$((p_base + 1))" --listen-metrics "$h:$((p_base + 2))" \
+    --initial-cluster "$p_cluster" --initial-cluster-state "$2" --log-level warn \
+    >>"$dir/pharos/p$i/pharosd.log" 2>&1 &
+  pid_of[pharos$i]=$!
+}
+
+# --- etcd --------------------------------------------------------------------------------------
+e_base=$(free_port)
+e_hosts=(127.0.0.21 127.0.0.22 127.0.0.23)
+e_eps=$(printf '%s:'"$e_base"',' "${e_hosts[@]}"); e_eps=${e_eps%,}
+e_cluster=""
+for i in 1 2 3; do e_cluster+="${e_cluster:+,}e$i=http://${e_hosts[$((i - 1))]}:$((e_base + 1))"; done
+etcd_timing=()  # empty: etcd's defaults (heartbeat 100 ms, election 1000 ms)
+start_etcd_member() {  # index (1-based), state
+  local i=$1 h=${e_hosts[$(($1 - 1))]}
+  mkdir -p "$dir/etcd/e$i"
+  "$etcd_bin" --name "e$i" --data-dir "$dir/etcd/e$i/data" \
+    --listen-client-urls "http://$h:$e_base" --advertise-client-urls "http://$h:$e_base" \
+    --listen-peer-urls "http://$h:$((e_base + 1))" \
+    --initial-advertise-peer-urls "http://$h:$((e_base + 1))" \
+    --initial-cluster "$e_cluster" --initial-cluster-state "$2" \
+    --initial-cluster-token pharos-compare "${etcd_timing[@]}" \
+    >>"$dir/etcd/e$i/etcd.log" 2>&1 &
+  pid_of[etcd$i]=$!
+}
+
+eps_of() { if [ "$1" = pharos ]; then echo "$p_eps"; else echo "$e_eps"; fi; }
+start_member() { if [ "$1" = pharos ]; then start_pharos_member "$2" "$3"; else start_etcd_member "$2" "$3"; fi; }
+stop_cluster() {  # target: SIGTERM its members and wait
+  local i pid
+  for i in 1 2 3; do
+    pid=${pid_of[$1$i]:-}
+    [ -n "$pid" ] || continue
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    kill -KILL "$pid" 2>/dev/null
+    { wait "$pid"; } 2>/dev/null
+    unset "pid_of[$1$i]"
+  done
+}
+# Waits until the cluster takes a write.
+wait_ready() {
+  for _ in $(seq 1 300); do
+    "$bench" --target "$1" --endpoints "$(eps_of "$1")" --workload put --total 1 --clients 1 \
+      --prefix warmup/ --timeout-ms 1000 --json >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "compare.sh: $1 cluster never became ready (logs in $dir/$1)" >&2
+  return 1
+}
+
+# Runs one workload: results in $res/<target>.<name>.json; one line of progress on stderr.
+run() {  # target name args...
+  local target=$1 name=$2; shift 2
+  local out=$res/$target.$name.json
+  "$bench" --target "$target" --endpoints "$(eps_of "$target")" --json "$@" >"$out" 2>"$out.err"
+  local rc=$?
+  if [ ! -s "$out" ]; then
+    echo "{\"errors\":1,\"valid\":false,\"first_error\":$(jq -Rs . <"$out.err")}" >"$out"
+  fi
+  printf '  %-7s %-16s %s\n' "$target" "$name" \
+    "$(jq -r '"\(.ops_per_second|floor) ops/s  p50 \(.p50_ms) ms  p99 \(.p99_ms) ms  errors \(.errors)" + (if .valid then "" else "  INVALID: \(.invalid_reason)" end)' "$out" 2>/dev/null)" >&2
+  return $rc
+}
+
+rss_mib() {  # target: the members' resident memory, MiB, one per line
+  local i
+  for i in 1 2 3; do
+    awk '/^VmRSS:/ {printf "%.1f\n", $2 / 1024}' "/proc/${pid_of[$1$i]}/status"
+  done
+}
+
+failover() {  # target label runs
+  local target=$1 label=$2 runs=$3 r killed pids
+  for r in $(seq 1 "$runs"); do
+    wait_ready "$target" || return 1
+    pids="${pid_of[${target}1]},${pid_of[${target}2]},${pid_of[${target}3]}"
+    run "$target" "failover-$label-$r" --workload failover --pids "$pids" --timeout-ms 200
+    killed=$(jq -r '.killed // empty' "$res/$target.failover-$label-$r.json")
+    if [ -n "$killed" ]; then
+      { wait "${pid_of[$target$((killed + 1))]}"; } 2>/dev/null
+      start_member "$target" $((killed + 1)) existing
+    fi
+  done
+  wait_ready "$target"
+}
+
+echo "compare.sh: work directory $dir; $(nproc) cores; $(uptime | sed 's/.*load/load/')" >&2
+# --- the floor ---------------------------------------------------------------------------------
+mkdir -p "$dir/pharos" "$dir/etcd"
+"$bench" --workload fsync-probe --dir "$dir" --total $([ $quick -eq 1 ] && echo 100 || echo 1000) \
+  --value-size 256 --json >"$res/floor.fsync.json" || exit 1
+"$bench" --workload rtt-probe --server-host 127.0.0.31 --client-host 127.0.0.32 \
+  --total $([ $quick -eq 1 ] && echo 1000 || echo 20000) --json >"$res/floor.rtt.json" || exit 1
+echo "  floor: fdatasync p50 $(jq .p50_ms "$res/floor.fsync.json") ms, loopback rtt p50 $(jq .p50_ms "$res/floor.rtt.json") ms" >&2
+
+for target in pharos etcd; do
+  echo "== $target" >&2
+  for i in 1 2 3; do start_member "$target" "$i" new; done
+  wait_ready "$target" || exit 1
+  # Memory first, after loading the keys and nothing else.
+  run "$target" load --workload put --clients $clients --connections $conns --total $load_keys \
+    --keys $load_keys --value-size 256 --prefix bench/
+  sleep 1
+  rss_mib "$target" >"$res/$target.rss"
+  echo "  $target   resident MiB per member: $(paste -sd' ' "$res/$target.rss")" >&2
+  common=(--duration "$duration" --value-size 256 --keys $load_keys --prefix bench/)
+  run "$target" put64 --workload put --clients $clients --connections $conns "${common[@]}"
+  run "$target" put1 --workload put --clients 1 --connections 1 "${common[@]}"
+  run "$target" get-lin --workload get --clients $clients --connections $conns "${common[@]}"
+  run "$target" get-ser --workload get --serializable --clients $clients --connections $conns \
+    "${common[@]}"
+  run "$target" mixed --workload mixed --read-ratio 0.5 --clients $clients \
+    --connections $conns "${common[@]}"
+  run "$target" txn --workload txn --clients $clients --connections $conns --duration "$duration" \
+    --keys $clients --prefix bench/
+  run "$target" watch --workload watch --watchers $watchers --rate $watch_rate --clients 16 \
+    --connections $conns --duration "$duration" --prefix bench/
+  run "$target" lease --workload lease --leases $leases --clients $clients --connections $conns \
+    --duration "$duration" --prefix bench/
+  failover "$target" default "$failover_runs" || exit 1
+  stop_cluster "$target"
+done
+# etcd again, same data, with the fast timings.
+etcd_timing=(--heartbeat-interval 50 --election-timeout 300)
+echo "== etcd --heartbeat-interval 50 --election-timeout 300" >&2
+for i in 1 2 3; do start_etcd_member "$i" existing; done
+failover etcd fast "$failover_runs" || exit 1
+stop_cluster etcd
+
+# --- the table ---------------------------------------------------------------------------------
+val() {  # file jq-expression -> number, "-" when missing
+  local v
+  v=$(jq -r "$2 // empty" "$1" 2>/dev/null)
+  echo "${v:--}"
+}
+mark() {  # file -> "*" when the run was invalid or had errors
+  if [ "$(jq -r '.valid' "$1" 2>/dev/null)" != true ] || [ "$(jq -r '.errors' "$1" 2>/dev/null)" != 0 ]; then
+    echo "*"
+  fi
+}
+median_failover() {  # target label
+  local f times=()
+  for f in "$res/$1.failover-$2-"*.json; do
+    [ "$(jq -r .ok "$f")" = 1 ] && times+=("$(jq -r .p50_ms "$f")")
+  done
+  [ ${#times[@]} -gt 0 ] || { echo -; return; }
+  printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {printf "%.0f", (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
+}
+row() {  # label pharos etcd want (">=3" "<=0.4" ...) unit
+  local ratio="-" verdict=""
+  if [[ $2 =~ ^[0-9.]+$ && $3 =~ ^[0-9.]+$ ]] && awk "BEGIN{exit !($3 > 0)}"; then
+    ratio=$(awk "BEGIN{printf \"%.2f\", $2 / $3}")
+    if [ -n "$4" ]; then
+      if awk "BEGIN{r=$2/$3; exit !(\"${4:0:2}\" == \">=\" ? r >= ${4:2} : r <= ${4:2})}"; then
+        verdict=ok
+      else
+        verdict=MISSED
+      fi
+    fi
+  fi
+  printf '%-44s %12s %12s %8s %8s %7s\n' "$1" "$2" "$3" "$ratio" "${4:-}" "$verdict"
+}
+metric() {  # name target field: value with an invalid mark
+  local f=$res/$2.$1.json
+  echo "$(val "$f" "$3")$(mark "$f")"
+}
+n() { echo "${1%\*}"; }
+num() { awk "BEGIN{printf \"%.${2:-0}f\", $1}"; }
+
+p() { metric "$1" pharos "$2"; }
+e() { metric "$1" etcd "$2"; }
+fmt_row() {  # label name field digits want
+  local pv ev
+  pv=$(p "$2" "$3"); ev=$(e "$2" "$3")
+  local pn en
+  pn=$(n "$pv"); en=$(n "$ev")
+  [[ $pn =~ ^[0-9.]+$ ]] && pn=$(num "$pn" "$4")
+  [[ $en =~ ^[0-9.]+$ ]] && en=$(num "$en" "$4")
+  row "$1" "$pn${pv//[^*]/}" "$en${ev//[^*]/}" "$5"
+}
+row_plain() {  # label pharos etcd want
+  row "$1" "$2" "$3" "$4"
+}
+
+fsync50=$(val "$res/floor.fsync.json" .p50_ms)
+fsync99=$(val "$res/floor.fsync.json" .p99_ms)
+rtt50=$(val "$res/floor.rtt.json" .p50_ms)
+floor=$(awk "BEGIN{printf \"%.3f\", 2 * $fsync50 + 2 * $rtt50}")
+put1_p50=$(n "$(p put1 .p50_ms)")
+
+echo
+echo "Pharos vs etcd $("$etcd_bin" --version 2>/dev/null | awk '/etcd Version/ {print $3}'), 3 members each on loopback, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)$([ $quick -eq 1 ] && echo ', QUICK (smoke test, not a measurement)')"
+echo "workloads: ${duration} s each, $clients clients over $conns connections unless noted, 256-byte values, $load_keys keys"
+printf '%-44s %12s %12s %8s %8s %7s\n' "metric" "pharos" "etcd" "ratio" "want" ""
+fmt_row "put throughput, 64 clients (ops/s)" put64 .ops_per_second 0 ">=3"
+fmt_row "put p99, 64 clients (ms)" put64 .p99_ms 2 ""
+fmt_row "put p50, 1 client, sequential (ms)" put1 .p50_ms 3 "<=0.4"
+fmt_row "put p99, 1 client, sequential (ms)" put1 .p99_ms 3 "<=0.4"
+fmt_row "get linearizable throughput (ops/s)" get-lin .ops_per_second 0 ">=5"
+fmt_row "get linearizable p99 (ms)" get-lin .p99_ms 2 ""
+fmt_row "get serializable throughput (ops/s)" get-ser .ops_per_second 0 ""
+fmt_row "mixed 50% reads throughput (ops/s)" mixed .ops_per_second 0 ""
+fmt_row "txn compare-and-swap throughput (ops/s)" txn .ops_per_second 0 ""
+fmt_row "watch $watchers watchers @ $watch_rate puts/s: p50 (ms)" watch .p50_ms 2 ""
+fmt_row "watch $watchers watchers @ $watch_rate puts/s: p99 (ms)" watch .p99_ms 2 "<=0.5"
+fmt_row "  same, from the put's send: p99 (ms)" watch .from_send_p99_ms 2 ""
+fmt_row "lease keepalives/s, $leases leases" lease .ops_per_second 0 ">=2"
+p_rss=$(sort -g "$res/pharos.rss" | tail -1)
+e_rss=$(sort -g "$res/etcd.rss" | tail -1)
+row_plain "resident MiB, largest member, $load_keys keys" "$p_rss" "$e_rss" "<=0.3"
+p_fo=$(median_failover pharos default)
+e_fo=$(median_failover etcd default)
+e_fo_fast=$(median_failover etcd fast)
+row_plain "kill -9 leader -> write, median ms (etcd dflt)" "$p_fo" "$e_fo" ""
+row_plain "kill -9 leader -> write, median ms (etcd 50/300)" "$p_fo" "$e_fo_fast" ""
+echo
+echo "floor: fdatasync of a 256-byte append p50 $fsync50 ms (p99 $fsync99 ms), loopback round trip p50 $rtt50 ms"
+echo "       sequential put floor = 2 fdatasync + 2 round trips = $floor ms; pharos put p50 / floor = $(awk "BEGIN{printf \"%.2f\", $put1_p50 / $floor}") (want <= 2)"
+fo_verdict=MISSED
+[[ $p_fo =~ ^[0-9]+$ ]] && [ "$p_fo" -le 300 ] && fo_verdict=ok
+echo "failover: pharos median $p_fo ms (want <= 300: $fo_verdict) over $failover_runs runs; etcd $e_fo ms (defaults), $e_fo_fast ms (50/300)"
+echo "* = the run had errors or was invalid (the leader's term changed); raw results in $res"
+exit 0

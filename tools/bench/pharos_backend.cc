@@ -1,0 +1,200 @@
+#include "tools/bench/pharos_backend.h"
+
+#include <thread>
+
+#include "client/client.h"
+#include "client/watch.h"
+
+namespace pharos::bench {
+namespace {
+
+using client::CallOptions;
+
+class PharosKeepAlive : public KeepAliveStream {
+ public:
+  PharosKeepAlive(client::Client& client, std::chrono::milliseconds timeout)
+      : client_(client), timeout_(timeout) {}
+
+  Status KeepAlive(int64_t id) override {
+    pb::Envelope req;
+    req.mutable_lease_keep_alive()->set_id(id);
+    auto r = client_.Call(std::move(req), CallOptions{.timeout = timeout_});
+    if (!r.ok()) return r.status();
+    if (r->lease_keep_alive_response().ttl() <= 0) return Status::NotFound("lease expired");
+    return Status::Ok();
+  }
+
+ private:
+  client::Client& client_;
+  std::chrono::milliseconds timeout_;
+};
+
+class PharosWatchSet : public WatchSet {
+ public:
+  ~PharosWatchSet() override { watchers_.clear(); }
+
+  Status WaitCreated(std::chrono::milliseconds timeout) override {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (const auto& w : watchers_) {
+      while (!w->created()) {
+        if (std::chrono::steady_clock::now() > deadline) {
+          return Status::Unavailable("watchers not created in time");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
+    return Status::Ok();
+  }
+
+  std::vector<std::unique_ptr<client::Watcher>> watchers_;
+};
+
+class PharosBackend : public Backend {
+ public:
+  explicit PharosBackend(const BackendOptions& options) : options_(options) {
+    for (int i = 0; i < std::max(1, options.connections); ++i) {
+      client::ClientOptions co;
+      co.endpoints = options.endpoints;
+      co.timeout = options.timeout;
+      clients_.push_back(std::make_unique<client::Client>(co));
+    }
+  }
+
+  int connections() const override { return static_cast<int>(clients_.size()); }
+
+  Status Put(int conn, const std::string& key, const std::string& value) override {
+    pb::Envelope req;
+    req.mutable_put()->set_key(key);
+    req.mutable_put()->set_value(value);
+    return Client(conn).Call(std::move(req)).status();
+  }
+
+  Status Get(int conn, const std::string& key, bool serializable) override {
+    pb::Envelope req;
+    req.mutable_range()->set_key(key);
+    req.mutable_range()->set_serializable(serializable);
+    return Client(conn).Call(std::move(req)).status();
+  }
+
+  Result<int64_t> ModRevision(int conn, const std::string& key) override {
+    pb::Envelope req;
+    req.mutable_range()->set_key(key);
+    auto r = Client(conn).Call(std::move(req));
+    if (!r.ok()) return r.status();
+    const auto& kvs = r->range_response().kvs();
+    return kvs.empty() ? int64_t{0} : kvs[0].mod_revision();
+  }
+
+  Result<CasOutcome> CompareAndSwap(int conn, const std::string& key, int64_t expected,
+                                    const std::string& value) override {
+    pb::Envelope req;
+    auto* txn = req.mutable_txn();
+    auto* cmp = txn->add_compare();
+    cmp->set_key(key);
+    cmp->set_target(pb::Compare::MOD);
+    cmp->set_result(pb::Compare::EQUAL);
+    cmp->set_mod_revision(expected);
+    auto* put = txn->add_success()->mutable_request_put();
+    put->set_key(key);
+    put->set_value(value);
+    txn->add_failure()->mutable_request_range()->set_key(key);
+    auto r = Client(conn).Call(std::move(req));
+    if (!r.ok()) return r.status();
+    const auto& resp = r->txn_response();
+    CasOutcome out;
+    out.succeeded = resp.succeeded();
+    if (out.succeeded) {
+      out.mod_revision = resp.header().revision();
+    } else if (resp.responses_size() > 0 && resp.responses(0).response_range().kvs_size() > 0) {
+      out.mod_revision = resp.responses(0).response_range().kvs(0).mod_revision();
+    }
+    return out;
+  }
+
+  Result<int64_t> GrantLease(int conn, int64_t ttl_seconds) override {
+    pb::Envelope req;
+    req.mutable_lease_grant()->set_ttl(ttl_seconds);
+    auto r = Client(conn).Call(std::move(req));
+    if (!r.ok()) return r.status();
+    return r->lease_grant_response().id();
+  }
+
+  Status RevokeLease(int conn, int64_t id) override {
+    pb::Envelope req;
+    req.mutable_lease_revoke()->set_id(id);
+    return Client(conn).Call(std::move(req)).status();
+  }
+
+  Result<std::unique_ptr<KeepAliveStream>> OpenKeepAlive(int conn) override {
+    return std::unique_ptr<KeepAliveStream>(
+        std::make_unique<PharosKeepAlive>(Client(conn), options_.timeout));
+  }
+
+  Result<std::unique_ptr<WatchSet>> Watch(
+      const std::string& prefix, int count,
+      std::function<void(int, const std::vector<std::string>&)> on_events) override {
+    // Watches open where the clients' requests go (the leader), as the etcd driver's do.
+    std::string leader;
+    for (const auto& m : Members(options_.timeout)) {
+      if (m.is_leader) leader = m.endpoint;
+    }
+    auto set = std::make_unique<PharosWatchSet>();
+    for (int i = 0; i < count; ++i) {
+      client::WatchOptions wo;
+      wo.prefix = true;
+      wo.endpoint = leader;
+      set->watchers_.push_back(std::make_unique<client::Watcher>(
+          Client(i), prefix, wo,
+          [i, on_events](const std::vector<pb::Event>& events, int64_t) {
+            std::vector<std::string> values;
+            values.reserve(events.size());
+            for (const auto& e : events) values.push_back(e.kv().value());
+            on_events(i, values);
+          },
+          [](const client::WatchError&) {}));
+    }
+    return std::unique_ptr<WatchSet>(std::move(set));
+  }
+
+  std::vector<MemberState> Members(std::chrono::milliseconds timeout) override {
+    std::vector<MemberState> out;
+    for (const auto& ep : options_.endpoints) {
+      MemberState m;
+      m.endpoint = ep;
+      pb::Envelope req;
+      req.mutable_status_request();
+      auto r = clients_[0]->Call(
+          std::move(req),
+          CallOptions{.timeout = timeout, .retry = client::RetryPolicy::kNever, .endpoint = ep});
+      if (r.ok()) {
+        m.reachable = true;
+        m.term = r->status_response().raft_term();
+        m.is_leader = r->status_response().is_leader();
+      }
+      out.push_back(m);
+    }
+    return out;
+  }
+
+  Status PutAnywhere(const std::string& key, const std::string& value,
+                     std::chrono::milliseconds timeout) override {
+    pb::Envelope req;
+    req.mutable_put()->set_key(key);
+    req.mutable_put()->set_value(value);
+    return clients_[0]->Call(std::move(req), CallOptions{.timeout = timeout}).status();
+  }
+
+ private:
+  client::Client& Client(int conn) { return *clients_[conn % clients_.size()]; }
+
+  BackendOptions options_;
+  std::vector<std::unique_ptr<client::Client>> clients_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> MakePharosBackend(const BackendOptions& options) {
+  return std::make_unique<PharosBackend>(options);
+}
+
+}  // namespace pharos::bench

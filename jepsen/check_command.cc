@@ -39,12 +39,22 @@ json OpJson(const Op& op) {
   return j;
 }
 
+// The ops of the prefix the text report shows: its end, where it matters.
+constexpr size_t kPrefixShown = 10;
+
+json OpsJson(const std::vector<Op>& ops, size_t from = 0) {
+  json out = json::array();
+  for (size_t i = from; i < ops.size(); ++i) out.push_back(OpJson(ops[i]));
+  return out;
+}
+
 json ReportJson(const CheckResult& r) {
-  json j = {{"valid", r.linearizable},
+  json j = {{"valid", r.unknown ? json("unknown") : json(r.linearizable)},
             {"keys", r.keys},
             {"ops", r.ops},
             {"configurations", r.configurations},
-            {"bad_keys", r.bad_keys}};
+            {"bad_keys", r.bad_keys},
+            {"timed_out_keys", r.timed_out_keys}};
   if (!r.anomaly) {
     j["anomaly"] = nullptr;
     return j;
@@ -56,7 +66,10 @@ json ReportJson(const CheckResult& r) {
                   {"op", OpJson(a.op)},
                   {"concurrent", concurrent},
                   {"previous", a.previous ? OpJson(*a.previous) : json(nullptr)},
-                  {"states", a.states}};
+                  {"states", a.states},
+                  {"prefix_length", a.prefix.size()},
+                  {"prefix", OpsJson(a.prefix)},
+                  {"cannot_follow", OpsJson(a.cannot_follow)}};
   return j;
 }
 
@@ -67,11 +80,15 @@ std::string Lines(const Op& op) {
 }
 
 void PrintReport(const CheckResult& r, std::ostream& out) {
-  out << (r.linearizable ? "linearizable" : "not linearizable") << "\n";
+  out << (r.unknown ? "unknown" : r.linearizable ? "linearizable" : "not linearizable") << "\n";
   out << r.keys << " keys, " << r.ops << " operations";
   if (!r.linearizable) {
     out << "; not linearizable:";
     for (const std::string& k : r.bad_keys) out << " " << FormatValue(k);
+  }
+  if (!r.timed_out_keys.empty()) {
+    out << "; out of time on " << r.timed_out_keys.size() << " key(s):";
+    for (const std::string& k : r.timed_out_keys) out << " " << FormatValue(k);
   }
   out << "\n";
   if (!r.anomaly) return;
@@ -94,6 +111,15 @@ void PrintReport(const CheckResult& r, std::ostream& out) {
     out << "last completed before it:\n";
     out << "  " << FormatOp(*a.previous) << " (" << Lines(*a.previous) << ")\n";
   }
+  out << "longest linearizable prefix: " << a.prefix.size() << " operations";
+  if (a.prefix.size() > kPrefixShown) out << ", ending";
+  out << (a.prefix.empty() ? "\n" : ":\n");
+  for (size_t i = a.prefix.size() > kPrefixShown ? a.prefix.size() - kPrefixShown : 0;
+       i < a.prefix.size(); ++i) {
+    out << "  " << FormatOp(a.prefix[i]) << " (" << Lines(a.prefix[i]) << ")\n";
+  }
+  out << "cannot follow it:\n";
+  for (const Op& op : a.cannot_follow) out << "  " << FormatOp(op) << " (" << Lines(op) << ")\n";
 }
 
 }  // namespace
@@ -105,9 +131,13 @@ int RunCheckCommand(int argc, const char* const* argv, std::istream& in, std::os
   std::string model = "register";
   std::string path;
   bool as_json = false;
+  double timeout_s = 0;
   app.add_option("--model", model, "the sequential specification of each key")
       ->check(CLI::IsMember({"register"}));
   app.add_flag("--json", as_json, "print the result as one JSON document");
+  app.add_option("--timeout", timeout_s,
+                 "give up after this many seconds: exit 3, unknown (0: no limit)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("history", path, "the history file, or - for stdin")->required();
   try {
     app.parse(argc, argv);
@@ -134,12 +164,19 @@ int RunCheckCommand(int argc, const char* const* argv, std::istream& in, std::os
     return kExitUnreadable;
   }
   RegisterModel register_model;
-  const CheckResult result = CheckHistory(*history, register_model);
+  CheckOptions options;
+  if (timeout_s > 0) {
+    options.deadline = std::chrono::steady_clock::now() +
+                       std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                           std::chrono::duration<double>(timeout_s));
+  }
+  const CheckResult result = CheckHistory(*history, register_model, options);
   if (as_json) {
     out << ReportJson(result).dump() << "\n";
   } else {
     PrintReport(result, out);
   }
+  if (result.unknown) return kExitUnknown;
   return result.linearizable ? kExitLinearizable : kExitNotLinearizable;
 }
 

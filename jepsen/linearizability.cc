@@ -97,7 +97,8 @@ uint64_t SplitMix64(uint64_t x) {
 
 class KeySearch {
  public:
-  KeySearch(std::vector<const Op*> ops, Model& model) : ops_(std::move(ops)), model_(model) {
+  KeySearch(std::vector<const Op*> ops, Model& model, const CheckOptions& options)
+      : ops_(std::move(ops)), model_(model), deadline_(options.deadline) {
     for (size_t i = 0; i < ops_.size(); ++i) {
       (ops_[i]->outcome == Outcome::kInfo ? info_ : completed_).push_back(i);
     }
@@ -185,8 +186,9 @@ class KeySearch {
   // Linearizes the completed op of `call`, leading to state `next`, if the configuration that
   // makes is viable and new; otherwise leaves everything as it was and returns false.
   bool TryCompleted(size_t call, StateId next);
-  // Whether every candidate could still take effect after `state` (see Model::Doomed).
-  bool Viable(StateId state);
+  // Whether every candidate could still take effect after `state` (see Model::Doomed); `beyond`
+  // are the ops taken past the path on the stack to reach `state`.
+  bool Viable(StateId state, const std::vector<size_t>& beyond);
   // Records the configuration (the linearized sets, `state`) unless one that dominates it was
   // entered before. Returns whether it is new.
   bool Enter(StateId state);
@@ -196,12 +198,14 @@ class KeySearch {
   const InfoRun* NextRun(RunGenerator& g);
   // Records that the search could not get past the first return in the list, in `state`.
   void NoteStuck(StateId state);
-  // Keeps the furthest point (the return's line) the search could not get past.
-  void Note(int line, size_t op, StateId state);
+  // Keeps the furthest point (the return's line) the search could not get past, with the path
+  // that reached it (the stack, then `beyond`) and the candidates there.
+  void Note(int line, size_t op, StateId state, const std::vector<size_t>& beyond = {});
   Anomaly MakeAnomaly() const;
 
   std::vector<const Op*> ops_;
   Model& model_;
+  std::optional<std::chrono::steady_clock::time_point> deadline_;
   std::vector<size_t> completed_;  // indexes into ops_
   std::vector<size_t> info_;       // indexes into ops_, in invoke order
   std::vector<Node> nodes_;
@@ -223,6 +227,9 @@ class KeySearch {
   int stuck_line_ = 0;
   size_t stuck_op_ = 0;
   std::set<StateId> stuck_states_;
+  std::vector<size_t> stuck_path_;        // indexes into ops_, in linearization order
+  std::vector<size_t> stuck_candidates_;  // indexes into ops_
+  std::vector<Frame> stack_;              // the path: the steps taken, each undoable
 };
 
 void KeySearch::BuildList() {
@@ -282,7 +289,7 @@ std::optional<StateId> KeySearch::StepMemo(StateId state, size_t op) {
   return next;
 }
 
-bool KeySearch::Viable(StateId state) {
+bool KeySearch::Viable(StateId state, const std::vector<size_t>& beyond) {
   if (!doom_) return true;
   // The candidates, and a few completed ops invoked after them: every one of them must be
   // linearized later, and the nearest ones are the likeliest to rule a state out (a read just
@@ -300,7 +307,7 @@ bool KeySearch::Viable(StateId state) {
     if (it->second) {
       // The search gets no further than this op's return on this path: report it as stuck
       // there, in the state that rules it out.
-      Note(ops_[op]->complete_line, op, state);
+      Note(ops_[op]->complete_line, op, state, beyond);
       return false;
     }
   }
@@ -350,7 +357,11 @@ const KeySearch::InfoRun* KeySearch::NextRun(RunGenerator& g) {
         if (run.members.Test(p)) continue;
         auto next = StepMemo(run.state, info_[g.candidates[p]]);
         // A doomed state stays doomed whatever follows, so it is not extended either.
-        if (!next || !Viable(*next)) continue;
+        if (!next) continue;
+        std::vector<size_t> beyond;
+        for (size_t i : run.ops) beyond.push_back(info_[i]);
+        beyond.push_back(info_[g.candidates[p]]);
+        if (!Viable(*next, beyond)) continue;
         InfoRun extended{.state = *next, .members = run.members, .ops = run.ops};
         extended.members.Set(p);
         if (!AddIfMinimal(g.reached[*next], extended.members)) continue;
@@ -371,11 +382,28 @@ void KeySearch::NoteStuck(StateId state) {
   Note(n.line, completed_[n.completed], state);
 }
 
-void KeySearch::Note(int line, size_t op, StateId state) {
+void KeySearch::Note(int line, size_t op, StateId state, const std::vector<size_t>& beyond) {
   if (line > stuck_line_) {
     stuck_line_ = line;
     stuck_op_ = op;
     stuck_states_.clear();
+    // Copied only when the furthest point moves on, which happens at most once per return.
+    stuck_path_.clear();
+    for (const Frame& f : stack_) {
+      if (f.run) {
+        for (size_t i : f.ops) stuck_path_.push_back(info_[i]);
+      } else {
+        stuck_path_.push_back(completed_[nodes_[f.node].completed]);
+      }
+    }
+    stuck_path_.insert(stuck_path_.end(), beyond.begin(), beyond.end());
+    // What cannot follow the path: the op the search could not get past, and every other
+    // candidate that cannot take effect in this state either.
+    stuck_candidates_ = {op};
+    for (size_t n = nodes_[kHead].next; nodes_[n].call; n = nodes_[n].next) {
+      const size_t candidate = completed_[nodes_[n].completed];
+      if (candidate != op && !StepMemo(state, candidate)) stuck_candidates_.push_back(candidate);
+    }
   }
   if (line == stuck_line_ && stuck_states_.size() < 8) stuck_states_.insert(state);
 }
@@ -385,7 +413,7 @@ bool KeySearch::TryCompleted(size_t call, StateId next) {
   linearized_completed_.Set(c);
   hash_ ^= zobrist_[c];
   Lift(call);  // first, so that Viable sees the candidates of the new configuration
-  if (Viable(next) && Enter(next)) return true;
+  if (Viable(next, {completed_[c]}) && Enter(next)) return true;
   Unlift(call);
   linearized_completed_.Clear(c);
   hash_ ^= zobrist_[c];
@@ -399,9 +427,14 @@ KeyResult KeySearch::Run() {
   bool runs_allowed = true;  // false right after a run: a completed op must come next
   bool in_runs = false;      // the configuration has moved on from completed ops to runs
   size_t cursor = nodes_[kHead].next;
-  std::vector<Frame> stack;
+  std::vector<Frame>& stack = stack_;
   std::vector<RunGenerator> generators;  // one per configuration on the path that is in runs
+  uint64_t steps = 0;
   while (nodes_[kHead].next != kTail) {  // until every completed op is linearized
+    if (deadline_ && (++steps & 1023) == 0 && std::chrono::steady_clock::now() >= *deadline_) {
+      result.timed_out = true;
+      break;
+    }
     if (!in_runs) {
       // Candidates: calls before the first return still in the list. An op whose return comes
       // first must be linearized before anything invoked after it.
@@ -511,20 +544,22 @@ Anomaly KeySearch::MakeAnomaly() const {
     }
   }
   for (StateId s : stuck_states_) a.states.push_back(model_.Describe(s));
+  for (size_t i : stuck_path_) a.prefix.push_back(*ops_[i]);
+  for (size_t i : stuck_candidates_) a.cannot_follow.push_back(*ops_[i]);
   return a;
 }
 
 }  // namespace
 
-KeyResult CheckOperations(const std::vector<Op>& ops, Model& model) {
+KeyResult CheckOperations(const std::vector<Op>& ops, Model& model, const CheckOptions& options) {
   std::vector<const Op*> kept;
   for (const Op& op : ops) {
     if (model.Matters(op)) kept.push_back(&op);
   }
-  return KeySearch(std::move(kept), model).Run();
+  return KeySearch(std::move(kept), model, options).Run();
 }
 
-CheckResult CheckHistory(const History& history, Model& model) {
+CheckResult CheckHistory(const History& history, Model& model, const CheckOptions& options) {
   std::map<std::string, std::vector<const Op*>> by_key;
   for (const Op& op : history.ops) {
     auto& ops = by_key[op.key];
@@ -534,13 +569,24 @@ CheckResult CheckHistory(const History& history, Model& model) {
   result.keys = by_key.size();
   result.ops = history.ops.size();
   for (auto& [key, ops] : by_key) {
-    KeyResult r = KeySearch(std::move(ops), model).Run();
+    if (options.deadline && std::chrono::steady_clock::now() >= *options.deadline) {
+      result.timed_out_keys.push_back(key);
+      continue;
+    }
+    KeyResult r = KeySearch(std::move(ops), model, options).Run();
     result.configurations += r.configurations;
+    if (r.timed_out) {
+      result.timed_out_keys.push_back(key);
+      continue;
+    }
     if (r.linearizable) continue;
     result.linearizable = false;
     result.bad_keys.push_back(key);
     if (!result.anomaly) result.anomaly = std::move(r.anomaly);
   }
+  // One key shown not linearizable decides the history; otherwise a key without a verdict
+  // leaves the whole without one.
+  result.unknown = result.linearizable && !result.timed_out_keys.empty();
   return result;
 }
 

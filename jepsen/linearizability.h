@@ -19,6 +19,7 @@
 // threads.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -78,16 +79,26 @@ struct Anomaly {
   std::optional<Op> previous;
   // The model states the search was in when it got stuck there (at most a few).
   std::vector<std::string> states;
+  // The longest linearizable prefix: the order of ops (completed and info) that took the search
+  // furthest, each able to follow the one before — and the ops that cannot follow it: op, and
+  // the other candidates there that cannot take effect after that prefix either.
+  std::vector<Op> prefix;
+  std::vector<Op> cannot_follow;
 };
 
 struct KeyResult {
   bool linearizable = true;
+  bool timed_out = false;          // gave up at the deadline: no verdict for this key
   std::optional<Anomaly> anomaly;  // when not linearizable
   uint64_t configurations = 0;     // configurations the search entered: its work
 };
 
 struct CheckResult {
+  // False as soon as one key is not linearizable. True with `unknown` when no key was shown bad
+  // but some timed out: then there is no verdict.
   bool linearizable = true;
+  bool unknown = false;
+  std::vector<std::string> timed_out_keys;  // sorted
   size_t keys = 0;
   size_t ops = 0;                     // all ops in the history, checked or dropped
   std::vector<std::string> bad_keys;  // sorted
@@ -95,11 +106,17 @@ struct CheckResult {
   uint64_t configurations = 0;        // summed over keys
 };
 
+struct CheckOptions {
+  // The search gives up at this instant (checked every thousand configurations or so).
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+};
+
 // Checks `ops` as one register (their keys are not looked at; ops the model says do not matter
 // are dropped). `ops` must be in invoke order, as History::ops is.
-KeyResult CheckOperations(const std::vector<Op>& ops, Model& model);
+KeyResult CheckOperations(const std::vector<Op>& ops, Model& model,
+                          const CheckOptions& options = {});
 
 // Checks every key of the history on its own.
-CheckResult CheckHistory(const History& history, Model& model);
+CheckResult CheckHistory(const History& history, Model& model, const CheckOptions& options = {});
 
 }  // namespace pharos::jepsen

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "tests/jepsen/history_builder.h"
+#include "tests/jepsen/history_generator.h"
 
 namespace pharos::jepsen {
 namespace {
@@ -122,6 +123,46 @@ TEST(CheckCommandTest, JsonReport) {
   EXPECT_EQ(g["keys"], 1);
   EXPECT_EQ(g["ops"], 1);
   EXPECT_TRUE(g["anomaly"].is_null());
+}
+
+TEST(CheckCommandTest, NotLinearizableShowsTheLongestPrefixAndWhatCannotFollowIt) {
+  // Both writes can be linearized, in that order; the read of nothing can follow neither.
+  ToolRun r = Check({"-"}, BadHistory());
+  EXPECT_NE(r.out.find("longest linearizable prefix: 2 operations:\n"
+                       "  process 1 write 1 ok [invoked 30, completed 40] (line 3-4)\n"
+                       "  process 3 write 7 ok [invoked 50, completed 100] (line 5-10)\n"
+                       "cannot follow it:\n"
+                       "  process 2 read -> null ok [invoked 80, completed 90] (line 8-9)\n"),
+            std::string::npos)
+      << r.out;
+  const json j = json::parse(Check({"--json", "-"}, BadHistory()).out);
+  const json& a = j["anomaly"];
+  EXPECT_EQ(a["prefix_length"], 2);
+  ASSERT_EQ(a["prefix"].size(), 2u);
+  EXPECT_EQ(a["prefix"][0]["process"], 1);
+  EXPECT_EQ(a["prefix"][1]["process"], 3);
+  ASSERT_EQ(a["cannot_follow"].size(), 1u);
+  EXPECT_EQ(a["cannot_follow"][0]["process"], 2);
+  EXPECT_EQ(a["cannot_follow"][0]["f"], "read");
+}
+
+TEST(CheckCommandTest, OutOfTimeIsUnknownNeverAVerdict) {
+  GeneratorOptions options;
+  options.ops = 4000;
+  options.workers = 20;
+  options.keys = 4;
+  const std::string history = GenerateHistory(options);
+  ToolRun late = Check({"--timeout", "0.000001", "-"}, history);
+  EXPECT_EQ(late.code, kExitUnknown) << late.out << late.err;
+  EXPECT_EQ(FirstLine(late.out), "unknown");
+  EXPECT_NE(late.out.find("out of time on 4 key(s)"), std::string::npos) << late.out;
+  const json j = json::parse(Check({"--json", "--timeout", "0.000001", "-"}, history).out);
+  EXPECT_EQ(j["valid"], "unknown");
+  EXPECT_EQ(j["timed_out_keys"].size(), 4u);
+  // With time enough, the same history gets its verdict; a bad one is still called bad.
+  EXPECT_EQ(Check({"--timeout", "60", "-"}, history).code, kExitLinearizable);
+  EXPECT_EQ(Check({"--timeout", "60", "-"}, BadHistory()).code, kExitNotLinearizable);
+  EXPECT_EQ(Check({"--timeout", "-1", "-"}, history).code, kExitUnreadable);
 }
 
 TEST(CheckCommandTest, JsonReportListsCasValuesAndPendingOps) {

@@ -281,5 +281,63 @@ TEST(BackupRestoreTest, ASavedClusterRestoresIntoANewClusterWithEveryRevision) {
   EXPECT_EQ(std::distance(fs::directory_iterator(used), fs::directory_iterator()), 1);
 }
 
+// A restore never joins the cluster it came from: a member restored with the source's own names
+// and addresses (same member ids, same voters) has another cluster id, so when it is started in
+// place of one of the source's members, each side drops the other's messages and the impostor
+// neither votes in nor receives the source's log.
+TEST(BackupRestoreTest, ARestoredMemberAtASourceMembersAddressIsNotLetIn) {
+  const fs::path work = fs::temp_directory_path() / ("backup-impostor-" + std::to_string(getpid()));
+  fs::remove_all(work);
+  fs::create_directories(work);
+  struct Cleanup {
+    fs::path p;
+    ~Cleanup() { fs::remove_all(p); }
+  } cleanup{work};
+  const std::string file = (work / "backup.db").string();
+
+  ProcessCluster source(3, {"--log-level", "info"});
+  const int leader = source.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  client::Client c(Options(source));
+  client::KV kv(c);
+  ASSERT_TRUE(kv.Put("/before", "1").ok());
+  Outcome saved = Pharosctl({"--endpoints=" + source.client(leader), "snapshot", "save", file});
+  ASSERT_EQ(saved.code, 0) << saved.err;
+
+  // Member `i` of the source is replaced by a restore made with the source's own membership.
+  const int i = (leader + 1) % 3;
+  const fs::path restored = work / "impostor";
+  Outcome o = Pharosctl({"snapshot", "restore", file, "--name", source.name(i), "--data-dir",
+                         restored.string(), "--initial-cluster", source.initial_cluster(),
+                         "--pharosd", PHAROSD_BINARY});
+  ASSERT_EQ(o.code, 0) << o.err;
+  source.Kill(i);
+  fs::remove_all(source.data_dir(i));
+  fs::rename(restored, source.data_dir(i));
+  source.Start(i);
+
+  // The source keeps going on its other two members; each side logs the other's drops.
+  ASSERT_TRUE(kv.Put("/after", "2").ok());
+  const int other = 3 - leader - i;
+  EXPECT_TRUE(Eventually([&] {
+    return source.Log(i).find("dropped a message from member") != std::string::npos &&
+           (source.Log(leader).find("dropped a message from member") != std::string::npos ||
+            source.Log(other).find("dropped a message from member") != std::string::npos);
+  })) << source.Log(i);
+  auto impostor = source.Status(i);
+  auto real = source.Status(leader);
+  ASSERT_TRUE(impostor && real);
+  EXPECT_NE(impostor->header().cluster_id(), real->header().cluster_id());
+  client::ClientOptions just_impostor;
+  just_impostor.endpoints = {source.client(i)};
+  just_impostor.timeout = 2s;
+  client::Client ic(just_impostor);
+  client::KV ikv(ic);
+  auto after = ikv.Get("/after", {.serializable = true});
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->kvs_size(), 0) << "the source's log reached the restored member";
+  EXPECT_EQ(source.WaitForLeader(2s), -1) << "the members should not agree on one leader";
+}
+
 }  // namespace
 }  // namespace pharos::testing

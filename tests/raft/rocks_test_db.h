@@ -15,9 +15,12 @@ namespace pharos::testing {
 
 class TestRocksDb {
  public:
-  // Opens (creating if needed) the database in `dir` with `families` besides "default".
-  TestRocksDb(std::string dir, std::vector<std::string> families) : dir_(std::move(dir)) {
+  // Opens (creating if needed) the database in `dir` with `families` besides "default", through
+  // `env` if given (a CrashFileSystem's, for durability tests).
+  TestRocksDb(std::string dir, std::vector<std::string> families, rocksdb::Env* env = nullptr)
+      : dir_(std::move(dir)) {
     rocksdb::Options options;
+    if (env != nullptr) options.env = env;
     options.create_if_missing = true;
     options.create_missing_column_families = true;
     std::vector<rocksdb::ColumnFamilyDescriptor> descs;

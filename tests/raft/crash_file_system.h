@@ -1,0 +1,77 @@
+// CrashFileSystem: a RocksDB FileSystem for durability tests that remembers how much of each file
+// has been synced, and at a simulated crash throws away every byte that was not (DESIGN.md §10).
+// SIGKILL alone keeps the page cache, so a missing fsync survives it; through this wrapper it does
+// not. Usage: open the database with Env() in its options, work, call Crash() at the instant the
+// power goes, close the database (nothing it does from then on reaches the disk), call
+// DropUnsyncedData(), and reopen — with a fresh CrashFileSystem, which takes every file on disk as
+// synced.
+//
+// The model: a file's bytes are durable up to its last Sync/Fsync (RangeSync and Flush are not
+// durability points); a file never synced keeps nothing; renames and deletions take effect at
+// once (RocksDB syncs the directory around the renames it relies on). After Crash() every write,
+// sync, rename and deletion fails, as they would in a process that no longer exists.
+//
+// Thread rules: thread-safe (RocksDB calls it from its own threads).
+#pragma once
+
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace pharos::testing {
+
+class CrashFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  CrashFileSystem();
+  const char* Name() const override { return "PharosCrashFileSystem"; }
+
+  // An Env that uses this file system, for rocksdb::Options::env. The CrashFileSystem must
+  // outlive every database opened with it.
+  rocksdb::Env* env() { return env_.get(); }
+
+  // The power goes: from now on nothing reaches the disk.
+  void Crash();
+  // After the database is closed: truncates every file written through this file system to what
+  // was synced before Crash(), and removes files that never were.
+  void DropUnsyncedData();
+  // Bytes written but not synced, over all files: how much the crash threw away (for reports).
+  uint64_t unsynced_bytes() const;
+
+  rocksdb::IOStatus NewWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                    rocksdb::IODebugContext* dbg) override;
+  rocksdb::IOStatus ReopenWritableFile(const std::string& f, const rocksdb::FileOptions& o,
+                                       std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                       rocksdb::IODebugContext* dbg) override;
+  rocksdb::IOStatus ReuseWritableFile(const std::string& f, const std::string& old,
+                                      const rocksdb::FileOptions& o,
+                                      std::unique_ptr<rocksdb::FSWritableFile>* r,
+                                      rocksdb::IODebugContext* dbg) override;
+  rocksdb::IOStatus RenameFile(const std::string& src, const std::string& target,
+                               const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override;
+  rocksdb::IOStatus DeleteFile(const std::string& f, const rocksdb::IOOptions& o,
+                               rocksdb::IODebugContext* dbg) override;
+
+ private:
+  class File;
+  struct FileState {
+    uint64_t size = 0;    // bytes appended
+    uint64_t synced = 0;  // bytes durable
+  };
+  rocksdb::IOStatus Track(const std::string& path, uint64_t existing, rocksdb::IOStatus s,
+                          std::unique_ptr<rocksdb::FSWritableFile>* r);
+  bool crashed() const;
+  void Appended(const std::string& path, uint64_t n);
+  void Synced(const std::string& path);
+
+  std::unique_ptr<rocksdb::Env> env_;
+  mutable std::mutex mu_;
+  bool crashed_ = false;
+  std::map<std::string, FileState> files_;
+};
+
+}  // namespace pharos::testing

@@ -65,20 +65,27 @@ Status SyncDirectory(const fs::path& dir) {
   return Status::Ok();
 }
 
-// Writes the new member's state into `dir`: the backup's key-value state, a Raft log that starts
-// the new cluster (its voters' membership entries, committed), and the new cluster id.
-Status Populate(const fs::path& dir, const SnapshotContents& snapshot,
-                const std::vector<uint64_t>& voters, uint64_t cluster_id) {
+// The member table's record format (StorageEngine::members(): 8-byte big-endian id -> Member).
+std::string MemberKey(uint64_t id) {
+  std::string key(8, '\0');
+  for (int i = 7; i >= 0; --i, id >>= 8) key[i] = static_cast<char>(id & 0xff);
+  return key;
+}
+
+// Writes the new member's state into `dir`: the backup's key-value state, the member table, the
+// new cluster id, and a Raft log that begins with a snapshot of all that at index N (N = the
+// number of voters, term 1, the voters as its configuration). Starting from a snapshot point, not
+// from membership entries at 1..N as a new cluster does, is what lets a member added later catch
+// up: the leader has no entries below N+1 to send it, so it sends its state instead — entries
+// 1..N would rebuild an empty store.
+Status Populate(const fs::path& dir, const SnapshotContents& snapshot, const ServerConfig& config,
+                uint64_t cluster_id) {
   auto storage = StorageEngine::Open(dir.string());
   if (!storage.ok()) return storage.status();
-  {
-    // The log as a new cluster's first start writes it; a restart (whatever
-    // --initial-cluster-state says) then finds it and does not bootstrap again.
-    auto log = raft::LogStore::Open((*storage)->db(), (*storage)->raft_log(),
-                                    (*storage)->raft_meta(), voters);
-    if (!log.ok()) return log.status();
-  }
-  auto store = kv::MvccStore::Open((*storage)->db(), (*storage)->kv_families());
+  rocksdb::DB* db = (*storage)->db();
+  const uint64_t index = config.peers.size();
+
+  auto store = kv::MvccStore::Open(db, (*storage)->kv_families());
   if (!store.ok()) return store.status();
   if (Status s = (*store)->Restore(snapshot.chunks); !s.ok()) return s;
   const SnapshotHeader& header = snapshot.info.header;
@@ -89,11 +96,37 @@ Status Populate(const fs::path& dir, const SnapshotContents& snapshot,
                               std::to_string((*store)->key_count()) + " vs " +
                               std::to_string(header.key_count) + ")");
   }
-  // The applied Raft index in the backup counts the old cluster's log. The new log starts at 1,
-  // and its membership entries must be applied (they build the member table): applied is 0.
-  if (Status s = (*store)->ApplyNoop(0); !s.ok()) return s;
-  if (Status s = SaveClusterId(**storage, cluster_id); !s.ok()) return s;  // synced: WAL too
-  rocksdb::Status fs = (*storage)->db()->FlushWAL(/*sync=*/true);
+  // The applied index in the backup counts the old cluster's log; this state is the new log's
+  // snapshot point.
+  if (Status s = (*store)->ApplyNoop(index); !s.ok()) return s;
+
+  raftpb::SnapshotMetadata meta;
+  meta.set_index(index);
+  meta.set_term(1);
+  for (const PeerSpec& p : config.peers) {
+    meta.mutable_conf_state()->add_voters(p.id);
+    pb::Member m;  // client addresses arrive when each member publishes itself
+    m.set_id(p.id);
+    m.set_name(p.name);
+    m.add_peer_urls(p.peer_address);
+    rocksdb::Status s = db->Put(rocksdb::WriteOptions(), (*storage)->members(), MemberKey(p.id),
+                                m.SerializeAsString());
+    if (!s.ok()) return Status::IoError("writing the member table: " + s.ToString());
+  }
+  if (Status s = SaveClusterId(**storage, cluster_id); !s.ok()) return s;
+
+  // Last, synced, so it carries every write above to disk with it.
+  auto log = raft::LogStore::Open(db, (*storage)->raft_log(), (*storage)->raft_meta(), {});
+  if (!log.ok()) return log.status();
+  raft::LogStore::Write w;
+  w.snapshot = meta;
+  raftpb::HardState hs;
+  hs.set_term(1);
+  hs.set_commit(index);
+  w.hard_state = hs;
+  w.sync = true;
+  if (Status s = (*log)->WriteSync(std::move(w)); !s.ok()) return s;
+  rocksdb::Status fs = db->FlushWAL(/*sync=*/true);
   if (!fs.ok()) return Status::IoError("syncing the restored data: " + fs.ToString());
   return Status::Ok();
 }
@@ -121,7 +154,7 @@ Status RestoreSnapshot(const std::string& file, const ServerConfig& config, std:
 
   Scratch scratch(target.string() + ".restoring-" + std::to_string(getpid()));
   if (fs::exists(scratch.path(), ec)) fs::remove_all(scratch.path(), ec);  // an old attempt's
-  if (Status s = Populate(scratch.path(), *snapshot, voters, cluster_id); !s.ok()) return s;
+  if (Status s = Populate(scratch.path(), *snapshot, config, cluster_id); !s.ok()) return s;
   if (exists) fs::remove(target, ec);  // empty: checked above
   fs::rename(scratch.path(), target, ec);
   if (ec) {

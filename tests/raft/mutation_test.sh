@@ -112,7 +112,7 @@ write_mutant() {
        printf '%s' '' > "$scratch/new" ;;
     i) printf '%s' '  while (!changes_.empty() && changes_.back().index >= from) changes_.pop_back();' \
          > "$scratch/old"
-       printf '%s' '' > "$scratch/new" ;;
+       printf '%s' '  (void)from;' > "$scratch/new" ;;
   esac
 }
 

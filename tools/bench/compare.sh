@@ -46,8 +46,12 @@ fi
 clients=64 conns=8
 
 [ -n "$dir" ] || dir=$(mktemp -d /tmp/pharos-compare.XXXXXX)
-mkdir -p "$dir/results"
+mkdir -p "$dir/results" "$dir/bin"
 res=$dir/results
+# Run copies: the build directory may be rebuilt under us (a member restarted mid-link would
+# find no executable), and both clusters must run the same binary throughout.
+cp "$pharosd" "$bench" "$dir/bin/" || exit 1
+pharosd=$dir/bin/pharosd bench=$dir/bin/pharos-bench
 
 # --- processes: every pid we start, stopped by pid on any exit ---------------------------------
 declare -A pid_of  # "pharos1" -> pid
@@ -64,7 +68,7 @@ cleanup() {
     { wait "$pid"; } 2>/dev/null
   done
   pid_of=()
-  if [ $keep -eq 0 ]; then rm -rf "$dir/pharos" "$dir/etcd"; fi
+  if [ $keep -eq 0 ]; then rm -rf "$dir/pharos" "$dir/etcd" "$dir/bin"; fi
 }
 trap cleanup EXIT
 trap 'echo "compare.sh: interrupted" >&2; exit 130' INT TERM

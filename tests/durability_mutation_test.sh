@@ -32,23 +32,9 @@ add_executable(durability_tests raft/log_store_durability_test.cc kvstore/kv_dur
 target_link_libraries(durability_tests PRIVATE pharos_raft_logstore pharos_kvstore
                                                GTest::gtest_main)
 CMAKE
-export CCACHE_BASEDIR="$scratch"
-locked() {
-  if [ -n "${MUTATION_BUILD_LOCK:-}" ]; then flock "$MUTATION_BUILD_LOCK" "$@"; else "$@"; fi
-}
-locked cmake -S "$scratch/src" -B "$scratch/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-
-# mutate FILE: replaces the text in $scratch/old with $scratch/new in FILE (exactly once).
-mutate() {
-  python3 - "$scratch/src/$1" "$scratch/old" "$scratch/new" <<'PY'
-import sys
-path, old, new = sys.argv[1], open(sys.argv[2]).read(), open(sys.argv[3]).read()
-text = open(path).read()
-if text.count(old) != 1:
-    sys.exit("mutation anchor not found exactly once in " + path)
-open(path, "w").write(text.replace(old, new))
-PY
-}
+# shellcheck source=tests/mutation_helpers.sh
+source "$root/tests/mutation_helpers.sh"
+configure_scratch
 
 declare -A describe file check
 describe[log-unsynced]="the Raft log written with sync=false"

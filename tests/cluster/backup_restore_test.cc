@@ -230,11 +230,7 @@ TEST(BackupRestoreTest, ASavedClusterRestoresIntoANewClusterWithEveryRevision) {
 
   // A member added later learns the new cluster's id from its peers.
   const int fourth = target.AddMemberSlot();
-  pb::Envelope add;
-  add.mutable_member_add()->set_name(target.name(fourth));
-  add.mutable_member_add()->add_peer_urls(target.peer(fourth));
-  add.mutable_member_add()->add_client_urls(target.client(fourth));
-  add.mutable_member_add()->set_is_learner(true);
+  const pb::Envelope add = target.MemberAddRequest(fourth, /*learner=*/true);
   auto added = tc.Call(add);
   ASSERT_TRUE(added.ok() && client::StatusOf(*added).ok());
   target.Start(fourth);

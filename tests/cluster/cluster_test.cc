@@ -273,11 +273,7 @@ TEST(ClusterTest, AddALearnerPromoteItRemoveAMember) {
     ASSERT_TRUE(StatusOf(*c.Call(Put("k" + std::to_string(i), "v"))).ok());
 
   const int fourth = cluster.AddMemberSlot();
-  pb::Envelope add;
-  add.mutable_member_add()->set_name(cluster.name(fourth));
-  add.mutable_member_add()->add_peer_urls(cluster.peer(fourth));
-  add.mutable_member_add()->add_client_urls(cluster.client(fourth));
-  add.mutable_member_add()->set_is_learner(true);
+  const pb::Envelope add = cluster.MemberAddRequest(fourth, /*learner=*/true);
   auto added = c.Call(add);
   ASSERT_TRUE(added.ok() && StatusOf(*added).ok()) << StatusOf(*added).ToString();
   const uint64_t new_id = added->member_add_response().member().id();

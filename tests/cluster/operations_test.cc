@@ -135,11 +135,7 @@ TEST(OperationsTest, MembershipChangesUnderWriteLoadFailNoWrite) {
 
   // A learner joins while writes flow. Until it runs and catches up, promoting it is refused.
   const int fourth = cluster.AddMemberSlot();
-  pb::Envelope add;
-  add.mutable_member_add()->set_name(cluster.name(fourth));
-  add.mutable_member_add()->add_peer_urls(cluster.peer(fourth));
-  add.mutable_member_add()->add_client_urls(cluster.client(fourth));
-  add.mutable_member_add()->set_is_learner(true);
+  const pb::Envelope add = cluster.MemberAddRequest(fourth, /*learner=*/true);
   auto added = admin.Call(add);
   ASSERT_TRUE(added.ok()) << added.status().ToString();
   const uint64_t learner = added->member_add_response().member().id();

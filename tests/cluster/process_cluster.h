@@ -29,6 +29,15 @@ class ProcessCluster {
   // Prepares member `i` (== size()) that joins an existing cluster: name, addresses, and an
   // initial cluster that includes it. Start(i) after the MemberAdd.
   int AddMemberSlot();
+  // The MemberAdd that admits member `i` (from AddMemberSlot) with its name and addresses.
+  pb::Envelope MemberAddRequest(int i, bool learner) const {
+    pb::Envelope add;
+    add.mutable_member_add()->set_name(name(i));
+    add.mutable_member_add()->add_peer_urls(peer(i));
+    add.mutable_member_add()->add_client_urls(client(i));
+    add.mutable_member_add()->set_is_learner(learner);
+    return add;
+  }
   std::string name(int i) const { return names_.at(i); }
   std::string peer(int i) const { return peers_.at(i); }
   std::string data_dir(int i) const { return dir_ + "/" + names_.at(i); }

@@ -39,23 +39,9 @@ add_library(raft_safety_checker STATIC raft/safety_checker.cc)
 target_link_libraries(raft_safety_checker PUBLIC pharos_raft)
 add_subdirectory(raft/sim)
 CMAKE
-export CCACHE_BASEDIR="$scratch"
-locked() {
-  if [ -n "${MUTATION_BUILD_LOCK:-}" ]; then flock "$MUTATION_BUILD_LOCK" "$@"; else "$@"; fi
-}
-locked cmake -S "$scratch/src" -B "$scratch/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-
-# mutate ID FILE: replaces the text in $scratch/old with $scratch/new in FILE (exactly once).
-mutate() {
-  python3 - "$scratch/src/$2" "$scratch/old" "$scratch/new" <<'PY'
-import sys
-path, old, new = sys.argv[1], open(sys.argv[2]).read(), open(sys.argv[3]).read()
-text = open(path).read()
-if text.count(old) != 1:
-    sys.exit("mutation anchor not found exactly once in " + path)
-open(path, "w").write(text.replace(old, new))
-PY
-}
+# shellcheck source=tests/mutation_helpers.sh
+source "$root/tests/mutation_helpers.sh"
+configure_scratch
 
 declare -A describe file
 describe[a]="vote granted without the up-to-date check"
@@ -122,7 +108,7 @@ for id in a b c d e f g h i; do
   if [ -n "$only" ] && [[ ",$only," != *",$id,"* ]]; then continue; fi
   cp "$root/${file[$id]}" "$scratch/src/${file[$id]}"
   write_mutant "$id"
-  mutate "$id" "${file[$id]}"
+  mutate "${file[$id]}"
   if ! locked ninja -C "$scratch/build" raft-sim >"$scratch/build.log" 2>&1; then
     echo "mutant $id did not build:" >&2; tail -20 "$scratch/build.log" >&2; exit 2
   fi

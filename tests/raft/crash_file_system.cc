@@ -182,15 +182,19 @@ rocksdb::IOStatus CrashFileSystem::DeleteFile(const std::string& f, const rocksd
   return s;
 }
 
-void CrashFileSystem::DropUnsyncedData() {
+void CrashFileSystem::DropUnsyncedData(std::mt19937_64* rng) {
   std::lock_guard lock(mu_);
   for (const auto& [path, f] : files_) {
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) continue;
-    if (f.synced == 0) {
+    const uint64_t on_disk = std::filesystem::file_size(path, ec);
+    if (ec) continue;
+    uint64_t keep = std::min(f.synced, on_disk);
+    if (rng != nullptr && on_disk > keep) keep += (*rng)() % (on_disk - keep + 1);
+    if (keep == 0 && f.synced == 0) {
       std::filesystem::remove(path, ec);
-    } else if (std::filesystem::file_size(path, ec) > f.synced) {
-      std::filesystem::resize_file(path, f.synced, ec);
+    } else if (on_disk > keep) {
+      std::filesystem::resize_file(path, keep, ec);
     }
   }
   files_.clear();

@@ -7,8 +7,12 @@
 // synced.
 //
 // The model: a file's bytes are durable up to its last Sync/Fsync (RangeSync and Flush are not
-// durability points); a file never synced keeps nothing; renames and deletions take effect at
-// once (RocksDB syncs the directory around the renames it relies on). After Crash() every write,
+// durability points). Past that, the page cache may have written back any prefix of the rest
+// before the power went: DropUnsyncedData keeps none of it, or, given a generator, a random
+// prefix of each file's unsynced bytes — a torn WAL can then end between two records that were
+// written together but not synced together. A file never synced that keeps no byte is gone.
+// Renames and deletions take effect at once (RocksDB syncs the directory around the renames it
+// relies on). After Crash() every write,
 // sync, rename and deletion fails, as they would in a process that no longer exists.
 //
 // Thread rules: thread-safe (RocksDB calls it from its own threads).
@@ -20,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 
 namespace pharos::testing {
@@ -36,8 +41,9 @@ class CrashFileSystem : public rocksdb::FileSystemWrapper {
   // The power goes: from now on nothing reaches the disk.
   void Crash();
   // After the database is closed: truncates every file written through this file system to what
-  // was synced before Crash(), and removes files that never were.
-  void DropUnsyncedData();
+  // was synced before Crash() (plus, with `rng`, a random prefix of what was not), and removes
+  // files left with nothing that never were synced.
+  void DropUnsyncedData(std::mt19937_64* rng = nullptr);
   // Bytes written but not synced, over all files: how much the crash threw away (for reports).
   uint64_t unsynced_bytes() const;
 

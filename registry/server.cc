@@ -389,6 +389,7 @@ void Server::Propose(const std::shared_ptr<Connection>& c, const pb::Envelope& e
                                            req.txn().failure_size()) > kv::kMaxTxnOps) {
     return Fail(c, env, Status::InvalidArgument("too many operations in txn request"));
   }
+  CheckQuota();  // rate-limited: a fast writer must not run far past the quota between sweeps
   if (RefusedForSpace(req)) {
     return Fail(c, env,
                 Status(StatusCode::kNoSpace,

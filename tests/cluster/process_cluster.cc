@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -185,6 +186,20 @@ int ProcessCluster::WaitForLeader(std::chrono::milliseconds deadline) {
         return leader >= 0;
       },
       deadline);
+  if (leader < 0) {
+    // Say why, for the failure that follows: who answered what, and the end of each log.
+    for (const auto& [i, pid] : pids_) {
+      auto s = Status(i);
+      std::fprintf(
+          stderr, "WaitForLeader: member %d (pid %d): %s\n", i, static_cast<int>(pid),
+          s ? ("leader " + std::to_string(s->leader()) + ", term " + std::to_string(s->raft_term()))
+                  .c_str()
+            : "no answer");
+      const std::string log = Log(i);
+      std::fprintf(stderr, "  log tail: %s\n",
+                   log.substr(log.size() > 600 ? log.size() - 600 : 0).c_str());
+    }
+  }
   return leader;
 }
 

@@ -17,6 +17,7 @@
 
 #include "client/client.h"
 #include "client/kv.h"
+#include "jepsen/hash_agreement.h"
 #include "jepsen/lock_workload.h"
 #include "jepsen/nemesis.h"
 #include "jepsen/node_set.h"
@@ -118,6 +119,7 @@ int main(int argc, char** argv) {
   HistoryRecorder history(out + "/history.jsonl");
   std::vector<Fault> faults;
   bool writes_after_quiet = true;
+  HashAgreement hashes;
   bool enough = false;
   Verdict verdict;
   {
@@ -171,6 +173,7 @@ int main(int argc, char** argv) {
     enough = work->Enough(&run.notes);
     faults = nemesis.faults();
     // Every member must route a write after the quiet period.
+    int64_t last_revision = 0;
     for (int i = 0; i < cluster.size(); ++i) {
       client::ClientOptions o;
       o.endpoints = {cluster.client(i)};
@@ -182,14 +185,30 @@ int main(int argc, char** argv) {
         run.notes.push_back(
             "member n" + std::to_string(i + 1) +
             " did not take a write after the quiet period: " + r.status().ToString());
+      } else {
+        last_revision = std::max(last_revision, r->header().revision());
       }
     }
+    // And every member must hold the same state at the last of those revisions.
+    std::vector<std::string> members;
+    for (int i = 0; i < cluster.size(); ++i) members.push_back(cluster.client(i));
+    hashes = CheckHashAgreement(members, last_revision);
     verdict = work->Check();  // the cluster is still up: some checks read its final state
   }                           // members stopped, rules removed
 
+  if (hashes.answered && !hashes.agree) {
+    verdict.valid = false;
+    verdict.summary = "members diverge: " + verdict.summary;
+    verdict.problems.push_back("HashKV differs between members: " + hashes.detail);
+  }
   run.verdict = verdict.summary;
   run.notes.insert(run.notes.end(), verdict.problems.begin(), verdict.problems.end());
-  run.counts = enough && writes_after_quiet && !g_interrupted;
+  run.counts = enough && writes_after_quiet && hashes.answered && !g_interrupted;
+  if (!hashes.answered) {
+    run.notes.push_back("members could not be compared by HashKV: " + hashes.detail);
+  } else if (hashes.agree) {
+    run.notes.push_back("every member holds the same state (HashKV): " + hashes.detail);
+  }
   for (const auto& f : faults) {
     if (f.end_ns == 0) {
       run.counts = false;

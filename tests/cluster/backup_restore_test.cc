@@ -18,6 +18,7 @@
 #include "client/kv.h"
 #include "client/lease.h"
 #include "client/txn.h"
+#include "tests/cluster/pharosctl_runner.h"
 #include "tests/cluster/process_cluster.h"
 
 namespace pharos::testing {
@@ -26,51 +27,9 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
-
-// Runs pharosctl to the end (killed after 60 s), its output captured in files.
-Outcome Pharosctl(std::vector<std::string> args) {
-  static std::atomic<int> counter{0};
-  const std::string base = (fs::temp_directory_path() / ("backup-test-" + std::to_string(getpid()) +
-                                                         "-" + std::to_string(counter++)))
-                               .string();
-  args.insert(args.begin(), PHAROSCTL_BINARY);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const int out = open((base + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    const int err = open((base + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (out < 0 || err < 0) _exit(126);
-    dup2(out, 1);
-    dup2(err, 2);
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  Outcome o;
-  int status = 0;
-  if (!Eventually([&] { return waitpid(pid, &status, WNOHANG) == pid; }, 60s)) {
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-  } else {
-    o.code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  o.out = ReadAll(base + ".out");
-  o.err = ReadAll(base + ".err");
-  fs::remove(base + ".out");
-  fs::remove(base + ".err");
-  return o;
+// Restores and status read whole files: a minute, not pharosctl's usual half.
+Outcome LongPharosctl(std::vector<std::string> args) {
+  return Pharosctl(std::move(args), "", std::chrono::seconds(60));
 }
 
 client::ClientOptions Options(const ProcessCluster& cluster) {
@@ -97,9 +56,9 @@ std::string Dump(client::KV& kv, int64_t revision = 0) {
 std::vector<Outcome> RestoreInto(const std::string& file, ProcessCluster& target) {
   std::vector<Outcome> outcomes;
   for (int i = 0; i < target.size(); ++i) {
-    outcomes.push_back(Pharosctl({"snapshot", "restore", file, "--name", target.name(i),
-                                  "--data-dir", target.data_dir(i), "--initial-cluster",
-                                  target.initial_cluster(), "--pharosd", PHAROSD_BINARY}));
+    outcomes.push_back(LongPharosctl({"snapshot", "restore", file, "--name", target.name(i),
+                                      "--data-dir", target.data_dir(i), "--initial-cluster",
+                                      target.initial_cluster(), "--pharosd", PHAROSD_BINARY}));
   }
   return outcomes;
 }
@@ -177,9 +136,9 @@ TEST(BackupRestoreTest, ASavedClusterRestoresIntoANewClusterWithEveryRevision) {
   // Saved from the leader (it has applied every acknowledged write), described by status.
   const int leader = source.WaitForLeader();
   ASSERT_GE(leader, 0);
-  Outcome saved = Pharosctl({"--endpoints=" + source.client(leader), "snapshot", "save", file});
+  Outcome saved = LongPharosctl({"--endpoints=" + source.client(leader), "snapshot", "save", file});
   ASSERT_EQ(saved.code, 0) << saved.err;
-  Outcome status = Pharosctl({"snapshot", "status", file, "--write-out", "json"});
+  Outcome status = LongPharosctl({"snapshot", "status", file, "--write-out", "json"});
   ASSERT_EQ(status.code, 0) << status.err;
   const auto json = nlohmann::json::parse(status.out);
   EXPECT_EQ(json["revision"].get<int64_t>(), revision);
@@ -187,7 +146,7 @@ TEST(BackupRestoreTest, ASavedClusterRestoresIntoANewClusterWithEveryRevision) {
   EXPECT_EQ(json["totalSize"].get<uint64_t>(), fs::file_size(file));
   EXPECT_EQ(json["compactRevision"].get<int64_t>(), compacted);
   EXPECT_EQ(json["hash"].get<std::string>().size(), 64u);
-  Outcome table = Pharosctl({"snapshot", "status", file, "--write-out", "table"});
+  Outcome table = LongPharosctl({"snapshot", "status", file, "--write-out", "table"});
   ASSERT_EQ(table.code, 0) << table.err;
   EXPECT_NE(table.out.find("| " + json["hash"].get<std::string>() + " |"), std::string::npos)
       << table.out;
@@ -263,15 +222,15 @@ TEST(BackupRestoreTest, ASavedClusterRestoresIntoANewClusterWithEveryRevision) {
   std::ofstream(cut_file, std::ios::binary) << good.substr(0, good.size() - 1000);
   for (const auto& [bad, why] :
        {std::pair{corrupt_file, "checksum mismatch"}, std::pair{cut_file, "truncated"}}) {
-    Outcome st = Pharosctl({"snapshot", "status", bad});
+    Outcome st = LongPharosctl({"snapshot", "status", bad});
     EXPECT_EQ(st.code, 1) << bad;
     EXPECT_NE(st.err.find(why), std::string::npos) << st.err;
     EXPECT_TRUE(st.out.empty()) << st.out;
     ProcessCluster unused(1, {}, /*start=*/false);
     const fs::path dir = work / "never" / "n1";
-    Outcome restored =
-        Pharosctl({"snapshot", "restore", bad, "--name", unused.name(0), "--data-dir", dir.string(),
-                   "--initial-cluster", unused.initial_cluster(), "--pharosd", PHAROSD_BINARY});
+    Outcome restored = LongPharosctl({"snapshot", "restore", bad, "--name", unused.name(0),
+                                      "--data-dir", dir.string(), "--initial-cluster",
+                                      unused.initial_cluster(), "--pharosd", PHAROSD_BINARY});
     EXPECT_EQ(restored.code, 1) << bad;
     EXPECT_NE(restored.err.find(why), std::string::npos) << restored.err;
     EXPECT_NE(restored.err.find("nothing was written"), std::string::npos) << restored.err;
@@ -283,9 +242,9 @@ TEST(BackupRestoreTest, ASavedClusterRestoresIntoANewClusterWithEveryRevision) {
   const fs::path used = work / "used";
   fs::create_directories(used);
   std::ofstream(used / "keep") << "mine";
-  Outcome onto =
-      Pharosctl({"snapshot", "restore", file, "--name", target.name(0), "--data-dir", used.string(),
-                 "--initial-cluster", target.initial_cluster(), "--pharosd", PHAROSD_BINARY});
+  Outcome onto = LongPharosctl({"snapshot", "restore", file, "--name", target.name(0), "--data-dir",
+                                used.string(), "--initial-cluster", target.initial_cluster(),
+                                "--pharosd", PHAROSD_BINARY});
   EXPECT_EQ(onto.code, 1);
   EXPECT_NE(onto.err.find("not empty"), std::string::npos) << onto.err;
   EXPECT_EQ(ReadAll((used / "keep").string()), "mine");
@@ -312,15 +271,15 @@ TEST(BackupRestoreTest, ARestoredMemberAtASourceMembersAddressIsNotLetIn) {
   client::Client c(Options(source));
   client::KV kv(c);
   ASSERT_TRUE(kv.Put("/before", "1").ok());
-  Outcome saved = Pharosctl({"--endpoints=" + source.client(leader), "snapshot", "save", file});
+  Outcome saved = LongPharosctl({"--endpoints=" + source.client(leader), "snapshot", "save", file});
   ASSERT_EQ(saved.code, 0) << saved.err;
 
   // Member `i` of the source is replaced by a restore made with the source's own membership.
   const int i = (leader + 1) % 3;
   const fs::path restored = work / "impostor";
-  Outcome o = Pharosctl({"snapshot", "restore", file, "--name", source.name(i), "--data-dir",
-                         restored.string(), "--initial-cluster", source.initial_cluster(),
-                         "--pharosd", PHAROSD_BINARY});
+  Outcome o = LongPharosctl({"snapshot", "restore", file, "--name", source.name(i), "--data-dir",
+                             restored.string(), "--initial-cluster", source.initial_cluster(),
+                             "--pharosd", PHAROSD_BINARY});
   ASSERT_EQ(o.code, 0) << o.err;
   source.Kill(i);
   fs::remove_all(source.data_dir(i));

@@ -22,7 +22,7 @@ class LockWorkload : public Workload {
   ~LockWorkload() override;
   void Start() override;
   void Stop() override;
-  bool Enough(std::vector<std::string>* why) const override;
+  bool Enough(int min_ok_per_key, std::vector<std::string>* why) const override;
   Verdict Check() override;
 
   struct Hold {

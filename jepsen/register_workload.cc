@@ -36,14 +36,14 @@ void RegisterWorkload::Stop() {
   threads_.clear();
 }
 
-bool RegisterWorkload::Enough(std::vector<std::string>* why) const {
+bool RegisterWorkload::Enough(int min_ok_per_key, std::vector<std::string>* why) const {
   std::lock_guard lock(mu_);
   bool enough = true;
   for (int k = 0; k < options_.keys; ++k) {
     const std::string key = "r" + std::to_string(k);
     auto it = ok_per_key_.find(key);
     const int n = it == ok_per_key_.end() ? 0 : it->second;
-    if (n < options_.min_ok_per_key) {
+    if (n < min_ok_per_key) {
       enough = false;
       why->push_back("key " + key + " has only " + std::to_string(n) + " ok operations");
     }

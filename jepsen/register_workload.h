@@ -27,7 +27,6 @@ struct RegisterWorkloadOptions {
   std::chrono::milliseconds timeout{2000};
   std::string checker;       // the pharos-check binary
   std::string results_path;  // where its JSON verdict goes
-  int min_ok_per_key = 10;
 };
 
 class RegisterWorkload : public Workload {
@@ -38,7 +37,7 @@ class RegisterWorkload : public Workload {
   void Start() override;
   void Stop() override;
   // Every key needs enough completed ok operations for the run to count.
-  bool Enough(std::vector<std::string>* why) const override;
+  bool Enough(int min_ok_per_key, std::vector<std::string>* why) const override;
   // pharos-check on the history: linearizable per key, or the smallest window that is not.
   Verdict Check() override;
 

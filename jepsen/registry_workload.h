@@ -50,7 +50,7 @@ class RegistryWorkload : public Workload {
   ~RegistryWorkload() override;
   void Start() override;
   void Stop() override;
-  bool Enough(std::vector<std::string>* why) const override;
+  bool Enough(int min_ok_per_key, std::vector<std::string>* why) const override;
   Verdict Check() override;
 
  private:

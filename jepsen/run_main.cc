@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   CLI::App app{"pharos-jepsen: a fault-injection run against a local pharosd cluster"};
   std::string workload = "register", nemesis_kind = "mix", out, pharosd, checker;
   int seconds = 60, nodes = 3, processes = 10, keys = 4, interval_s = 6, fault_s = 3, quiet_s = 5;
-  int min_ok_per_key = 10, port = 2379, lease_ttl_s = 3, grace_s = 0;
+  int min_ok_per_key = 200, port = 2379, lease_ttl_s = 3, grace_s = 0;
   uint64_t seed = 1;
   app.add_option("--workload", workload,
                  "register (read / write / cas per key, checked for linearizability), lock "
@@ -79,7 +79,10 @@ int main(int argc, char** argv) {
   app.add_option("--grace", grace_s,
                  "registry: seconds a discovery view may lag the committed history "
                  "(default: fault duration + lease TTL + 2)");
-  app.add_option("--min-ok-per-key", min_ok_per_key, "a run with fewer does not count")
+  app.add_option("--min-ok-per-key", min_ok_per_key,
+                 "ok operations each checked key needs (a register; the watched prefix; the "
+                 "lock; the service's registrations, deregistrations and expiries) or the run "
+                 "does not count")
       ->capture_default_str();
   app.add_option("--port", port,
                  "client port on every member's address (peer +1, metrics +2); 0: free ports")
@@ -139,8 +142,7 @@ int main(int argc, char** argv) {
     if (workload == "register") {
       work = std::make_unique<RegisterWorkload>(
           RegisterWorkloadOptions{cluster.clients(), processes, keys, seed,
-                                  std::chrono::milliseconds(2000), checker, out + "/check.json",
-                                  min_ok_per_key},
+                                  std::chrono::milliseconds(2000), checker, out + "/check.json"},
           history);
     } else if (workload == "registry") {
       work = std::make_unique<RegistryWorkload>(
@@ -170,7 +172,7 @@ int main(int argc, char** argv) {
     SleepUnlessInterrupted(std::chrono::seconds(quiet_s));
     work->Stop();
     run.seconds = history.Now() / 1e9;
-    enough = work->Enough(&run.notes);
+    enough = work->Enough(min_ok_per_key, &run.notes);
     faults = nemesis.faults();
     // Every member must route a write after the quiet period.
     int64_t last_revision = 0;

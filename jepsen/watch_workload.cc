@@ -73,10 +73,12 @@ void WatchWorkload::Writer(int process) {
   }
 }
 
-bool WatchWorkload::Enough(std::vector<std::string>* why) const {
+bool WatchWorkload::Enough(int min_ok_per_key, std::vector<std::string>* why) const {
+  // The one key checked is the watched prefix.
   std::lock_guard lock(mu_);
-  if (acked_.size() >= 100) return true;
-  why->push_back("only " + std::to_string(acked_.size()) + " writes acknowledged");
+  if (acked_.size() >= static_cast<size_t>(min_ok_per_key)) return true;
+  why->push_back("only " + std::to_string(acked_.size()) +
+                 " writes to the watched prefix acknowledged");
   return false;
 }
 

@@ -27,7 +27,7 @@ class WatchWorkload : public Workload {
   ~WatchWorkload() override;
   void Start() override;
   void Stop() override;
-  bool Enough(std::vector<std::string>* why) const override;
+  bool Enough(int min_ok_per_key, std::vector<std::string>* why) const override;
   Verdict Check() override;
 
  private:

@@ -21,8 +21,10 @@ class Workload {
   virtual ~Workload() = default;
   virtual void Start() = 0;
   virtual void Stop() = 0;
-  // Did the run do enough to prove anything? (A history of only failures proves nothing.)
-  virtual bool Enough(std::vector<std::string>* why) const = 0;
+  // Did the run do enough to prove anything? (A history of only failures proves nothing.) Each
+  // key the workload checks needs `min_ok_per_key` operations that succeeded; what a key is
+  // depends on the workload (a register, the watched prefix, the lock, the service).
+  virtual bool Enough(int min_ok_per_key, std::vector<std::string>* why) const = 0;
   // Judges what was seen; runs after Stop, with the cluster still up and healed.
   virtual Verdict Check() = 0;
 };

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "client/discovery.h"
+#include "client/service_instance.h"
 #include "common/result.h"
 
 namespace pharos::bench {
@@ -46,6 +48,33 @@ class WatchSet {
   virtual Status WaitCreated(std::chrono::milliseconds timeout) = 0;
 };
 
+// Service instances registered the registry's way (DESIGN.md §6): each at
+// `/services/<service>/<id>`, its JSON record attached to a lease of its own that is kept alive
+// until the instance deregisters.
+class InstanceRegistry {
+ public:
+  virtual ~InstanceRegistry() = default;
+  // Grants the lease, writes the record under it and starts keeping the lease alive; returns
+  // once the record is written. Deregister with the same `conn`.
+  virtual Status Register(int conn, const client::ServiceInstance& instance) = 0;
+  // Stops the keepalives and revokes the lease, which deletes the record; returns once done.
+  virtual Status Deregister(int conn, const std::string& service, const std::string& id) = 0;
+};
+
+// Discovery clients of one service: each lists `/services/<service>/` and then watches it from
+// the list's revision + 1, as client::Discovery does.
+class DiscoverySet {
+ public:
+  virtual ~DiscoverySet() = default;
+  // Blocks until every client has its first list (and, where the driver can tell, its watch
+  // confirmed), or `timeout` passes.
+  virtual Status WaitReady(std::chrono::milliseconds timeout) = 0;
+};
+
+// `on_change(client, change)`: one call per instance a discovery client sees added, updated or
+// removed (the first list counts as added), on the driver's threads.
+using DiscoveryCallback = std::function<void(int client, const client::InstanceChange& change)>;
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -69,6 +98,12 @@ class Backend {
   virtual Result<std::unique_ptr<WatchSet>> Watch(
       const std::string& prefix, int count,
       std::function<void(int watcher, const std::vector<std::string>& values)> on_events) = 0;
+
+  // Registers instances with leases of `ttl_seconds`.
+  virtual Result<std::unique_ptr<InstanceRegistry>> OpenRegistry(int64_t ttl_seconds) = 0;
+  // `count` discovery clients of `service`, spread over the connections.
+  virtual Result<std::unique_ptr<DiscoverySet>> Discover(const std::string& service, int count,
+                                                         DiscoveryCallback on_change) = 0;
 
   // Every member's view (term, leader), each asked directly; a member that does not answer
   // within `timeout` is reported unreachable.

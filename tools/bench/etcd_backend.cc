@@ -1,137 +1,16 @@
 #include "tools/bench/etcd_backend.h"
 
-#include <grpcpp/grpcpp.h>
-
 #include <atomic>
-#include <mutex>
 #include <thread>
 
-#include "tools/bench/etcd_rpc.grpc.pb.h"
+#include "tools/bench/etcd_conn.h"
+#include "tools/bench/etcd_registry.h"
+#include "tools/bench/etcd_watch_stream.h"
 
 namespace pharos::bench {
 namespace {
 
-namespace epb = etcdserverpb;
 using Clock = std::chrono::steady_clock;
-
-Status FromGrpc(const grpc::Status& s) {
-  if (s.ok()) return Status::Ok();
-  const StatusCode code = s.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED
-                              ? StatusCode::kDeadlineExceeded
-                              : StatusCode::kUnavailable;
-  return Status(code, "etcd: " + s.error_message());
-}
-
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& endpoint) {
-  grpc::ChannelArguments args;
-  // Without this, channels with equal arguments share one TCP connection, and M connections
-  // would be one.
-  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
-  args.SetMaxReceiveMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(endpoint, grpc::InsecureChannelCredentials(), args);
-}
-
-struct Conn {
-  explicit Conn(const std::string& endpoint)
-      : channel(NewChannel(endpoint)),
-        kv(epb::KV::NewStub(channel)),
-        lease(epb::Lease::NewStub(channel)),
-        watch(epb::Watch::NewStub(channel)),
-        maintenance(epb::Maintenance::NewStub(channel)) {}
-  std::shared_ptr<grpc::Channel> channel;
-  std::unique_ptr<epb::KV::Stub> kv;
-  std::unique_ptr<epb::Lease::Stub> lease;
-  std::unique_ptr<epb::Watch::Stub> watch;
-  std::unique_ptr<epb::Maintenance::Stub> maintenance;
-};
-
-class EtcdKeepAlive : public KeepAliveStream {
- public:
-  explicit EtcdKeepAlive(Conn& conn) : stream_(conn.lease->LeaseKeepAlive(&ctx_)) {}
-  ~EtcdKeepAlive() override {
-    stream_->WritesDone();
-    ctx_.TryCancel();
-    (void)stream_->Finish();
-  }
-
-  Status KeepAlive(int64_t id) override {
-    epb::LeaseKeepAliveRequest req;
-    req.set_id(id);
-    epb::LeaseKeepAliveResponse resp;
-    if (!stream_->Write(req) || !stream_->Read(&resp)) {
-      return Status::Unavailable("etcd: keepalive stream broken");
-    }
-    if (resp.ttl() <= 0) return Status::NotFound("lease expired");
-    return Status::Ok();
-  }
-
- private:
-  grpc::ClientContext ctx_;
-  std::unique_ptr<grpc::ClientReaderWriter<epb::LeaseKeepAliveRequest, epb::LeaseKeepAliveResponse>>
-      stream_;
-};
-
-// One Watch stream carrying several watches, with a thread reading it. etcd answers the creates
-// of one stream in the order they were sent, which maps each created watch id to its watcher.
-class EtcdWatchStream {
- public:
-  using OnEvents = std::function<void(int, const std::vector<std::string>&)>;
-
-  EtcdWatchStream(Conn& conn, const std::string& prefix, std::vector<int> watchers,
-                  OnEvents on_events)
-      : watchers_(std::move(watchers)), on_events_(std::move(on_events)) {
-    stream_ = conn.watch->Watch(&ctx_);
-    reader_ = std::thread([this] { ReadLoop(); });
-    std::string end = prefix;
-    end.back() = static_cast<char>(end.back() + 1);
-    for (size_t i = 0; i < watchers_.size(); ++i) {
-      epb::WatchRequest req;
-      req.mutable_create_request()->set_key(prefix);
-      req.mutable_create_request()->set_range_end(end);
-      if (!stream_->Write(req)) break;
-    }
-  }
-  ~EtcdWatchStream() {
-    ctx_.TryCancel();
-    reader_.join();
-  }
-  bool AllCreated() const { return created_.load() >= static_cast<int>(watchers_.size()); }
-
- private:
-  void ReadLoop() {
-    epb::WatchResponse resp;
-    std::vector<std::string> values;
-    while (stream_->Read(&resp)) {
-      if (resp.created()) {
-        const int n = created_.load();
-        if (n < static_cast<int>(watchers_.size())) {
-          std::lock_guard<std::mutex> lock(mu_);
-          watcher_of_[resp.watch_id()] = watchers_[n];
-        }
-        created_.store(n + 1);
-      }
-      if (resp.events_size() == 0) continue;
-      values.clear();
-      for (const auto& e : resp.events()) values.push_back(e.kv().value());
-      int watcher = -1;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        auto it = watcher_of_.find(resp.watch_id());
-        if (it != watcher_of_.end()) watcher = it->second;
-      }
-      on_events_(watcher, values);
-    }
-  }
-
-  grpc::ClientContext ctx_;
-  std::unique_ptr<grpc::ClientReaderWriter<epb::WatchRequest, epb::WatchResponse>> stream_;
-  std::vector<int> watchers_;
-  OnEvents on_events_;
-  std::atomic<int> created_{0};
-  std::mutex mu_;
-  std::map<int64_t, int> watcher_of_;
-  std::thread reader_;
-};
 
 class EtcdWatchSet : public WatchSet {
  public:
@@ -249,14 +128,30 @@ class EtcdBackend : public Backend {
       const std::string& prefix, int count,
       std::function<void(int, const std::vector<std::string>&)> on_events) override {
     auto set = std::make_unique<EtcdWatchSet>();
-    std::vector<std::vector<int>> by_conn(conns_.size());
-    for (int i = 0; i < count; ++i) by_conn[i % conns_.size()].push_back(i);
+    std::vector<std::vector<EtcdWatchStream::Spec>> by_conn(conns_.size());
+    for (int i = 0; i < count; ++i) by_conn[i % conns_.size()].push_back({.watcher = i});
+    auto values_of = [on_events](int watcher,
+                                 const google::protobuf::RepeatedPtrField<epb::Event>& events) {
+      std::vector<std::string> values;
+      values.reserve(events.size());
+      for (const auto& e : events) values.push_back(e.kv().value());
+      on_events(watcher, values);
+    };
     for (size_t c = 0; c < conns_.size(); ++c) {
       if (by_conn[c].empty()) continue;
       set->streams_.push_back(
-          std::make_unique<EtcdWatchStream>(*conns_[c], prefix, by_conn[c], on_events));
+          std::make_unique<EtcdWatchStream>(*conns_[c], prefix, by_conn[c], values_of));
     }
     return std::unique_ptr<WatchSet>(std::move(set));
+  }
+
+  Result<std::unique_ptr<InstanceRegistry>> OpenRegistry(int64_t ttl_seconds) override {
+    return MakeEtcdRegistry(Conns(), ttl_seconds, options_.timeout);
+  }
+
+  Result<std::unique_ptr<DiscoverySet>> Discover(const std::string& service, int count,
+                                                 DiscoveryCallback on_change) override {
+    return MakeEtcdDiscovery(Conns(), service, count, std::move(on_change), options_.timeout);
   }
 
   std::vector<MemberState> Members(std::chrono::milliseconds timeout) override {
@@ -301,10 +196,13 @@ class EtcdBackend : public Backend {
 
  private:
   Conn& C(int conn) { return *conns_[conn % conns_.size()]; }
+  std::vector<Conn*> Conns() {
+    std::vector<Conn*> out;
+    for (auto& c : conns_) out.push_back(c.get());
+    return out;
+  }
   static std::unique_ptr<grpc::ClientContext> Context(std::chrono::milliseconds timeout) {
-    auto ctx = std::make_unique<grpc::ClientContext>();
-    ctx->set_deadline(std::chrono::system_clock::now() + timeout);
-    return ctx;
+    return ContextWithin(timeout);
   }
 
   BackendOptions options_;

@@ -3,6 +3,8 @@
 #include <thread>
 
 #include "client/client.h"
+#include "client/discovery.h"
+#include "client/registrar.h"
 #include "client/watch.h"
 
 namespace pharos::bench {
@@ -47,6 +49,45 @@ class PharosWatchSet : public WatchSet {
   }
 
   std::vector<std::unique_ptr<client::Watcher>> watchers_;
+};
+
+// One client::Registrar per connection, as each service process has its own.
+class PharosRegistry : public InstanceRegistry {
+ public:
+  PharosRegistry(const std::vector<client::Client*>& clients, int64_t ttl_seconds) {
+    for (client::Client* c : clients) {
+      registrars_.push_back(std::make_unique<client::Registrar>(
+          *c, client::RegistrarOptions{.ttl_seconds = ttl_seconds}));
+    }
+  }
+
+  Status Register(int conn, const client::ServiceInstance& instance) override {
+    return Of(conn).Register(instance);
+  }
+
+  Status Deregister(int conn, const std::string& service, const std::string& id) override {
+    return Of(conn).Deregister(service, id);
+  }
+
+ private:
+  client::Registrar& Of(int conn) { return *registrars_[conn % registrars_.size()]; }
+
+  std::vector<std::unique_ptr<client::Registrar>> registrars_;
+};
+
+class PharosDiscoverySet : public DiscoverySet {
+ public:
+  Status WaitReady(std::chrono::milliseconds timeout) override {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (const auto& d : discoveries_) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (auto s = d->WaitReady(std::max(left, std::chrono::milliseconds(0))); !s.ok()) return s;
+    }
+    return Status::Ok();
+  }
+
+  std::vector<std::unique_ptr<client::Discovery>> discoveries_;
 };
 
 class PharosBackend : public Backend {
@@ -154,6 +195,25 @@ class PharosBackend : public Backend {
           [](const client::WatchError&) {}));
     }
     return std::unique_ptr<WatchSet>(std::move(set));
+  }
+
+  Result<std::unique_ptr<InstanceRegistry>> OpenRegistry(int64_t ttl_seconds) override {
+    std::vector<client::Client*> clients;
+    for (auto& c : clients_) clients.push_back(c.get());
+    return std::unique_ptr<InstanceRegistry>(
+        std::make_unique<PharosRegistry>(clients, ttl_seconds));
+  }
+
+  Result<std::unique_ptr<DiscoverySet>> Discover(const std::string& service, int count,
+                                                 DiscoveryCallback on_change) override {
+    auto set = std::make_unique<PharosDiscoverySet>();
+    for (int i = 0; i < count; ++i) {
+      set->discoveries_.push_back(std::make_unique<client::Discovery>(
+          Client(i), service,
+          client::DiscoveryOptions{
+              .on_change = [i, on_change](const client::InstanceChange& c) { on_change(i, c); }}));
+    }
+    return std::unique_ptr<DiscoverySet>(std::move(set));
   }
 
   std::vector<MemberState> Members(std::chrono::milliseconds timeout) override {

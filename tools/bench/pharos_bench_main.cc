@@ -1,8 +1,8 @@
 // pharos-bench: the same load against Pharos (through the SDK) or etcd (through its gRPC API),
 // and the physical floor of this machine. Workloads: put, get, mixed, txn, watch, lease,
-// failover; probes: fsync-probe (fdatasync of an append, in --dir) and rtt-probe (TCP round
-// trip between two loopback addresses). Prints throughput, a latency histogram (p50, p90, p99,
-// p99.9, max) and errors, or one JSON object with --json. A run during which the leader or its
+// registry, failover; probes: fsync-probe (fdatasync of an append, in --dir) and rtt-probe (TCP
+// round trip between two loopback addresses). Prints throughput, a latency histogram (p50, p90,
+// p99, p99.9, max) and errors, or one JSON object with --json. A run during which the leader or its
 // term changed is reported invalid (exit 3). tools/bench/compare.sh drives it side by side.
 //   pharos-bench --target pharos --endpoints H:P,... --workload put --clients 64 --duration 10
 //   pharos-bench --target etcd --endpoints H:P,... --workload get --clients 64 --total 100000
@@ -106,16 +106,18 @@ int main(int argc, char** argv) {
   app.add_option("--endpoints", endpoints, "host:port,... (client addresses)")
       ->capture_default_str();
   app.add_option("--workload", o.workload)
-      ->check(CLI::IsMember(
-          {"put", "get", "mixed", "txn", "watch", "lease", "failover", "fsync-probe", "rtt-probe"}))
+      ->check(CLI::IsMember({"put", "get", "mixed", "txn", "watch", "lease", "registry", "failover",
+                             "fsync-probe", "rtt-probe"}))
       ->capture_default_str();
   app.add_option("--clients", o.clients, "client threads")->capture_default_str();
   app.add_option("--connections", connections, "connections they share (default: --clients)");
-  app.add_option("--rate", o.rate, "operations per second in all; 0: as fast as possible")
+  app.add_option("--rate", o.rate,
+                 "operations (registry: changes) per second in all; 0: as fast as possible")
       ->capture_default_str();
   app.add_option("--duration", o.duration_s, "seconds; 0: run --total operations")
       ->capture_default_str();
-  app.add_option("--total", o.total, "operations in all (keepalives for lease, puts for watch)")
+  app.add_option("--total", o.total,
+                 "operations in all (keepalives for lease, puts for watch, changes for registry)")
       ->capture_default_str();
   app.add_option("--value-size", o.value_size)->capture_default_str();
   app.add_option("--keys", o.keys, "key space (txn: keys swapped)")->capture_default_str();
@@ -124,6 +126,13 @@ int main(int argc, char** argv) {
   app.add_option("--read-ratio", o.read_ratio, "mixed: share of reads")->capture_default_str();
   app.add_option("--watchers", o.watchers, "watch: watchers on the prefix")->capture_default_str();
   app.add_option("--leases", o.leases, "lease: leases kept alive")->capture_default_str();
+  app.add_option("--instances", o.instances, "registry: instances registering and deregistering")
+      ->capture_default_str();
+  app.add_option("--discoverers", o.discoverers, "registry: discovery clients watching them")
+      ->capture_default_str();
+  app.add_option("--instance-ttl", o.instance_ttl, "registry: each instance's lease TTL, seconds")
+      ->capture_default_str();
+  app.add_option("--service", o.service, "registry: service name (default: a new one per run)");
   app.add_option("--lease-ttl", o.lease_ttl, "lease: TTL in seconds")->capture_default_str();
   app.add_option("--pids", pids, "failover: the members' pids, in --endpoints order");
   app.add_option("--timeout-ms", timeout_ms, "per-request deadline (failover: per attempt)")

@@ -1,9 +1,9 @@
 // The pharos-bench workloads, written once against Backend so that Pharos and etcd run exactly
 // the same load: put, get, mixed, txn (compare-and-swap), watch (delivery latency), lease
-// (keepalives sustained) and failover (kill -9 of the leader to the next successful write).
-// Each closed-loop client thread takes operation numbers from a shared counter; with a fixed
-// rate, operation i is due at start + i/rate and its latency counts from then, so a stalled
-// server is charged for the requests it delayed (no coordinated omission).
+// (keepalives sustained), registry (instances coming and going, time until every discovery
+// client sees it) and failover (kill -9 of the leader to the next successful write). Each runs
+// its operations through RunLoop (run_loop.h): with a fixed rate a stalled server is charged
+// for the requests it delayed (no coordinated omission).
 //
 // Thread rules: RunWorkload blocks and runs its own threads; one call at a time per Backend.
 #pragma once
@@ -34,6 +34,10 @@ struct WorkloadOptions {
   int watchers = 1000;        // watch
   int leases = 10000;         // lease
   int64_t lease_ttl = 600;    // long enough that no lease expires during a comparison run
+  int instances = 100;        // registry: service instances registering and deregistering
+  int discoverers = 50;       // registry: discovery clients watching the service
+  int64_t instance_ttl = 10;  // registry: each instance's lease, kept alive (the SDK's default)
+  std::string service;        // registry: the service's name; empty: one of its own per run
   std::vector<int> pids;      // failover: the members' pids, in --endpoints order
   // failover: the deadline of each write attempt after the kill; short, as a client that
   // retries promptly (an attempt caught by the dying leader would otherwise wait out a long one)

@@ -7,7 +7,7 @@
 // never queues ahead of heartbeats, and its outcome is reported back.
 //
 // Thread rules: every method, and every callback, runs on the io_context's thread (the node's
-// I/O thread, which also runs the Raft core).
+// raft thread, which also runs the Raft core).
 #pragma once
 
 #include <cstdint>

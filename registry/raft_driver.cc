@@ -1,6 +1,9 @@
 #include "registry/raft_driver.h"
 
+#include <pthread.h>
 #include <spdlog/spdlog.h>
+
+#include <thread>
 
 #include "common/asio.h"
 #include "raft/log_store.h"
@@ -11,20 +14,24 @@ namespace pharos::registry {
 
 namespace asio = boost::asio;
 
-struct RaftDriver::Timer {
-  explicit Timer(asio::io_context& io) : timer(io) {}
-  asio::steady_timer timer;
+// The raft thread and what it runs. Shared only so that a snapshot's `done`, which may come from
+// any thread at any time, can tell whether the driver is still there to post to.
+struct RaftDriver::Loop {
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
+  asio::steady_timer tick{io};
+  std::thread thread;
 };
 
-RaftDriver::RaftDriver(asio::io_context& io, Callbacks callbacks)
-    : io_(io), callbacks_(std::move(callbacks)), timer_(std::make_unique<Timer>(io)) {}
+RaftDriver::RaftDriver(Post post, Callbacks callbacks)
+    : post_(std::move(post)), callbacks_(std::move(callbacks)), loop_(std::make_shared<Loop>()) {}
 
 RaftDriver::~RaftDriver() { Stop(); }
 
-Result<std::unique_ptr<RaftDriver>> RaftDriver::Start(asio::io_context& io, StorageEngine& storage,
-                                                      RaftDriverOptions options,
+Result<std::unique_ptr<RaftDriver>> RaftDriver::Start(StorageEngine& storage,
+                                                      RaftDriverOptions options, Post post,
                                                       Callbacks callbacks) {
-  std::unique_ptr<RaftDriver> d(new RaftDriver(io, std::move(callbacks)));
+  std::unique_ptr<RaftDriver> d(new RaftDriver(std::move(post), std::move(callbacks)));
   d->options_ = options;
   auto log = raft::LogStore::Open(storage.db(), storage.raft_log(), storage.raft_meta(),
                                   options.bootstrap_voters);
@@ -47,21 +54,21 @@ Result<std::unique_ptr<RaftDriver>> RaftDriver::Start(asio::io_context& io, Stor
   topts.self_id = options.id;
   topts.listen = options.listen_peer;
   topts.bind_host = options.listen_peer.substr(0, options.listen_peer.rfind(':'));
+  // The transport's callbacks run on the raft thread, which the driver joins before it goes.
   RaftDriver* raw = d.get();
-  std::weak_ptr<bool> alive = d->alive_;
   d->transport_ = std::make_unique<raft::Transport>(
-      io, topts,
-      [raw, alive](raftpb::Message m) {
-        if (alive.expired() || raw->stopped_ || !raw->SameCluster(m)) return;
+      d->loop_->io, topts,
+      [raw](raftpb::Message m) {
+        if (raw->stopped_ || !raw->SameCluster(m)) return;
         (void)raw->node_->Step(m);
         raw->Pump();
       },
-      [raw, alive](uint64_t peer) {
-        if (alive.expired() || raw->stopped_) return;
+      [raw](uint64_t peer) {
+        if (raw->stopped_) return;
         raw->node_->ReportUnreachable(peer);
       },
-      [raw, alive](uint64_t peer, bool ok) {
-        if (alive.expired() || raw->stopped_) return;
+      [raw](uint64_t peer, bool ok) {
+        if (raw->stopped_) return;
         raw->node_->ReportSnapshot(peer, ok);
         raw->Pump();
       });
@@ -69,27 +76,59 @@ Result<std::unique_ptr<RaftDriver>> RaftDriver::Start(asio::io_context& io, Stor
   for (const auto& [id, address] : options.peers) {
     if (id != options.id) d->transport_->AddPeer(id, address);
   }
+  d->PublishStatus();
   d->ScheduleTick();
+  // Everything above happens before the thread starts, so the thread sees it all.
+  d->loop_->thread = std::thread([loop = d->loop_.get()] {
+    pthread_setname_np(pthread_self(), "pharos-raft");
+    loop->io.run();
+  });
   return d;
 }
 
+void RaftDriver::RunOnRaftThread(std::function<void()> fn) {
+  if (stopping_) return;  // `fn` (and any completion in it) is destroyed here, on the owner's
+  asio::post(loop_->io, [this, fn = std::move(fn)] {
+    if (stopped_) return;
+    fn();
+  });
+}
+
+void RaftDriver::ToOwner(std::function<void()> fn) const { post_(std::move(fn)); }
+
 void RaftDriver::ScheduleTick() {
-  timer_->timer.expires_after(std::chrono::milliseconds(options_.tick_ms));
-  timer_->timer.async_wait(
-      [this, alive = std::weak_ptr<bool>(alive_)](const boost::system::error_code& ec) {
-        if (ec || alive.expired() || stopped_) return;
-        node_->Tick();
-        Pump();
-        ScheduleTick();
-      });
+  loop_->tick.expires_after(std::chrono::milliseconds(options_.tick_ms));
+  loop_->tick.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopped_) return;
+    node_->Tick();
+    Pump();
+    ScheduleTick();
+  });
+}
+
+void RaftDriver::PublishStatus() {
+  const raft::NodeStatus st = node_->status();
+  {
+    std::lock_guard<std::mutex> lock(status_mu_);
+    status_ = st;
+  }
+  const raft::SoftState soft{st.lead, st.role};
+  if (soft == told_soft_ && st.term == told_term_) return;
+  told_soft_ = soft;
+  told_term_ = st.term;
+  if (callbacks_.soft_state) {
+    ToOwner([cb = callbacks_.soft_state, soft, term = st.term] { cb(soft, term); });
+  }
 }
 
 void RaftDriver::Pump() {
   if (stopped_) return;
+  // Whatever brought us here (a tick, a message, a proposal) may have changed the leader, the
+  // role or the term: the owner hears of it before the Ready's effects.
+  PublishStatus();
   Send(node_->TakeSendableMessages());
   if (persisting_ || !node_->HasReady()) return;
   raft::Ready rd = node_->GetReady();
-  if (rd.soft_state && callbacks_.soft_state) callbacks_.soft_state(*rd.soft_state);
   // Ready::messages leave now, in parallel with our own fsync.
   Send(std::move(rd.messages));
   persisting_ = true;
@@ -103,10 +142,10 @@ void RaftDriver::Pump() {
   w.entries = rd.entries;
   if (rd.snapshot) w.snapshot = rd.snapshot->metadata();
   auto shared = std::make_shared<raft::Ready>(std::move(rd));
-  log_->Submit(std::move(w), [this, shared, alive = std::weak_ptr<bool>(alive_)](Status s) {
-    // On the writer thread: hop back to the I/O thread.
-    asio::post(io_, [this, shared, alive, s]() mutable {
-      if (alive.expired()) return;
+  // The log's writer thread is joined (when log_ goes) before loop_ goes.
+  log_->Submit(std::move(w), [this, shared](Status s) {
+    asio::post(loop_->io, [this, shared, s]() mutable {
+      if (stopped_) return;
       OnPersisted(std::move(s), std::move(*shared));
     });
   });
@@ -123,8 +162,10 @@ void RaftDriver::OnPersisted(Status s, raft::Ready rd) {
   if ((rd.snapshot || !rd.committed_entries.empty()) && callbacks_.apply) {
     callbacks_.apply(std::move(rd.snapshot), std::move(rd.committed_entries));
   }
-  if (callbacks_.read_state) {
-    for (const raft::ReadState& r : rd.read_states) callbacks_.read_state(r);
+  if (callbacks_.read_state && !rd.read_states.empty()) {
+    ToOwner([cb = callbacks_.read_state, states = std::move(rd.read_states)] {
+      for (const raft::ReadState& r : states) cb(r);
+    });
   }
   node_->Advance();
   persisting_ = false;
@@ -137,7 +178,9 @@ bool RaftDriver::SameCluster(const raftpb::Message& m) {
   if (options_.cluster_id == 0) {
     options_.cluster_id = theirs;
     spdlog::info("joined cluster {:x} (learned from member {:x})", theirs, m.from());
-    if (callbacks_.cluster_id_learned) callbacks_.cluster_id_learned(theirs);
+    if (callbacks_.cluster_id_learned) {
+      ToOwner([cb = callbacks_.cluster_id_learned, theirs] { cb(theirs); });
+    }
     return true;
   }
   // A member of another cluster at an address we know (a restored cluster beside its source, a
@@ -163,86 +206,145 @@ void RaftDriver::Send(std::vector<raftpb::Message> messages) {
     // produced on the apply thread (at or after the snapshot's index; entries the follower then
     // receives again are skipped by the state machine as already applied).
     const uint64_t to = m.to();
-    callbacks_.snapshot_data([this, m = std::move(m), to, alive = std::weak_ptr<bool>(alive_)](
-                                 Result<std::string> data) mutable {
-      if (alive.expired() || stopped_) return;
-      if (!data.ok()) {
-        spdlog::warn("snapshot for {:x} failed: {}", to, data.status().ToString());
-        node_->ReportSnapshot(to, false);
-        return;
-      }
-      m.mutable_snapshot()->set_data(std::move(*data));
-      transport_->Send({std::move(m)});
+    callbacks_.snapshot_data([this, m = std::move(m), to,
+                              weak = std::weak_ptr<Loop>(loop_)](Result<std::string> data) mutable {
+      // Any thread: the driver may be gone, or stopped (then the post is never run).
+      std::shared_ptr<Loop> loop = weak.lock();
+      if (!loop) return;
+      asio::post(loop->io, [this, m = std::move(m), to, data = std::move(data)]() mutable {
+        if (stopped_) return;
+        if (!data.ok()) {
+          spdlog::warn("snapshot for {:x} failed: {}", to, data.status().ToString());
+          node_->ReportSnapshot(to, false);
+          return;
+        }
+        m.mutable_snapshot()->set_data(std::move(*data));
+        transport_->Send({std::move(m)});
+      });
     });
   }
   transport_->Send(now);
 }
 
 void RaftDriver::MaybeCompact(uint64_t index) {
-  if (stopped_ || compacting_ || index < log_->FirstIndex() + options_.snapshot_count) return;
-  auto term = node_->log().Term(index);
-  if (!term) return;
-  raftpb::SnapshotMetadata meta;
-  meta.set_index(index);
-  meta.set_term(*term);
-  *meta.mutable_conf_state() = node_->ConfStateAt(index);
-  compacting_ = true;
-  log_->CompactAsync(meta, [this, index, alive = std::weak_ptr<bool>(alive_)](Status s) {
-    asio::post(io_, [this, index, s, alive] {
-      if (alive.expired()) return;
-      compacting_ = false;
-      if (s.ok()) {
-        spdlog::info("raft log compacted up to {}", index);
-      } else {
-        spdlog::warn("raft log compaction at {} failed: {}", index, s.ToString());
-      }
+  // Called after every apply batch and nearly always far from the next compaction: answered here
+  // without waking the raft thread (the log's reads are thread-safe; snapshot_count is never
+  // written after Start).
+  if (index < log_->FirstIndex() + options_.snapshot_count) return;
+  RunOnRaftThread([this, index] {
+    if (compacting_ || index < log_->FirstIndex() + options_.snapshot_count) return;
+    auto term = node_->log().Term(index);
+    if (!term) return;
+    raftpb::SnapshotMetadata meta;
+    meta.set_index(index);
+    meta.set_term(*term);
+    *meta.mutable_conf_state() = node_->ConfStateAt(index);
+    compacting_ = true;
+    log_->CompactAsync(meta, [this, index](Status s) {
+      asio::post(loop_->io, [this, index, s] {
+        if (stopped_) return;
+        compacting_ = false;
+        if (s.ok()) {
+          spdlog::info("raft log compacted up to {}", index);
+        } else {
+          spdlog::warn("raft log compaction at {} failed: {}", index, s.ToString());
+        }
+      });
     });
   });
 }
 
-Status RaftDriver::Propose(std::string data) {
-  Status s = node_->Propose(std::move(data));
-  Pump();
-  return s;
+void RaftDriver::Propose(std::string data, Done done) {
+  RunOnRaftThread([this, data = std::move(data), done = std::move(done)]() mutable {
+    Status s = node_->Propose(std::move(data));
+    if (done) ToOwner([done = std::move(done), s] { done(s); });
+    Pump();
+  });
 }
 
-Status RaftDriver::ProposeOrForward(std::string data) {
-  Status s = node_->ProposeOrForward(std::move(data));
-  Pump();
-  return s;
+void RaftDriver::ProposeOrForward(std::string data) {
+  RunOnRaftThread([this, data = std::move(data)]() mutable {
+    (void)node_->ProposeOrForward(std::move(data));
+    Pump();
+  });
 }
 
-Status RaftDriver::ProposeConfChange(const raftpb::ConfChange& cc, uint64_t* index) {
-  Status s = node_->ProposeConfChange(cc);
-  if (s.ok() && index) *index = node_->log().LastIndex();
-  Pump();
-  return s;
+void RaftDriver::ProposeConfChange(raftpb::ConfChange cc,
+                                   std::function<void(Status, uint64_t)> done) {
+  RunOnRaftThread([this, cc = std::move(cc), done = std::move(done)]() mutable {
+    Status s = node_->ProposeConfChange(cc);
+    const uint64_t index = s.ok() ? node_->log().LastIndex() : 0;
+    if (done) ToOwner([done = std::move(done), s, index] { done(s, index); });
+    Pump();
+  });
 }
 
-void RaftDriver::AddPeer(uint64_t id, const std::string& address) {
-  if (id != options_.id) transport_->AddPeer(id, address);
+void RaftDriver::AddPeer(uint64_t id, std::string address) {
+  RunOnRaftThread([this, id, address = std::move(address)] {
+    if (id != options_.id) transport_->AddPeer(id, address);
+  });
 }
 
-void RaftDriver::RemovePeer(uint64_t id) { transport_->RemovePeer(id); }
+void RaftDriver::RemovePeer(uint64_t id) {
+  RunOnRaftThread([this, id] { transport_->RemovePeer(id); });
+}
 
 void RaftDriver::ReadIndex(std::string context) {
-  node_->ReadIndex(std::move(context));
-  Pump();
+  RunOnRaftThread([this, context = std::move(context)]() mutable {
+    node_->ReadIndex(std::move(context));
+    Pump();
+  });
 }
 
-Status RaftDriver::TransferLeader(uint64_t id) {
-  Status s = node_->TransferLeader(id);
-  Pump();
-  return s;
+void RaftDriver::TransferLeader(uint64_t id, Done done) {
+  RunOnRaftThread([this, id, done = std::move(done)]() mutable {
+    Status s = node_->TransferLeader(id);
+    if (done) ToOwner([done = std::move(done), s] { done(s); });
+    Pump();
+  });
 }
 
-raft::NodeStatus RaftDriver::status() const { return node_->status(); }
+void RaftDriver::HandOverLeadership(Done done) {
+  RunOnRaftThread([this, done = std::move(done)]() mutable {
+    uint64_t best = 0, best_match = 0;
+    for (uint64_t id : node_->conf_state().voters()) {
+      const raft::Progress* pr = node_->progress(id);
+      if (id != options_.id && pr && pr->match >= best_match) {
+        best = id;
+        best_match = pr->match;
+      }
+    }
+    Status s = Status::NotFound("no other voter to hand leadership to");
+    if (best != 0) {
+      spdlog::info("shutting down: transferring leadership to {:x}", best);
+      s = node_->TransferLeader(best);
+    }
+    if (done) ToOwner([done = std::move(done), s] { done(s); });
+    Pump();
+  });
+}
+
+raft::NodeStatus RaftDriver::status() const {
+  std::lock_guard<std::mutex> lock(status_mu_);
+  return status_;
+}
 
 void RaftDriver::Stop() {
-  if (stopped_) return;
-  stopped_ = true;
-  timer_->timer.cancel();
-  if (transport_) transport_->Stop();
+  if (stopping_) return;
+  stopping_ = true;
+  if (!loop_->thread.joinable()) {  // Start failed before the thread began: nothing runs
+    stopped_ = true;
+    if (transport_) transport_->Stop();
+    return;
+  }
+  asio::post(loop_->io, [this] {
+    stopped_ = true;
+    loop_->tick.cancel();
+    if (transport_) transport_->Stop();
+    // Nothing queued after this runs: completions still queued are destroyed with the driver.
+    loop_->io.stop();
+  });
+  loop_->thread.join();
 }
 
 }  // namespace pharos::registry

@@ -1,26 +1,33 @@
 // RaftDriver: runs one Raft core for real — ticks from a timer, messages through the Transport,
-// Readys persisted through the LogStore's group-commit writer — on the node's I/O thread
-// (DESIGN.md §8). It follows the contract of raft/ready.h: messages that may leave at once leave
-// at once (a leader replicates while its own fsync runs); the rest leave, and committed entries
-// go to the application, once the Ready is durable.
+// Readys persisted through the LogStore's group-commit writer — on a thread of its own, the raft
+// thread, with its own io_context. It follows the contract of raft/ready.h: messages that may
+// leave at once leave at once (a leader replicates while its own fsync runs); the rest leave,
+// and committed entries go to the application, once the Ready is durable.
 //
-// Thread rules: every method must be called on the io_context's thread; callbacks run there too.
+// Why a thread of its own (DESIGN.md §8: "Raft ticks and peer messages go ahead of client
+// traffic"): on the client I/O thread a tick or a heartbeat waited behind every queued client
+// handler, and 1,000 busy watchers on a starved machine delayed heartbeats past the election
+// timeout (issue 8). Here nothing of the clients' is ever queued ahead of Raft's work, and the
+// kernel schedules the raft thread as soon as a tick or a peer message wakes it.
+//
+// Thread rules: the raft core, the Transport and the log writer's completions are touched by the
+// raft thread only. The owner (the server's I/O thread) talks to it by posting: every public
+// method may be called from the owner's thread, returns at once, and hands its result to a
+// completion that runs on the owner's thread (through the `post` given to Start). `status()`
+// reads a copy the raft thread publishes after each step. Callbacks say where they run.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/result.h"
 #include "raft/node.h"
-
-namespace boost::asio {
-class io_context;
-}  // namespace boost::asio
 
 namespace pharos::raft {
 class LogStore;
@@ -52,60 +59,91 @@ struct RaftDriverOptions {
 
 class RaftDriver {
  public:
+  // Runs `fn` on the owner's thread (and, if it never runs it, destroys it there).
+  using Post = std::function<void(std::function<void()> fn)>;
   struct Callbacks {
-    // The snapshot to restore (if any), then committed entries in order, once durable.
+    // Raft thread. The snapshot to restore (if any), then committed entries in order, once
+    // durable. Must only queue the work (the apply thread's queue): it runs between heartbeats.
     std::function<void(std::optional<raftpb::Snapshot>, std::vector<raftpb::Entry>)> apply;
-    std::function<void(const raft::ReadState&)> read_state;
-    std::function<void(const raft::SoftState&)> soft_state;
-    // The state machine's data for a snapshot a follower needs; `done` gets it (or an error).
+    // Raft thread. The state machine's data for a snapshot a follower needs: `done` gets it (or
+    // an error), from any thread, at any time until the driver is destroyed.
     std::function<void(std::function<void(Result<std::string>)> done)> snapshot_data;
-    // The cluster id was not known and a peer's message brought it: keep it.
+    // Owner's thread, in the order the core produced them.
+    std::function<void(const raft::ReadState&)> read_state;
+    // Owner's thread: the leader, this member's role or the term changed.
+    std::function<void(const raft::SoftState&, uint64_t term)> soft_state;
+    // Owner's thread: the cluster id was not known and a peer's message brought it: keep it.
     std::function<void(uint64_t cluster_id)> cluster_id_learned;
   };
+  using Done = std::function<void(Status)>;
 
-  static Result<std::unique_ptr<RaftDriver>> Start(boost::asio::io_context& io,
-                                                   StorageEngine& storage,
-                                                   RaftDriverOptions options, Callbacks callbacks);
+  // Opens the log, binds the peer port and starts the raft thread.
+  static Result<std::unique_ptr<RaftDriver>> Start(StorageEngine& storage,
+                                                   RaftDriverOptions options, Post post,
+                                                   Callbacks callbacks);
+  // Stops (if not stopped yet). Completions not run by then are destroyed, on this thread.
   ~RaftDriver();
 
-  Status Propose(std::string data);
-  Status ProposeOrForward(std::string data);
-  // Proposes a membership change; *index is where its entry landed.
-  Status ProposeConfChange(const raftpb::ConfChange& cc, uint64_t* index);
-  void AddPeer(uint64_t id, const std::string& address);
+  // Proposes `data`; `done` (may be empty) learns whether the core took it (NOT_LEADER, say).
+  // Completions of the calls below run on the owner's thread in the order of the calls.
+  void Propose(std::string data, Done done);
+  // As Propose; a follower forwards it to the leader. Nobody hears the outcome.
+  void ProposeOrForward(std::string data);
+  // Proposes a membership change; `done` gets the index its entry landed at.
+  void ProposeConfChange(raftpb::ConfChange cc, std::function<void(Status, uint64_t index)> done);
+  void AddPeer(uint64_t id, std::string address);
   void RemovePeer(uint64_t id);
+  // Its ReadState comes through Callbacks::read_state (never, if the core drops the request).
   void ReadIndex(std::string context);
-  Status TransferLeader(uint64_t id);
-  raft::NodeStatus status() const;
+  void TransferLeader(uint64_t id, Done done);
+  // Shutting down: asks the voter furthest along to take over (NOT_FOUND when there is none).
+  void HandOverLeadership(Done done);
   // The state machine has applied (and written, unsynced) everything up to `index`: compacts the
   // log there once enough has accumulated. Its synced write also makes those writes durable.
   void MaybeCompact(uint64_t index);
-  const raft::Node& node() const { return *node_; }
-  // Stops ticking and closes peer connections; waits for the log writer.
+  // Thread-safe: the core's status as the raft thread last published it.
+  raft::NodeStatus status() const;
+  // Stops ticking, closes peer connections and joins the raft thread. Owner's thread; never from
+  // a callback running on the raft thread.
   void Stop();
 
  private:
-  RaftDriver(boost::asio::io_context& io, Callbacks callbacks);
+  struct Loop;
+  RaftDriver(Post post, Callbacks callbacks);
+  // Runs `fn` on the raft thread, unless the driver has stopped.
+  void RunOnRaftThread(std::function<void()> fn);
+  // Hands `fn` to the owner's thread.
+  void ToOwner(std::function<void()> fn) const;
   void ScheduleTick();
   void Pump();
   void OnPersisted(Status s, raft::Ready ready);
   void Send(std::vector<raftpb::Message> messages);
   // False (and the message is dropped) when it comes from another cluster.
   bool SameCluster(const raftpb::Message& m);
+  void PublishStatus();
 
-  boost::asio::io_context& io_;
+  Post post_;
   Callbacks callbacks_;
   RaftDriverOptions options_;
+  // Declared before what may still post to it (the log writer, the transport), so it goes after.
+  std::shared_ptr<Loop> loop_;
   std::unique_ptr<raft::LogStore> log_;
   std::unique_ptr<raft::Transport> transport_;
   std::unique_ptr<raft::Node> node_;
-  struct Timer;
-  std::unique_ptr<Timer> timer_;
+
+  // Raft thread only.
   bool persisting_ = false;
   bool compacting_ = false;
   bool stopped_ = false;
   uint64_t foreign_dropped_ = 0;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+  raft::SoftState told_soft_;  // what the owner was last told
+  uint64_t told_term_ = 0;
+
+  // Owner's thread only.
+  bool stopping_ = false;
+
+  mutable std::mutex status_mu_;
+  raft::NodeStatus status_;  // guarded by status_mu_
 };
 
 }  // namespace pharos::registry

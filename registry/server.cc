@@ -49,8 +49,10 @@ Server::~Server() {
   if (http_) http_->Stop();
   if (clients_) clients_->CloseAll();
   if (driver_) driver_->Stop();
-  driver_.reset();
+  // The apply thread may still hand a snapshot's data to the driver: stop it before the driver
+  // goes.
   if (applier_) applier_->Stop();
+  driver_.reset();
 }
 
 uint16_t Server::client_port() const { return clients_ ? clients_->port() : 0; }
@@ -93,19 +95,21 @@ Status Server::Start() {
   ro.snapshot_count = config_.snapshot_count;
   ro.cluster_id = cluster_id_;
   RaftDriver::Callbacks rcb;
+  // On the raft thread: only queues the entries for the apply thread.
   rcb.apply = [this](std::optional<raftpb::Snapshot> snap, std::vector<raftpb::Entry> entries) {
     applier_->Apply(std::move(snap), std::move(entries));
   };
   rcb.read_state = [this](const raft::ReadState& rs) { OnReadState(rs); };
-  rcb.soft_state = [this](const raft::SoftState& ss) { OnSoftState(ss); };
+  rcb.soft_state = [this](const raft::SoftState& ss, uint64_t term) { OnSoftState(ss, term); };
   rcb.cluster_id_learned = [this](uint64_t id) {
     cluster_id_ = id;
     if (Status s = SaveClusterId(*storage_, id); !s.ok()) {
       spdlog::error("cannot keep the cluster id: {}", s.ToString());
     }
   };
-  rcb.snapshot_data = [this, alive](std::function<void(Result<std::string>)> done) {
-    applier_->Run([this, alive, done](kv::MvccStore& store, kv::WatchHub&, kv::Lessor&) {
+  // On the raft thread; `done` is called on the apply thread and hands the data back to it.
+  rcb.snapshot_data = [this](std::function<void(Result<std::string>)> done) {
+    applier_->Run([this, done](kv::MvccStore& store, kv::WatchHub&, kv::Lessor&) {
       auto reader = store.CreateSnapshot();
       std::string data = applier_->SnapshotPrefix();  // the member table first
       Status status;
@@ -118,17 +122,14 @@ Status Server::Start() {
         if (!chunk->has_value()) break;
         data += **chunk;
       }
-      asio::post(io_, [alive, done, status, data = std::move(data)]() mutable {
-        if (alive.expired()) return;
-        if (status.ok()) {
-          done(std::move(data));
-        } else {
-          done(status);
-        }
-      });
+      if (status.ok()) {
+        done(std::move(data));
+      } else {
+        done(status);
+      }
     });
   };
-  auto driver = RaftDriver::Start(io_, *storage_, ro, rcb);
+  auto driver = RaftDriver::Start(*storage_, ro, post, rcb);
   if (!driver.ok()) return driver.status();
   driver_ = std::move(*driver);
 
@@ -183,7 +184,7 @@ void Server::ScheduleTimers() {
 pb::ResponseHeader Server::Header(int64_t revision) const {
   pb::ResponseHeader h;
   h.set_revision(revision);
-  h.set_raft_term(driver_->status().term);
+  h.set_raft_term(term_);
   h.set_member_id(config_.member_id);
   h.set_cluster_id(cluster_id_);
   return h;
@@ -401,12 +402,21 @@ void Server::Propose(const std::shared_ptr<Connection>& c, const pb::Envelope& e
   }
   const uint64_t id = next_request_id_++;
   req.set_id(id);
-  if (Status s = driver_->Propose(req.SerializeAsString()); !s.ok()) {
-    return Fail(
-        c, env,
-        s.code() == StatusCode::kNotLeader ? Status(StatusCode::kNotLeader, "not the leader") : s);
-  }
   writes_[id] = PendingWrite{c, env, Clock::now() + kWriteTimeout};
+  driver_->Propose(req.SerializeAsString(), [this, id](Status s) { OnProposed(id, s); });
+}
+
+void Server::OnProposed(uint64_t request_id, const Status& s) {
+  auto it = writes_.find(request_id);
+  if (it == writes_.end()) return;  // already answered (timed out)
+  if (s.ok()) {
+    it->second.accepted = true;
+    return;
+  }
+  PendingWrite w = std::move(it->second);
+  writes_.erase(it);
+  Fail(w.conn, w.request,
+       s.code() == StatusCode::kNotLeader ? Status(StatusCode::kNotLeader, "not the leader") : s);
 }
 
 void Server::SetBody(pb::Envelope* env, pb::RaftResponse&& r, int64_t revision) const {
@@ -682,10 +692,16 @@ void Server::ExpireLeases() {
             req.set_id(next_request_id_++);
             req.mutable_lease_revoke()->set_id(id);
             spdlog::info("lease {:x} expired; revoking", id);
-            if (driver_->Propose(req.SerializeAsString()).ok()) {
-              internal_revokes_[req.id()] = id;
-              continue;
-            }
+            internal_revokes_[req.id()] = id;
+            driver_->Propose(req.SerializeAsString(), [this, request_id = req.id()](Status ps) {
+              if (ps.ok()) return;
+              // Not proposed: the lease may be tried again if it is still there.
+              auto r = internal_revokes_.find(request_id);
+              if (r == internal_revokes_.end()) return;
+              revoking_.erase(r->second);
+              internal_revokes_.erase(r);
+            });
+            continue;
           }
           revoking_.erase(id);
         }
@@ -694,10 +710,11 @@ void Server::ExpireLeases() {
   });
 }
 
-void Server::OnSoftState(const raft::SoftState& ss) {
+void Server::OnSoftState(const raft::SoftState& ss, uint64_t term) {
   const bool was_leader = soft_.role == raft::Role::kLeader;
   const uint64_t old_lead = soft_.lead;
   soft_ = ss;
+  term_ = term;
   if (ss.lead != old_lead && !reads_.empty()) {
     // A read waiting for a confirmation from a leader that is gone (or never got its request,
     // as in a pre-vote, when this member forgets the leader) would wait for its timeout: fail
@@ -710,16 +727,22 @@ void Server::OnSoftState(const raft::SoftState& ss) {
   }
   const bool leader = ss.role == raft::Role::kLeader;
   if (was_leader && !leader) {
-    // What we proposed may or may not commit under the next leader.
+    // What we proposed may or may not commit under the next leader. What the raft thread has
+    // not taken yet it will refuse (after this news, in order): that is answered NOT_LEADER.
     static Counter& failed = Metrics::Global().counter("pharos_raft_proposals_failed_total",
                                                        "Client proposals with an unknown outcome");
-    failed.Inc(static_cast<double>(writes_.size()));
-    for (auto& [id, w] : writes_) {
-      Respond(w.conn,
-              Reply(w.request, Status::OutcomeUnknown(
-                                   "leadership lost; the outcome of this write is unknown")));
+    for (auto it = writes_.begin(); it != writes_.end();) {
+      if (!it->second.accepted) {
+        ++it;
+        continue;
+      }
+      failed.Inc();
+      Respond(
+          it->second.conn,
+          Reply(it->second.request,
+                Status::OutcomeUnknown("leadership lost; the outcome of this write is unknown")));
+      it = writes_.erase(it);
     }
-    writes_.clear();
     revoking_.clear();
     internal_revokes_.clear();
     compaction_request_ = 0;
@@ -727,7 +750,7 @@ void Server::OnSoftState(const raft::SoftState& ss) {
     applier_->Run([](kv::MvccStore&, kv::WatchHub&, kv::Lessor& lessor) { lessor.Demote(); });
   }
   if (!was_leader && leader) {
-    spdlog::info("{} is now the leader (term {})", config_.name, driver_->status().term);
+    spdlog::info("{} is now the leader (term {})", config_.name, term);
     // Every lease starts afresh under the new leader.
     applier_->Run([](kv::MvccStore& store, kv::WatchHub&, kv::Lessor& lessor) {
       lessor.Promote(store.Leases());
@@ -770,10 +793,12 @@ void Server::HandleMembers(std::shared_ptr<Connection> c, pb::Envelope env) {
   }
   if (!CheckLeader(c, env)) return;
   if (env.has_move_leader()) {
-    Status s = driver_->TransferLeader(env.move_leader().targetid());
-    pb::Envelope reply = Reply(env, s);
-    *reply.mutable_move_leader_response()->mutable_header() = Header(applier_->revision());
-    return Respond(c, std::move(reply));
+    driver_->TransferLeader(env.move_leader().targetid(), [this, c, env](Status s) {
+      pb::Envelope reply = Reply(env, s);
+      *reply.mutable_move_leader_response()->mutable_header() = Header(applier_->revision());
+      Respond(c, std::move(reply));
+    });
+    return;
   }
   raftpb::ConfChange cc;
   pb::Member added;
@@ -801,8 +826,14 @@ void Server::HandleMembers(std::shared_ptr<Connection> c, pb::Envelope env) {
     cc.set_type(raftpb::CONF_PROMOTE_LEARNER);
     cc.set_node_id(env.member_promote().id());
   }
-  uint64_t index = 0;
-  if (Status s = driver_->ProposeConfChange(cc, &index); !s.ok()) return Fail(c, env, s);
+  driver_->ProposeConfChange(std::move(cc), [this, c, env, added](Status s, uint64_t index) {
+    if (!s.ok()) return Fail(c, env, s);
+    AnswerMemberChange(c, env, added, index);
+  });
+}
+
+void Server::AnswerMemberChange(std::shared_ptr<Connection> c, pb::Envelope env, pb::Member added,
+                                uint64_t index) {
   std::weak_ptr<bool> alive = alive_;
   // Answer once the change is applied here, with the member table as it then is.
   applier_->RunAt(index,
@@ -886,11 +917,17 @@ void Server::Shutdown(std::function<void()> done) {
   std::weak_ptr<bool> alive = alive_;
   *check = [this, step, drain_deadline, handover_deadline, done, check, alive] {
     if (alive.expired()) return;
-    const bool leader = driver_->status().role == raft::Role::kLeader;
+    // As the raft thread last told us: so a leadership lost is handled (OnSoftState) first.
+    const bool leader = soft_.role == raft::Role::kLeader;
     if (*step == Step::kDraining && (writes_.empty() || Clock::now() >= drain_deadline)) {
       *step = Step::kHandingOver;
       *handover_deadline = Clock::now() + std::chrono::seconds(2);
-      if (leader && !HandOverLeadership()) *handover_deadline = Clock::now();
+      if (leader) {
+        // To the voter furthest along, so the cluster keeps a leader; with none, close at once.
+        driver_->HandOverLeadership([handover_deadline](Status s) {
+          if (!s.ok()) *handover_deadline = Clock::now();
+        });
+      }
     }
     if (*step == Step::kHandingOver && (!leader || Clock::now() >= *handover_deadline)) {
       clients_->CloseAll();
@@ -905,21 +942,6 @@ void Server::Shutdown(std::function<void()> done) {
     });
   };
   (*check)();
-}
-
-bool Server::HandOverLeadership() {
-  uint64_t best = 0, best_match = 0;
-  const auto& node = driver_->node();
-  for (uint64_t id : node.conf_state().voters()) {
-    const raft::Progress* pr = node.progress(id);
-    if (id != config_.member_id && pr && pr->match >= best_match) {
-      best = id;
-      best_match = pr->match;
-    }
-  }
-  if (best == 0) return false;
-  spdlog::info("shutting down: transferring leadership to {:x}", best);
-  return driver_->TransferLeader(best).ok();
 }
 
 }  // namespace pharos::registry

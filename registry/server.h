@@ -5,7 +5,9 @@
 // leader's client address (it does not forward them): one hop fewer for the SDK, which follows
 // the hint and keeps talking to the leader.
 //
-// Thread rules: Start, Shutdown and every handler run on the io_context's thread.
+// Thread rules: Start, Shutdown and every handler run on the io_context's thread (the client I/O
+// thread). The Raft core runs on the RaftDriver's own thread and is reached only by posting to
+// it; its answers, like the apply thread's, are posted back here.
 #pragma once
 
 #include <chrono>
@@ -54,6 +56,9 @@ class Server {
     std::shared_ptr<Connection> conn;
     pb::Envelope request;
     std::chrono::steady_clock::time_point deadline;
+    // The raft thread has taken the proposal. Until then a lost leadership does not make its
+    // outcome unknown: the raft thread will refuse it, and it is answered NOT_LEADER.
+    bool accepted = false;
   };
   struct PendingRead {
     std::function<void(Status, uint64_t)> then;
@@ -72,12 +77,17 @@ class Server {
   void Fail(const std::shared_ptr<Connection>& c, const pb::Envelope& env, const Status& s);
   bool CheckLeader(const std::shared_ptr<Connection>& c, const pb::Envelope& env);
   void Propose(const std::shared_ptr<Connection>& c, const pb::Envelope& env, pb::RaftRequest req);
+  // The raft thread took (or refused) the client write with this request id.
+  void OnProposed(uint64_t request_id, const Status& s);
   // Confirms leadership / finds the read index, then runs `then` with it.
   void ReadIndex(std::function<void(Status, uint64_t)> then);
   void HandleRange(std::shared_ptr<Connection> c, pb::Envelope env);
   void HandleWatch(std::shared_ptr<Connection> c, pb::Envelope env);
   void HandleLease(std::shared_ptr<Connection> c, pb::Envelope env);
   void HandleMembers(std::shared_ptr<Connection> c, pb::Envelope env);
+  // A membership change landed at `index`: answers once it is applied here.
+  void AnswerMemberChange(std::shared_ptr<Connection> c, pb::Envelope env, pb::Member added,
+                          uint64_t index);
   void HandleStatus(std::shared_ptr<Connection> c, pb::Envelope env);
   void HandleSnapshot(std::shared_ptr<Connection> c, pb::Envelope env);
   // Maintenance (server_maintenance.cc): auto-compaction, the backend quota and its alarm,
@@ -93,15 +103,13 @@ class Server {
 
   void OnApplied(AppliedRequest a);
   void OnReadState(const raft::ReadState& rs);
-  void OnSoftState(const raft::SoftState& ss);
+  void OnSoftState(const raft::SoftState& ss, uint64_t term);
   void OnWatchReady(int64_t watch_id);
   void OnMembers(std::vector<pb::Member> members);
   void OnConnectionClosed(uint64_t connection_id);
   void Sweep();
   void ExpireLeases();
   void Publish();
-  // Asks the voter furthest along to take over; false when there is none.
-  bool HandOverLeadership();
   void ScheduleTimers();
   Status LoadOrMakeClusterId();
   HttpResponse Http(const std::string& path);
@@ -137,7 +145,9 @@ class Server {
   std::map<uint64_t, pb::Member> members_;
   std::set<int64_t> revoking_;
   std::map<uint64_t, int64_t> internal_revokes_;  // request id -> lease being revoked
+  // The leader, our role and the term, as the raft thread last told us.
   raft::SoftState soft_;
+  uint64_t term_ = 0;
   uint64_t cluster_id_ = 0;  // I/O thread
   bool published_ = false;
   bool shutting_down_ = false;

@@ -52,11 +52,17 @@ void Server::AutoCompact() {
   pb::RaftRequest req;
   req.set_id(next_request_id_++);
   req.mutable_compaction()->set_revision(*target);
-  if (!driver_->Propose(req.SerializeAsString()).ok()) return;
   compaction_request_ = req.id();
   compaction_deadline_ = now + kCompactionTimeout;
-  spdlog::info("auto-compaction: compacting history to revision {} (current {})", *target,
-               applier_->revision());
+  const int64_t revision = *target;
+  driver_->Propose(req.SerializeAsString(), [this, request_id = req.id(), revision](Status s) {
+    if (!s.ok()) {
+      if (compaction_request_ == request_id) compaction_request_ = 0;  // the next sweep retries
+      return;
+    }
+    spdlog::info("auto-compaction: compacting history to revision {} (current {})", revision,
+                 applier_->revision());
+  });
 }
 
 void Server::CheckQuota() {

@@ -1,5 +1,8 @@
 // Three RaftDrivers on loopback in one process, with real RocksDB logs and TCP: a leader is
-// elected, proposals commit everywhere, and a restarted member catches up from its own log.
+// elected, proposals commit everywhere, a restarted member catches up from its own log, and a
+// leader whose owner thread is stuck keeps leading. Each driver runs its core on a thread of its
+// own; each member has an io_context playing its owner's thread (pharosd's client I/O thread),
+// run by the test thread, and everything a driver reports is handed to it.
 #include "registry/raft_driver.h"
 
 #include <gtest/gtest.h>
@@ -15,23 +18,14 @@ namespace pharos::registry {
 namespace {
 
 namespace asio = boost::asio;
-
-template <typename Pred>
-bool RunUntil(asio::io_context& io, Pred done, std::chrono::seconds deadline) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    io.restart();
-    io.run_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
+using Clock = std::chrono::steady_clock;
 
 struct Member {
+  asio::io_context owner;
   std::string dir;
   std::unique_ptr<StorageEngine> storage;
   std::unique_ptr<RaftDriver> driver;
-  std::vector<std::string> applied;
+  std::vector<std::string> applied;  // owner's thread
 };
 
 class RaftDriverTest : public ::testing::Test {
@@ -44,11 +38,8 @@ class RaftDriverTest : public ::testing::Test {
     for (uint64_t id = 1; id <= 3; ++id) StartMember(id);
   }
   void TearDown() override {
-    for (auto& [id, m] : members_) {
-      m.driver.reset();
-      m.storage.reset();
-      std::filesystem::remove_all(m.dir);
-    }
+    for (auto& [id, m] : members_) StopMember(id);
+    for (auto& [id, m] : members_) std::filesystem::remove_all(m.dir);
   }
   void StartMember(uint64_t id) {
     Member& m = members_[id];
@@ -62,14 +53,59 @@ class RaftDriverTest : public ::testing::Test {
     o.peers = peers_;
     o.bootstrap_voters = {1, 2, 3};
     RaftDriver::Callbacks cb;
+    // On the raft thread: hop to the owner's, as pharosd's apply thread queue does.
     cb.apply = [&m](std::optional<raftpb::Snapshot>, std::vector<raftpb::Entry> entries) {
-      for (const auto& e : entries) {
-        if (e.type() == raftpb::ENTRY_NORMAL && !e.data().empty()) m.applied.push_back(e.data());
-      }
+      asio::post(m.owner, [&m, entries = std::move(entries)] {
+        for (const auto& e : entries) {
+          if (e.type() == raftpb::ENTRY_NORMAL && !e.data().empty()) {
+            m.applied.push_back(e.data());
+          }
+        }
+      });
     };
-    auto driver = RaftDriver::Start(io_, *m.storage, o, cb);
+    auto post = [&m](std::function<void()> fn) { asio::post(m.owner, std::move(fn)); };
+    auto driver = RaftDriver::Start(*m.storage, o, post, cb);
     ASSERT_TRUE(driver.ok()) << driver.status().ToString();
     m.driver = std::move(*driver);
+  }
+  // Stops a member, then runs what its raft thread handed over before it stopped.
+  void StopMember(uint64_t id) {
+    Member& m = members_[id];
+    m.driver.reset();
+    m.storage.reset();
+    m.owner.restart();
+    m.owner.poll();
+  }
+  // Runs the owners' threads until `done` holds or the deadline passes.
+  template <typename Pred>
+  bool RunUntil(Pred done, std::chrono::seconds deadline) {
+    const auto until = Clock::now() + deadline;
+    while (!done()) {
+      if (Clock::now() > until) return false;
+      for (auto& [id, m] : members_) {
+        m.owner.restart();
+        m.owner.poll();
+      }
+      // Waits for the next handler of one owner, a few ms at most.
+      members_.begin()->second.owner.restart();
+      members_.begin()->second.owner.run_for(std::chrono::milliseconds(2));
+    }
+    return true;
+  }
+  // Proposes on `id` and waits for the raft thread's answer.
+  Status Propose(uint64_t id, std::string data) {
+    std::optional<Status> result;
+    members_[id].driver->Propose(std::move(data), [&result](Status s) { result = s; });
+    if (!RunUntil([&] { return result.has_value(); }, std::chrono::seconds(10))) {
+      return Status::Unavailable("no answer to the proposal");
+    }
+    return *result;
+  }
+  bool AllApplied(size_t n, const std::string& last) {
+    for (auto& [id, m] : members_) {
+      if (m.applied.size() != n || m.applied.back() != last) return false;
+    }
+    return true;
   }
   uint64_t Leader() {
     for (auto& [id, m] : members_) {
@@ -78,42 +114,61 @@ class RaftDriverTest : public ::testing::Test {
     return 0;
   }
 
-  asio::io_context io_;
   std::map<uint64_t, std::string> peers_;
   std::map<uint64_t, Member> members_;
 };
 
 TEST_F(RaftDriverTest, ElectsReplicatesAndRecovers) {
-  ASSERT_TRUE(RunUntil(
-      io_, [&] { return Leader() != 0; }, std::chrono::seconds(10)));
+  ASSERT_TRUE(RunUntil([&] { return Leader() != 0; }, std::chrono::seconds(10)));
   const uint64_t leader = Leader();
   for (int i = 0; i < 50; ++i) {
-    ASSERT_TRUE(members_[leader].driver->Propose("w" + std::to_string(i)).ok());
+    ASSERT_TRUE(Propose(leader, "w" + std::to_string(i)).ok());
   }
-  ASSERT_TRUE(RunUntil(
-      io_,
-      [&] {
-        for (auto& [id, m] : members_) {
-          if (m.applied.size() != 50) return false;
-        }
-        return true;
-      },
-      std::chrono::seconds(10)));
-  for (auto& [id, m] : members_) EXPECT_EQ(m.applied.back(), "w49");
+  ASSERT_TRUE(RunUntil([&] { return AllApplied(50, "w49"); }, std::chrono::seconds(10)));
 
   // A follower restarts and replays its log from disk.
   const uint64_t follower = leader == 1 ? 2 : 1;
-  members_[follower].driver.reset();
-  members_[follower].storage.reset();
+  StopMember(follower);
   StartMember(follower);
-  ASSERT_TRUE(members_[leader].driver->Propose("after").ok());
+  ASSERT_TRUE(Propose(leader, "after").ok());
   ASSERT_TRUE(RunUntil(
-      io_,
       [&] {
         return !members_[follower].applied.empty() && members_[follower].applied.back() == "after";
       },
       std::chrono::seconds(10)));
   EXPECT_EQ(members_[follower].applied.size(), 51u);
+}
+
+// DESIGN.md §8: client work never delays a heartbeat. The leader's owner thread (pharosd's client
+// I/O thread) is stuck for over three election timeouts (at most 300 ms each); its raft thread
+// must go on heartbeating, so no follower campaigns and the term stays.
+TEST_F(RaftDriverTest, ALeaderWhoseOwnerThreadIsStuckKeepsLeading) {
+  ASSERT_TRUE(RunUntil([&] { return Leader() != 0; }, std::chrono::seconds(10)));
+  const uint64_t leader = Leader();
+  ASSERT_TRUE(Propose(leader, "before").ok());  // the leader's term has a committed entry
+  ASSERT_TRUE(RunUntil([&] { return AllApplied(1, "before"); }, std::chrono::seconds(10)));
+  const uint64_t term = members_[leader].driver->status().term;
+  auto term_held = [&] {
+    for (auto& [id, m] : members_) {
+      const raft::NodeStatus st = m.driver->status();
+      if (st.term != term || st.lead != leader) return false;
+    }
+    return true;
+  };
+
+  // Busy on the test thread, which is every owner's thread: none of them runs for a second
+  // (it stops early only if the term has already been lost).
+  const auto busy_until = Clock::now() + std::chrono::seconds(1);
+  while (Clock::now() < busy_until && term_held()) {
+  }
+  for (auto& [id, m] : members_) {
+    const raft::NodeStatus st = m.driver->status();
+    EXPECT_EQ(st.term, term) << "member " << id;
+    EXPECT_EQ(st.lead, leader) << "member " << id;
+  }
+  // And it still commits, once its owner runs again.
+  ASSERT_TRUE(Propose(leader, "after").ok());
+  ASSERT_TRUE(RunUntil([&] { return AllApplied(2, "after"); }, std::chrono::seconds(10)));
 }
 
 }  // namespace

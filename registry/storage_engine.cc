@@ -10,7 +10,10 @@ namespace pharos::registry {
 namespace {
 const char* const kFamilies[] = {"raft_log", "raft_meta", "kv",    "kv_meta",
                                  "kv_lease", "members",   "alarms"};
+rocksdb::Env* env_for_testing = nullptr;
 }  // namespace
+
+void StorageEngine::UseEnvForTesting(rocksdb::Env* env) { env_for_testing = env; }
 
 Result<std::unique_ptr<StorageEngine>> StorageEngine::Open(const std::string& dir) {
   std::error_code ec;
@@ -21,6 +24,7 @@ Result<std::unique_ptr<StorageEngine>> StorageEngine::Open(const std::string& di
   options.create_missing_column_families = true;
   // Two cores: RocksDB's background work should not compete with the node's own threads.
   options.max_background_jobs = 2;
+  if (env_for_testing != nullptr) options.env = env_for_testing;
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   descs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
   for (const char* f : kFamilies) descs.emplace_back(f, rocksdb::ColumnFamilyOptions());

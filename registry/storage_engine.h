@@ -14,6 +14,7 @@
 namespace rocksdb {
 class DB;
 class ColumnFamilyHandle;
+class Env;
 }  // namespace rocksdb
 
 namespace pharos::registry {
@@ -21,6 +22,9 @@ namespace pharos::registry {
 class StorageEngine {
  public:
   static Result<std::unique_ptr<StorageEngine>> Open(const std::string& dir);
+  // For test binaries only (tests/cluster/crashable_pharosd_main.cc): every database opened after
+  // this does its file I/O through `env`, one that can simulate a power cut. Call before Open.
+  static void UseEnvForTesting(rocksdb::Env* env);
   ~StorageEngine();
 
   rocksdb::DB* db() { return db_.get(); }

@@ -16,7 +16,7 @@
 namespace pharos::testing {
 
 ProcessCluster::ProcessCluster(int nodes, std::vector<std::string> extra_flags, bool start)
-    : nodes_(nodes), extra_(std::move(extra_flags)) {
+    : nodes_(nodes), extra_(std::move(extra_flags)), binary_(PHAROSD_BINARY) {
   dir_ = (std::filesystem::temp_directory_path() /
           ("pharos-cluster-test-" + std::to_string(getpid()) + "-" +
            std::to_string(std::chrono::steady_clock::now().time_since_epoch().count())))
@@ -69,7 +69,7 @@ void ProcessCluster::Start(int i) {
   const bool joining = cluster_of_.count(i) > 0;
   const std::string data = data_dir(i);
   const bool existing = std::filesystem::exists(data);
-  std::vector<std::string> args = {PHAROSD_BINARY,
+  std::vector<std::string> args = {binary_,
                                    "--name",
                                    names_[i],
                                    "--data-dir",
@@ -119,6 +119,11 @@ void ProcessCluster::Kill(int i) {
   kill(it->second, SIGKILL);
   waitpid(it->second, nullptr, 0);
   pids_.erase(it);
+}
+
+void ProcessCluster::Signal(int i, int sig) {
+  auto it = pids_.find(i);
+  if (it != pids_.end()) kill(it->second, sig);
 }
 
 std::optional<std::pair<int, std::string>> HttpGet(const std::string& address,

@@ -26,6 +26,8 @@ class ProcessCluster {
   ~ProcessCluster();
 
   void Start(int i);
+  // The pharosd binary members start from (from their next Start): a test build of it.
+  void UseBinary(std::string path) { binary_ = std::move(path); }
   // Prepares member `i` (== size()) that joins an existing cluster: name, addresses, and an
   // initial cluster that includes it. Start(i) after the MemberAdd.
   int AddMemberSlot();
@@ -49,6 +51,8 @@ class ProcessCluster {
   int Stop(int i);
   // SIGKILL, no goodbye.
   void Kill(int i);
+  // Sends `sig` and returns at once; WaitExit collects the member.
+  void Signal(int i, int sig);
   bool Running(int i) const { return pids_.count(i) > 0; }
 
   int size() const { return nodes_; }
@@ -67,6 +71,7 @@ class ProcessCluster {
   int nodes_;
   std::vector<std::string> extra_;
   std::string dir_;
+  std::string binary_;
   std::map<int, std::string> clients_, peers_, names_, metrics_;
   std::map<int, pid_t> pids_;
   std::string initial_cluster_;

@@ -18,7 +18,8 @@ class CrashFileSystem::File : public rocksdb::FSWritableFileOwnerWrapper {
 
   rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
                            rocksdb::IODebugContext* dbg) override {
-    if (fs_->crashed()) return Gone();
+    std::shared_lock gate(fs_->gate_);
+    if (fs_->crashed_) return Gone();
     rocksdb::IOStatus s = target()->Append(data, o, dbg);
     if (s.ok()) fs_->Appended(path_, data.size());
     return s;
@@ -26,28 +27,33 @@ class CrashFileSystem::File : public rocksdb::FSWritableFileOwnerWrapper {
   rocksdb::IOStatus Append(const rocksdb::Slice& data, const rocksdb::IOOptions& o,
                            const rocksdb::DataVerificationInfo& info,
                            rocksdb::IODebugContext* dbg) override {
-    if (fs_->crashed()) return Gone();
+    std::shared_lock gate(fs_->gate_);
+    if (fs_->crashed_) return Gone();
     rocksdb::IOStatus s = target()->Append(data, o, info, dbg);
     if (s.ok()) fs_->Appended(path_, data.size());
     return s;
   }
   rocksdb::IOStatus Truncate(uint64_t size, const rocksdb::IOOptions& o,
                              rocksdb::IODebugContext* dbg) override {
-    if (fs_->crashed()) return Gone();
+    std::shared_lock gate(fs_->gate_);
+    if (fs_->crashed_) return Gone();
     return target()->Truncate(size, o, dbg);
   }
   rocksdb::IOStatus Flush(const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override {
-    if (fs_->crashed()) return Gone();
+    std::shared_lock gate(fs_->gate_);
+    if (fs_->crashed_) return Gone();
     return target()->Flush(o, dbg);
   }
   rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override {
-    if (fs_->crashed()) return Gone();
+    std::shared_lock gate(fs_->gate_);
+    if (fs_->crashed_) return Gone();
     rocksdb::IOStatus s = target()->Sync(o, dbg);
     if (s.ok()) fs_->Synced(path_);
     return s;
   }
   rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override {
-    if (fs_->crashed()) return Gone();
+    std::shared_lock gate(fs_->gate_);
+    if (fs_->crashed_) return Gone();
     rocksdb::IOStatus s = target()->Fsync(o, dbg);
     if (s.ok()) fs_->Synced(path_);
     return s;
@@ -55,7 +61,8 @@ class CrashFileSystem::File : public rocksdb::FSWritableFileOwnerWrapper {
   rocksdb::IOStatus RangeSync(uint64_t offset, uint64_t nbytes, const rocksdb::IOOptions& o,
                               rocksdb::IODebugContext* dbg) override {
     // sync_file_range makes no promise about durability: not a sync point.
-    if (fs_->crashed()) return Gone();
+    std::shared_lock gate(fs_->gate_);
+    if (fs_->crashed_) return Gone();
     return target()->RangeSync(offset, nbytes, o, dbg);
   }
   rocksdb::IOStatus Close(const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override {
@@ -73,14 +80,18 @@ CrashFileSystem::CrashFileSystem() : FileSystemWrapper(rocksdb::FileSystem::Defa
   env_ = rocksdb::NewCompositeEnv(std::shared_ptr<rocksdb::FileSystem>(this, [](auto*) {}));
 }
 
-bool CrashFileSystem::crashed() const {
-  std::lock_guard lock(mu_);
-  return crashed_;
+void CrashFileSystem::Crash() {
+  // Waits for every write, sync, rename and deletion in progress: none can land after this.
+  std::unique_lock gate(gate_);
+  crashed_ = true;
 }
 
-void CrashFileSystem::Crash() {
-  std::lock_guard lock(mu_);
+uint64_t CrashFileSystem::CutPower(std::mt19937_64* rng) {
+  gate_.lock();  // never unlocked: every operation from now on waits until the process is gone
   crashed_ = true;
+  const uint64_t unsynced = unsynced_bytes();
+  DropUnsyncedData(rng);
+  return unsynced;
 }
 
 void CrashFileSystem::Appended(const std::string& path, uint64_t n) {
@@ -117,7 +128,8 @@ rocksdb::IOStatus CrashFileSystem::NewWritableFile(const std::string& f,
                                                    const rocksdb::FileOptions& o,
                                                    std::unique_ptr<rocksdb::FSWritableFile>* r,
                                                    rocksdb::IODebugContext* dbg) {
-  if (crashed()) return Gone();
+  std::shared_lock gate(gate_);
+  if (crashed_) return Gone();
   return Track(f, 0, target()->NewWritableFile(f, o, r, dbg), r);
 }
 
@@ -125,7 +137,8 @@ rocksdb::IOStatus CrashFileSystem::ReopenWritableFile(const std::string& f,
                                                       const rocksdb::FileOptions& o,
                                                       std::unique_ptr<rocksdb::FSWritableFile>* r,
                                                       rocksdb::IODebugContext* dbg) {
-  if (crashed()) return Gone();
+  std::shared_lock gate(gate_);
+  if (crashed_) return Gone();
   bool known = false;
   {
     std::lock_guard lock(mu_);
@@ -146,7 +159,8 @@ rocksdb::IOStatus CrashFileSystem::ReuseWritableFile(const std::string& f, const
                                                      const rocksdb::FileOptions& o,
                                                      std::unique_ptr<rocksdb::FSWritableFile>* r,
                                                      rocksdb::IODebugContext* dbg) {
-  if (crashed()) return Gone();
+  std::shared_lock gate(gate_);
+  if (crashed_) return Gone();
   {
     std::lock_guard lock(mu_);
     files_.erase(old);
@@ -157,7 +171,8 @@ rocksdb::IOStatus CrashFileSystem::ReuseWritableFile(const std::string& f, const
 rocksdb::IOStatus CrashFileSystem::RenameFile(const std::string& src, const std::string& target,
                                               const rocksdb::IOOptions& o,
                                               rocksdb::IODebugContext* dbg) {
-  if (crashed()) return Gone();
+  std::shared_lock gate(gate_);
+  if (crashed_) return Gone();
   rocksdb::IOStatus s = FileSystemWrapper::RenameFile(src, target, o, dbg);
   if (!s.ok()) return s;
   std::lock_guard lock(mu_);
@@ -173,7 +188,8 @@ rocksdb::IOStatus CrashFileSystem::RenameFile(const std::string& src, const std:
 
 rocksdb::IOStatus CrashFileSystem::DeleteFile(const std::string& f, const rocksdb::IOOptions& o,
                                               rocksdb::IODebugContext* dbg) {
-  if (crashed()) return Gone();
+  std::shared_lock gate(gate_);
+  if (crashed_) return Gone();
   rocksdb::IOStatus s = FileSystemWrapper::DeleteFile(f, o, dbg);
   if (s.ok()) {
     std::lock_guard lock(mu_);

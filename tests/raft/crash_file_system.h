@@ -25,6 +25,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <shared_mutex>
 #include <string>
 
 namespace pharos::testing {
@@ -38,8 +39,16 @@ class CrashFileSystem : public rocksdb::FileSystemWrapper {
   // outlive every database opened with it.
   rocksdb::Env* env() { return env_.get(); }
 
-  // The power goes: from now on nothing reaches the disk.
+  // The power goes: from now on nothing reaches the disk. Returns once no operation that started
+  // before it is still running, so a crash inside a live process (the crashable pharosd) can
+  // drop unsynced data at once, with the database still open.
   void Crash();
+  // The power goes in a live process (the crashable pharosd), with the database still open:
+  // waits for the operations in progress, then holds every later one forever — a machine without
+  // power neither writes nor reports errors, so no thread of the process sees a failure it could
+  // act on — and throws away what was not synced, as DropUnsyncedData(rng) does. The caller ends
+  // the process right after. Returns the bytes that were not synced.
+  uint64_t CutPower(std::mt19937_64* rng);
   // After the database is closed: truncates every file written through this file system to what
   // was synced before Crash() (plus, with `rng`, a random prefix of what was not), and removes
   // files left with nothing that never were synced.
@@ -70,13 +79,15 @@ class CrashFileSystem : public rocksdb::FileSystemWrapper {
   };
   rocksdb::IOStatus Track(const std::string& path, uint64_t existing, rocksdb::IOStatus s,
                           std::unique_ptr<rocksdb::FSWritableFile>* r);
-  bool crashed() const;
   void Appended(const std::string& path, uint64_t n);
   void Synced(const std::string& path);
 
   std::unique_ptr<rocksdb::Env> env_;
-  mutable std::mutex mu_;
+  // Held shared by every operation that reaches the disk, for its whole length, and exclusively
+  // by Crash(); crashed_ changes only under it.
+  std::shared_mutex gate_;
   bool crashed_ = false;
+  mutable std::mutex mu_;  // files_
   std::map<std::string, FileState> files_;
 };
 

@@ -1,8 +1,13 @@
 #include "registry/storage_engine.h"
 
+#include <malloc.h>
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_buffer_manager.h>
 
 #include <filesystem>
+#include <string_view>
 #include <vector>
 
 namespace pharos::registry {
@@ -10,6 +15,52 @@ namespace pharos::registry {
 namespace {
 const char* const kFamilies[] = {"raft_log", "raft_meta", "kv",    "kv_meta",
                                  "kv_lease", "members",   "alarms"};
+
+// Memory. RocksDB's defaults give every column family 64 MiB memtables and a block cache of its
+// own; with eight families a node kept every write since it started in memtables (heaptrack after
+// 100,000 puts of 256 bytes: 82 MiB of memtable arenas in a 116 MiB process, PERFORMANCE.md).
+// A registry's data is small and its reads are served from the in-memory key index plus one
+// point lookup, so the memtables only need to absorb bursts between flushes: they are sized per
+// family below, and all of them together are capped by one WriteBufferManager. Flushing sooner
+// changes nothing about durability: the WAL and its sync rules are the same (DESIGN.md §4).
+constexpr size_t kMiB = size_t{1} << 20;
+// The log and the KV data take every write; the meta families one small overwritten key per
+// batch (a flush keeps only the last version); the rest are written a few times in a node's life.
+size_t MemtableBytesOf(std::string_view family) {
+  if (family == "raft_log" || family == "kv") return 4 * kMiB;
+  if (family == "raft_meta" || family == "kv_meta" || family == "kv_lease") return 1 * kMiB;
+  return kMiB / 4;
+}
+constexpr size_t kAllMemtablesBytes = 16 * kMiB;
+// Shared by every family, for data and index blocks alike; past it reads go to the OS page cache.
+constexpr size_t kBlockCacheBytes = 8 * kMiB;
+
+rocksdb::ColumnFamilyOptions FamilyOptions(std::string_view family,
+                                           const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions o;
+  o.write_buffer_size = MemtableBytesOf(family);
+  o.max_write_buffer_number = 2;  // one filling while the other flushes
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = cache;
+  // Index and filter blocks count against the cache instead of growing with the data outside it.
+  table.cache_index_and_filter_blocks = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  return o;
+}
+
+// RocksDB allocates a memtable's arena in blocks (write_buffer_size / 8: 512 KiB for the busy
+// families) and frees them all when the memtable is flushed. glibc serves blocks that large with
+// mmap, but raises its mmap threshold to the size of each mmapped block freed, so after the first
+// flush later blocks come from malloc's heaps, where freed ones mostly stay resident (8.5 MiB of a
+// 54 MiB node after 100,000 puts, PERFORMANCE.md). A fixed threshold (glibc's initial one) keeps
+// them mmapped, so a flush gives their memory back.
+void ReturnFlushedMemtablesToTheSystem() {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
+}
+
 rocksdb::Env* env_for_testing = nullptr;
 }  // namespace
 
@@ -24,10 +75,14 @@ Result<std::unique_ptr<StorageEngine>> StorageEngine::Open(const std::string& di
   options.create_missing_column_families = true;
   // Two cores: RocksDB's background work should not compete with the node's own threads.
   options.max_background_jobs = 2;
+  options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(kAllMemtablesBytes);
+  ReturnFlushedMemtablesToTheSystem();
   if (env_for_testing != nullptr) options.env = env_for_testing;
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
-  descs.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
-  for (const char* f : kFamilies) descs.emplace_back(f, rocksdb::ColumnFamilyOptions());
+  const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(kBlockCacheBytes);
+  descs.emplace_back(rocksdb::kDefaultColumnFamilyName,
+                     FamilyOptions(rocksdb::kDefaultColumnFamilyName, cache));
+  for (const char* f : kFamilies) descs.emplace_back(f, FamilyOptions(f, cache));
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(options, dir, descs, &handles, &raw);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <random>
 
 #include "client/client.h"
 #include "client/kv.h"
@@ -132,7 +133,11 @@ TEST(MaintenanceTest, QuotaRaisesNoSpaceRefusesWritesUntilSpaceIsReclaimedAndDis
   Client c(Options(cluster));
   KV kv(c);
   Lease leases(c);
-  const std::string value(64 * 1024, 'q');
+  // Incompressible: the quota counts the backend's files, and RocksDB compresses what it flushes
+  // (64 KiB of one letter would shrink to almost nothing once the memtable holding it is flushed).
+  std::string value(64 * 1024, ' ');
+  std::mt19937 rng(126);
+  for (char& ch : value) ch = static_cast<char>('!' + rng() % 90);
   // Fill until the quota bites. Members measure their backend at most every 100 ms, so how far
   // past the quota the fill gets depends on the machine's speed; 20 s of writing without a
   // refusal means the quota is not enforced.

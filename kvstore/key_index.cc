@@ -1,72 +1,87 @@
 #include "kvstore/key_index.h"
 
+#include <algorithm>
+
 namespace pharos::kv {
 
+void KeyIndex::Append(Entry e) {
+  if (size_ == 0) {
+    first_ = e;
+  } else {
+    if (size_ - 1 == more_capacity_) {
+      const uint32_t capacity = std::max<uint32_t>(2, more_capacity_ * 2);
+      auto grown = std::make_unique<Entry[]>(capacity);
+      std::copy(more_.get(), more_.get() + more_capacity_, grown.get());
+      more_ = std::move(grown);
+      more_capacity_ = capacity;
+    }
+    more_[size_ - 1] = e;
+  }
+  ++size_;
+}
+
+void KeyIndex::Assign(const std::vector<Entry>& entries) {
+  size_ = 0;
+  more_.reset();
+  more_capacity_ = 0;
+  for (const Entry& e : entries) Append(e);
+}
+
 void KeyIndex::Put(Revision rev, int64_t created, int64_t version, int64_t lease) {
-  if (generations_.empty()) generations_.emplace_back();
-  Generation& g = generations_.back();
-  if (g.revs.empty()) g.created = created;
-  g.version = version;
-  g.lease = lease;
-  g.revs.push_back(rev);
+  if (!Live()) created_ = created;  // a new generation begins
+  version_ = version;
+  lease_ = lease;
+  Append({rev.main, static_cast<int32_t>(rev.sub), false});
 }
 
 void KeyIndex::Tombstone(Revision rev) {
-  if (generations_.empty() || generations_.back().revs.empty()) return;  // nothing live
-  generations_.back().revs.push_back(rev);
-  generations_.emplace_back();
+  if (!Live()) return;  // nothing live
+  Append({rev.main, static_cast<int32_t>(rev.sub), true});
 }
 
-bool KeyIndex::Live() const { return !generations_.empty() && !generations_.back().revs.empty(); }
+bool KeyIndex::Live() const { return size_ > 0 && !at(size_ - 1).tombstone; }
 
-int64_t KeyIndex::created() const { return Live() ? generations_.back().created : 0; }
+int64_t KeyIndex::created() const { return Live() ? created_ : 0; }
 
-int64_t KeyIndex::version() const { return Live() ? generations_.back().version : 0; }
+int64_t KeyIndex::version() const { return Live() ? version_ : 0; }
 
-int64_t KeyIndex::lease() const { return Live() ? generations_.back().lease : 0; }
+int64_t KeyIndex::lease() const { return Live() ? lease_ : 0; }
 
-std::optional<Revision> KeyIndex::Get(int64_t at) const {
-  for (size_t i = generations_.size(); i-- > 0;) {
-    const Generation& g = generations_[i];
-    if (g.revs.empty()) continue;
-    const bool closed = i + 1 != generations_.size();
-    // Deleted at or before `at`, and no later generation began by then.
-    if (closed && g.revs.back().main <= at) return std::nullopt;
-    if (g.revs.front().main > at) continue;
-    for (size_t j = g.revs.size(); j-- > 0;) {
-      if (g.revs[j].main <= at) return g.revs[j];
-    }
+std::optional<Revision> KeyIndex::Get(int64_t at_main) const {
+  // The last change at or before `at`: the key's value then, unless that change deleted it.
+  for (size_t i = size_; i-- > 0;) {
+    const Entry& e = at(i);
+    if (e.main > at_main) continue;
+    if (e.tombstone) return std::nullopt;
+    return e.revision();
   }
   return std::nullopt;
 }
 
-bool KeyIndex::Compact(int64_t at, std::vector<std::pair<Revision, bool>>* obsolete) {
-  std::vector<Generation> kept;
-  for (size_t i = 0; i < generations_.size(); ++i) {
-    Generation& g = generations_[i];
-    const bool closed = i + 1 != generations_.size();
-    if (g.revs.empty()) {
-      if (!closed) kept.push_back(std::move(g));
-      continue;
-    }
-    if (closed && g.revs.back().main <= at) {
+bool KeyIndex::Compact(int64_t at_main, std::vector<std::pair<Revision, bool>>* obsolete) {
+  std::vector<Entry> kept;
+  // One generation at a time: [begin, end), closed when its last entry is a tombstone.
+  for (size_t begin = 0; begin < size_;) {
+    size_t end = begin;
+    while (end < size_ && !at(end).tombstone) ++end;
+    const bool closed = end < size_;
+    if (closed) ++end;  // the tombstone belongs to the generation it ends
+    if (closed && at(end - 1).main <= at_main) {
       // Deleted by `at`: nothing in it is visible at or after `at`.
-      for (size_t j = 0; j < g.revs.size(); ++j) {
-        obsolete->push_back({g.revs[j], j + 1 == g.revs.size()});
+      for (size_t j = begin; j < end; ++j) obsolete->push_back({at(j).revision(), at(j).tombstone});
+    } else {
+      // Keep the revision visible at `at` (the last one <= at) and everything after it.
+      size_t first_kept = begin;
+      for (size_t j = begin; j < end; ++j) {
+        if (at(j).main <= at_main) first_kept = j;
       }
-      continue;
+      for (size_t j = begin; j < first_kept; ++j) obsolete->push_back({at(j).revision(), false});
+      for (size_t j = first_kept; j < end; ++j) kept.push_back(at(j));
     }
-    // Keep the revision visible at `at` (the last one <= at) and everything after it.
-    size_t first_kept = 0;
-    for (size_t j = 0; j < g.revs.size(); ++j) {
-      if (g.revs[j].main <= at) first_kept = j;
-    }
-    for (size_t j = 0; j < first_kept; ++j) obsolete->push_back({g.revs[j], false});
-    g.revs.erase(g.revs.begin(), g.revs.begin() + static_cast<std::ptrdiff_t>(first_kept));
-    kept.push_back(std::move(g));
+    begin = end;
   }
-  generations_ = std::move(kept);
-  return generations_.empty() || (generations_.size() == 1 && generations_.back().revs.empty());
+  Assign(kept);
+  return size_ == 0;
 }
 
 }  // namespace pharos::kv

@@ -117,7 +117,9 @@ void RaftDriver::PublishStatus() {
   told_soft_ = soft;
   told_term_ = st.term;
   if (callbacks_.soft_state) {
-    ToOwner([cb = callbacks_.soft_state, soft, term = st.term] { cb(soft, term); });
+    ToOwner([cb = callbacks_.soft_state, soft, term = st.term, seen = seen_ticket_] {
+      cb(soft, term, seen);
+    });
   }
 }
 
@@ -254,12 +256,16 @@ void RaftDriver::MaybeCompact(uint64_t index) {
   });
 }
 
-void RaftDriver::Propose(std::string data, Done done) {
-  RunOnRaftThread([this, data = std::move(data), done = std::move(done)]() mutable {
+uint64_t RaftDriver::Propose(std::string data, Done refused) {
+  const uint64_t ticket = ++next_ticket_;
+  RunOnRaftThread([this, ticket, data = std::move(data), refused = std::move(refused)]() mutable {
     Status s = node_->Propose(std::move(data));
-    if (done) ToOwner([done = std::move(done), s] { done(s); });
+    seen_ticket_ = ticket;
+    // Before Pump, which may tell the owner of a change with this ticket seen.
+    if (!s.ok() && refused) ToOwner([refused = std::move(refused), s] { refused(s); });
     Pump();
   });
+  return ticket;
 }
 
 void RaftDriver::ProposeOrForward(std::string data) {

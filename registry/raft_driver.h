@@ -70,8 +70,10 @@ class RaftDriver {
     std::function<void(std::function<void(Result<std::string>)> done)> snapshot_data;
     // Owner's thread, in the order the core produced them.
     std::function<void(const raft::ReadState&)> read_state;
-    // Owner's thread: the leader, this member's role or the term changed.
-    std::function<void(const raft::SoftState&, uint64_t term)> soft_state;
+    // Owner's thread: the leader, this member's role or the term changed. Every proposal whose
+    // ticket is at most `proposals_seen` had reached the core by then: it was taken, or its
+    // refusal was handed over before this call.
+    std::function<void(const raft::SoftState&, uint64_t term, uint64_t proposals_seen)> soft_state;
     // Owner's thread: the cluster id was not known and a peer's message brought it: keep it.
     std::function<void(uint64_t cluster_id)> cluster_id_learned;
   };
@@ -84,9 +86,11 @@ class RaftDriver {
   // Stops (if not stopped yet). Completions not run by then are destroyed, on this thread.
   ~RaftDriver();
 
-  // Proposes `data`; `done` (may be empty) learns whether the core took it (NOT_LEADER, say).
+  // Proposes `data`. `refused` (may be empty) runs only if the core refuses it (NOT_LEADER, say):
+  // a proposal taken costs no answer, so the hot path wakes the owner's thread only once, when
+  // the entry is applied. Returns the proposal's ticket: 1, 2, 3... in the order of the calls.
   // Completions of the calls below run on the owner's thread in the order of the calls.
-  void Propose(std::string data, Done done);
+  uint64_t Propose(std::string data, Done refused);
   // As Propose; a follower forwards it to the leader. Nobody hears the outcome.
   void ProposeOrForward(std::string data);
   // Proposes a membership change; `done` gets the index its entry landed at.
@@ -138,9 +142,11 @@ class RaftDriver {
   uint64_t foreign_dropped_ = 0;
   raft::SoftState told_soft_;  // what the owner was last told
   uint64_t told_term_ = 0;
+  uint64_t seen_ticket_ = 0;  // the last proposal that reached the core
 
   // Owner's thread only.
   bool stopping_ = false;
+  uint64_t next_ticket_ = 0;
 
   mutable std::mutex status_mu_;
   raft::NodeStatus status_;  // guarded by status_mu_

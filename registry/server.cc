@@ -100,7 +100,9 @@ Status Server::Start() {
     applier_->Apply(std::move(snap), std::move(entries));
   };
   rcb.read_state = [this](const raft::ReadState& rs) { OnReadState(rs); };
-  rcb.soft_state = [this](const raft::SoftState& ss, uint64_t term) { OnSoftState(ss, term); };
+  rcb.soft_state = [this](const raft::SoftState& ss, uint64_t term, uint64_t proposals_seen) {
+    OnSoftState(ss, term, proposals_seen);
+  };
   rcb.cluster_id_learned = [this](uint64_t id) {
     cluster_id_ = id;
     if (Status s = SaveClusterId(*storage_, id); !s.ok()) {
@@ -402,17 +404,13 @@ void Server::Propose(const std::shared_ptr<Connection>& c, const pb::Envelope& e
   }
   const uint64_t id = next_request_id_++;
   req.set_id(id);
-  writes_[id] = PendingWrite{c, env, Clock::now() + kWriteTimeout};
-  driver_->Propose(req.SerializeAsString(), [this, id](Status s) { OnProposed(id, s); });
+  PendingWrite& w = writes_[id] = PendingWrite{c, env, Clock::now() + kWriteTimeout};
+  w.ticket = driver_->Propose(req.SerializeAsString(), [this, id](Status s) { OnRefused(id, s); });
 }
 
-void Server::OnProposed(uint64_t request_id, const Status& s) {
+void Server::OnRefused(uint64_t request_id, const Status& s) {
   auto it = writes_.find(request_id);
   if (it == writes_.end()) return;  // already answered (timed out)
-  if (s.ok()) {
-    it->second.accepted = true;
-    return;
-  }
   PendingWrite w = std::move(it->second);
   writes_.erase(it);
   Fail(w.conn, w.request,
@@ -693,8 +691,7 @@ void Server::ExpireLeases() {
             req.mutable_lease_revoke()->set_id(id);
             spdlog::info("lease {:x} expired; revoking", id);
             internal_revokes_[req.id()] = id;
-            driver_->Propose(req.SerializeAsString(), [this, request_id = req.id()](Status ps) {
-              if (ps.ok()) return;
+            driver_->Propose(req.SerializeAsString(), [this, request_id = req.id()](Status) {
               // Not proposed: the lease may be tried again if it is still there.
               auto r = internal_revokes_.find(request_id);
               if (r == internal_revokes_.end()) return;
@@ -710,7 +707,7 @@ void Server::ExpireLeases() {
   });
 }
 
-void Server::OnSoftState(const raft::SoftState& ss, uint64_t term) {
+void Server::OnSoftState(const raft::SoftState& ss, uint64_t term, uint64_t proposals_seen) {
   const bool was_leader = soft_.role == raft::Role::kLeader;
   const uint64_t old_lead = soft_.lead;
   soft_ = ss;
@@ -727,12 +724,12 @@ void Server::OnSoftState(const raft::SoftState& ss, uint64_t term) {
   }
   const bool leader = ss.role == raft::Role::kLeader;
   if (was_leader && !leader) {
-    // What we proposed may or may not commit under the next leader. What the raft thread has
-    // not taken yet it will refuse (after this news, in order): that is answered NOT_LEADER.
+    // What we proposed may or may not commit under the next leader. What the core had not seen
+    // yet it will refuse (after this news, in order): that is answered NOT_LEADER.
     static Counter& failed = Metrics::Global().counter("pharos_raft_proposals_failed_total",
                                                        "Client proposals with an unknown outcome");
     for (auto it = writes_.begin(); it != writes_.end();) {
-      if (!it->second.accepted) {
+      if (it->second.ticket > proposals_seen) {
         ++it;
         continue;
       }

@@ -56,9 +56,9 @@ class Server {
     std::shared_ptr<Connection> conn;
     pb::Envelope request;
     std::chrono::steady_clock::time_point deadline;
-    // The raft thread has taken the proposal. Until then a lost leadership does not make its
-    // outcome unknown: the raft thread will refuse it, and it is answered NOT_LEADER.
-    bool accepted = false;
+    // RaftDriver's ticket for the proposal. A lost leadership makes the outcome unknown only of
+    // the proposals the core had seen; it refuses the others, and they are answered NOT_LEADER.
+    uint64_t ticket = 0;
   };
   struct PendingRead {
     std::function<void(Status, uint64_t)> then;
@@ -77,8 +77,8 @@ class Server {
   void Fail(const std::shared_ptr<Connection>& c, const pb::Envelope& env, const Status& s);
   bool CheckLeader(const std::shared_ptr<Connection>& c, const pb::Envelope& env);
   void Propose(const std::shared_ptr<Connection>& c, const pb::Envelope& env, pb::RaftRequest req);
-  // The raft thread took (or refused) the client write with this request id.
-  void OnProposed(uint64_t request_id, const Status& s);
+  // The raft thread refused the client write with this request id.
+  void OnRefused(uint64_t request_id, const Status& s);
   // Confirms leadership / finds the read index, then runs `then` with it.
   void ReadIndex(std::function<void(Status, uint64_t)> then);
   void HandleRange(std::shared_ptr<Connection> c, pb::Envelope env);
@@ -103,7 +103,7 @@ class Server {
 
   void OnApplied(AppliedRequest a);
   void OnReadState(const raft::ReadState& rs);
-  void OnSoftState(const raft::SoftState& ss, uint64_t term);
+  void OnSoftState(const raft::SoftState& ss, uint64_t term, uint64_t proposals_seen);
   void OnWatchReady(int64_t watch_id);
   void OnMembers(std::vector<pb::Member> members);
   void OnConnectionClosed(uint64_t connection_id);

@@ -54,15 +54,11 @@ void Server::AutoCompact() {
   req.mutable_compaction()->set_revision(*target);
   compaction_request_ = req.id();
   compaction_deadline_ = now + kCompactionTimeout;
-  const int64_t revision = *target;
-  driver_->Propose(req.SerializeAsString(), [this, request_id = req.id(), revision](Status s) {
-    if (!s.ok()) {
-      if (compaction_request_ == request_id) compaction_request_ = 0;  // the next sweep retries
-      return;
-    }
-    spdlog::info("auto-compaction: compacting history to revision {} (current {})", revision,
-                 applier_->revision());
+  driver_->Propose(req.SerializeAsString(), [this, request_id = req.id()](Status) {
+    if (compaction_request_ == request_id) compaction_request_ = 0;  // the next sweep retries
   });
+  spdlog::info("auto-compaction: compacting history to revision {} (current {})", *target,
+               applier_->revision());
 }
 
 void Server::CheckQuota() {

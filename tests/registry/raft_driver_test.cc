@@ -97,20 +97,25 @@ class RaftDriverTest : public ::testing::Test {
     }
     return true;
   }
-  // Proposes on `id` and waits for the raft thread's answer.
-  Status Propose(uint64_t id, std::string data) {
-    std::optional<Status> result;
-    members_[id].driver->Propose(std::move(data), [&result](Status s) { result = s; });
-    if (!RunUntil([&] { return result.has_value(); }, std::chrono::seconds(10))) {
-      return Status::Unavailable("no answer to the proposal");
-    }
-    return *result;
+  // Proposes on `id`; a refusal is kept in refusals_ (only refusals are answered).
+  void Propose(uint64_t id, std::string data) {
+    members_[id].driver->Propose(std::move(data),
+                                 [this](Status s) { refusals_.push_back(s.ToString()); });
   }
-  bool AllApplied(size_t n, const std::string& last) {
-    for (auto& [id, m] : members_) {
-      if (m.applied.size() != n || m.applied.back() != last) return false;
-    }
-    return true;
+  // Every member has applied `n` entries, the last one `last` (or a proposal was refused).
+  ::testing::AssertionResult WaitAllApplied(size_t n, const std::string& last) {
+    const bool done = RunUntil(
+        [&] {
+          if (!refusals_.empty()) return true;
+          for (auto& [id, m] : members_) {
+            if (m.applied.size() != n || m.applied.back() != last) return false;
+          }
+          return true;
+        },
+        std::chrono::seconds(10));
+    if (!refusals_.empty()) return ::testing::AssertionFailure() << "refused: " << refusals_[0];
+    if (!done) return ::testing::AssertionFailure() << "not applied everywhere: " << last;
+    return ::testing::AssertionSuccess();
   }
   uint64_t Leader() {
     for (auto& [id, m] : members_) {
@@ -121,21 +126,20 @@ class RaftDriverTest : public ::testing::Test {
 
   std::map<uint64_t, std::string> peers_;
   std::map<uint64_t, Member> members_;
+  std::vector<std::string> refusals_;  // owner's thread
 };
 
 TEST_F(RaftDriverTest, ElectsReplicatesAndRecovers) {
   ASSERT_TRUE(RunUntil([&] { return Leader() != 0; }, std::chrono::seconds(10)));
   const uint64_t leader = Leader();
-  for (int i = 0; i < 50; ++i) {
-    ASSERT_TRUE(Propose(leader, "w" + std::to_string(i)).ok());
-  }
-  ASSERT_TRUE(RunUntil([&] { return AllApplied(50, "w49"); }, std::chrono::seconds(10)));
+  for (int i = 0; i < 50; ++i) Propose(leader, "w" + std::to_string(i));
+  ASSERT_TRUE(WaitAllApplied(50, "w49"));
 
   // A follower restarts and replays its log from disk.
   const uint64_t follower = leader == 1 ? 2 : 1;
   StopMember(follower);
   StartMember(follower);
-  ASSERT_TRUE(Propose(leader, "after").ok());
+  Propose(leader, "after");
   ASSERT_TRUE(RunUntil(
       [&] {
         return !members_[follower].applied.empty() && members_[follower].applied.back() == "after";
@@ -152,8 +156,8 @@ TEST_F(RaftDriverTest, ElectsReplicatesAndRecovers) {
 TEST_F(RaftDriverTest, ALeaderWhoseOwnerThreadIsStuckKeepsLeading) {
   ASSERT_TRUE(RunUntil([&] { return Leader() != 0; }, std::chrono::seconds(10)));
   const uint64_t leader = Leader();
-  ASSERT_TRUE(Propose(leader, "before").ok());  // the leader's term has a committed entry
-  ASSERT_TRUE(RunUntil([&] { return AllApplied(1, "before"); }, std::chrono::seconds(10)));
+  Propose(leader, "before");  // the leader's term has a committed entry
+  ASSERT_TRUE(WaitAllApplied(1, "before"));
   const uint64_t term = members_[leader].driver->status().term;
   auto term_held = [&] {
     for (auto& [id, m] : members_) {
@@ -187,8 +191,8 @@ TEST_F(RaftDriverTest, ALeaderWhoseOwnerThreadIsStuckKeepsLeading) {
     EXPECT_EQ(st.lead, leader) << "member " << id;
   }
   // And it still commits, once its owner runs again.
-  ASSERT_TRUE(Propose(leader, "after").ok());
-  ASSERT_TRUE(RunUntil([&] { return AllApplied(2, "after"); }, std::chrono::seconds(10)));
+  Propose(leader, "after");
+  ASSERT_TRUE(WaitAllApplied(2, "after"));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "common/asio.h"
 #include "raft/log_store.h"
 #include "raft/transport.h"
+#include "registry/cluster_id.h"
 #include "registry/storage_engine.h"
 
 namespace pharos::registry {
@@ -33,6 +34,7 @@ Result<std::unique_ptr<RaftDriver>> RaftDriver::Start(StorageEngine& storage,
                                                       Callbacks callbacks) {
   std::unique_ptr<RaftDriver> d(new RaftDriver(std::move(post), std::move(callbacks)));
   d->options_ = options;
+  d->storage_ = &storage;
   auto log = raft::LogStore::Open(storage.db(), storage.raft_log(), storage.raft_meta(),
                                   options.bootstrap_voters);
   if (!log.ok()) return log.status();
@@ -178,6 +180,14 @@ bool RaftDriver::SameCluster(const raftpb::Message& m) {
   const uint64_t theirs = m.cluster_id();
   if (theirs == 0 || theirs == options_.cluster_id) return true;
   if (options_.cluster_id == 0) {
+    // Durable before the core sees the message: once its term, vote or entries are synced, a
+    // restart must find the id too, or the member would adopt any cluster's id then. Once per
+    // member lifetime; if it fails the message is dropped and the next one tries again.
+    if (Status s = SaveClusterId(*storage_, theirs); !s.ok()) {
+      spdlog::error("cannot keep cluster id {:x} learned from member {:x}: {}", theirs, m.from(),
+                    s.ToString());
+      return false;
+    }
     options_.cluster_id = theirs;
     spdlog::info("joined cluster {:x} (learned from member {:x})", theirs, m.from());
     if (callbacks_.cluster_id_learned) {

@@ -53,7 +53,9 @@ struct RaftDriverOptions {
   // Compact the log once this many entries have been applied since the last compaction.
   uint64_t snapshot_count = 10000;
   // Stamped on every message we send; messages stamped with another id are dropped. 0: not known
-  // yet — adopted from the first message that carries one (a member joining a cluster).
+  // yet — adopted from the first message that carries one (a member joining a cluster), and saved
+  // (SaveClusterId, synced) on the raft thread before that message reaches the core, so no term,
+  // vote or entry it brings is durable without the id.
   uint64_t cluster_id = 0;
 };
 
@@ -74,7 +76,8 @@ class RaftDriver {
     // ticket is at most `proposals_seen` had reached the core by then: it was taken, or its
     // refusal was handed over before this call.
     std::function<void(const raft::SoftState&, uint64_t term, uint64_t proposals_seen)> soft_state;
-    // Owner's thread: the cluster id was not known and a peer's message brought it: keep it.
+    // Owner's thread: the cluster id was not known and a peer's message brought it. The raft
+    // thread has already saved it (synced) before stepping that message: only cache it.
     std::function<void(uint64_t cluster_id)> cluster_id_learned;
   };
   using Done = std::function<void(Status)>;
@@ -122,12 +125,14 @@ class RaftDriver {
   void Pump();
   void OnPersisted(Status s, raft::Ready ready);
   void Send(std::vector<raftpb::Message> messages);
-  // False (and the message is dropped) when it comes from another cluster.
+  // False (and the message is dropped) when it comes from another cluster, or when it brings the
+  // cluster id and saving it failed.
   bool SameCluster(const raftpb::Message& m);
   void PublishStatus();
 
   Post post_;
   Callbacks callbacks_;
+  StorageEngine* storage_ = nullptr;  // outlives the driver
   RaftDriverOptions options_;
   // Declared before what may still post to it (the log writer, the transport), so it goes after.
   std::shared_ptr<Loop> loop_;

@@ -103,12 +103,8 @@ Status Server::Start() {
   rcb.soft_state = [this](const raft::SoftState& ss, uint64_t term, uint64_t proposals_seen) {
     OnSoftState(ss, term, proposals_seen);
   };
-  rcb.cluster_id_learned = [this](uint64_t id) {
-    cluster_id_ = id;
-    if (Status s = SaveClusterId(*storage_, id); !s.ok()) {
-      spdlog::error("cannot keep the cluster id: {}", s.ToString());
-    }
-  };
+  // The raft thread saved it (synced) before stepping the message that brought it.
+  rcb.cluster_id_learned = [this](uint64_t id) { cluster_id_ = id; };
   // On the raft thread; `done` is called on the apply thread and hands the data back to it.
   rcb.snapshot_data = [this](std::function<void(Result<std::string>)> done) {
     applier_->Run([this, done](kv::MvccStore& store, kv::WatchHub&, kv::Lessor&) {

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/asio.h"
+#include "registry/cluster_id.h"
 #include "registry/storage_engine.h"
 #include "tests/raft/rocks_test_db.h"
 #include "tests/registry/free_port.h"
@@ -54,6 +55,7 @@ class RaftDriverTest : public ::testing::Test {
     o.listen_peer = peers_[id];
     o.peers = peers_;
     o.bootstrap_voters = {1, 2, 3};
+    o.cluster_id = cluster_ids_[id];
     RaftDriver::Callbacks cb;
     // On the raft thread: hop to the owner's, as pharosd's apply thread queue does.
     cb.apply = [&m](std::optional<raftpb::Snapshot>, std::vector<raftpb::Entry> entries) {
@@ -125,6 +127,7 @@ class RaftDriverTest : public ::testing::Test {
   }
 
   std::map<uint64_t, std::string> peers_;
+  std::map<uint64_t, uint64_t> cluster_ids_;  // member -> the id it starts with (0: none yet)
   std::map<uint64_t, Member> members_;
   std::vector<std::string> refusals_;  // owner's thread
 };
@@ -146,6 +149,28 @@ TEST_F(RaftDriverTest, ElectsReplicatesAndRecovers) {
       },
       std::chrono::seconds(10)));
   EXPECT_EQ(members_[follower].applied.size(), 51u);
+}
+
+// A member that does not know its cluster id yet adopts it from a peer's message, and keeps it
+// (synced) on the raft thread before that message reaches its core: by the time anything it
+// stepped is applied, the id is in its data directory, though nobody ran cluster_id_learned (a
+// crash between the two would otherwise restart it with a log and no id, open to any cluster).
+TEST_F(RaftDriverTest, AJoiningMemberKeepsTheClusterIdBeforeItActsOnIt) {
+  for (auto& [id, m] : members_) StopMember(id);
+  constexpr uint64_t kClusterId = 0xC1D;
+  cluster_ids_ = {{1, kClusterId}, {2, kClusterId}, {3, 0}};
+  for (uint64_t id = 1; id <= 3; ++id) StartMember(id);
+  {
+    auto id = LoadClusterId(*members_[3].storage);
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    ASSERT_EQ(*id, 0u);
+  }
+  ASSERT_TRUE(RunUntil([&] { return Leader() != 0; }, std::chrono::seconds(10)));
+  Propose(Leader(), "w");
+  ASSERT_TRUE(WaitAllApplied(1, "w"));
+  auto id = LoadClusterId(*members_[3].storage);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_EQ(*id, kClusterId);
 }
 
 // DESIGN.md §8: client work never delays a heartbeat. The leader's owner thread (pharosd's client

@@ -1,6 +1,5 @@
 #include "registry/storage_engine.h"
 
-#include <malloc.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/table.h>
@@ -23,17 +22,22 @@ const char* const kFamilies[] = {"raft_log", "raft_meta", "kv",    "kv_meta",
 // point lookup, so the memtables only need to absorb bursts between flushes: they are sized per
 // family below, and all of them together are capped by one WriteBufferManager. Flushing sooner
 // changes nothing about durability: the WAL and its sync rules are the same (DESIGN.md §4).
+// Measured on 3 members under 64 writers, 2 MiB costs no more CPU per put than 4 MiB and holds
+// 4 MiB less per member.
 constexpr size_t kMiB = size_t{1} << 20;
 // The log and the KV data take every write; the meta families one small overwritten key per
 // batch (a flush keeps only the last version); the rest are written a few times in a node's life.
 size_t MemtableBytesOf(std::string_view family) {
-  if (family == "raft_log" || family == "kv") return 4 * kMiB;
+  if (family == "raft_log" || family == "kv") return 2 * kMiB;
   if (family == "raft_meta" || family == "kv_meta" || family == "kv_lease") return 1 * kMiB;
   return kMiB / 4;
 }
-constexpr size_t kAllMemtablesBytes = 16 * kMiB;
+constexpr size_t kAllMemtablesBytes = 8 * kMiB;
 // Shared by every family, for data and index blocks alike; past it reads go to the OS page cache.
 constexpr size_t kBlockCacheBytes = 8 * kMiB;
+// Not done: a fixed glibc mmap threshold (mallopt) hands a flushed memtable's arena blocks back
+// to the system instead of leaving them in malloc's heaps, 8 MiB less per member, but every other
+// large allocation then pays mmap, munmap and page faults too: put throughput fell by 10-25%.
 
 rocksdb::ColumnFamilyOptions FamilyOptions(std::string_view family,
                                            const std::shared_ptr<rocksdb::Cache>& cache) {
@@ -47,18 +51,6 @@ rocksdb::ColumnFamilyOptions FamilyOptions(std::string_view family,
   table.pin_l0_filter_and_index_blocks_in_cache = true;
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   return o;
-}
-
-// RocksDB allocates a memtable's arena in blocks (write_buffer_size / 8: 512 KiB for the busy
-// families) and frees them all when the memtable is flushed. glibc serves blocks that large with
-// mmap, but raises its mmap threshold to the size of each mmapped block freed, so after the first
-// flush later blocks come from malloc's heaps, where freed ones mostly stay resident (8.5 MiB of a
-// 54 MiB node after 100,000 puts, PERFORMANCE.md). A fixed threshold (glibc's initial one) keeps
-// them mmapped, so a flush gives their memory back.
-void ReturnFlushedMemtablesToTheSystem() {
-#ifdef __GLIBC__
-  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-#endif
 }
 
 rocksdb::Env* env_for_testing = nullptr;
@@ -76,7 +68,6 @@ Result<std::unique_ptr<StorageEngine>> StorageEngine::Open(const std::string& di
   // Two cores: RocksDB's background work should not compete with the node's own threads.
   options.max_background_jobs = 2;
   options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(kAllMemtablesBytes);
-  ReturnFlushedMemtablesToTheSystem();
   if (env_for_testing != nullptr) options.env = env_for_testing;
   std::vector<rocksdb::ColumnFamilyDescriptor> descs;
   const std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(kBlockCacheBytes);

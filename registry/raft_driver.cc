@@ -322,6 +322,10 @@ void RaftDriver::TransferLeader(uint64_t id, Done done) {
 
 void RaftDriver::HandOverLeadership(Done done) {
   RunOnRaftThread([this, done = std::move(done)]() mutable {
+    if (node_->status().role != raft::Role::kLeader) {
+      if (done) ToOwner([done = std::move(done)] { done(Status::NotFound("not the leader")); });
+      return;
+    }
     uint64_t best = 0, best_match = 0;
     for (uint64_t id : node_->conf_state().voters()) {
       const raft::Progress* pr = node_->progress(id);

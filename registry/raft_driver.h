@@ -103,7 +103,8 @@ class RaftDriver {
   // Its ReadState comes through Callbacks::read_state (never, if the core drops the request).
   void ReadIndex(std::string context);
   void TransferLeader(uint64_t id, Done done);
-  // Shutting down: asks the voter furthest along to take over (NOT_FOUND when there is none).
+  // Shutting down: asks the voter furthest along to take over (NOT_FOUND when this member is not
+  // leading, or there is no other voter).
   void HandOverLeadership(Done done);
   // The state machine has applied (and written, unsynced) everything up to `index`: compacts the
   // log there once enough has accumulated. Its synced write also makes those writes durable.

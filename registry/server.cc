@@ -906,23 +906,24 @@ void Server::Shutdown(std::function<void()> done) {
   auto step = std::make_shared<Step>(Step::kDraining);
   const auto drain_deadline = Clock::now() + std::chrono::seconds(1);
   auto handover_deadline = std::make_shared<Clock::time_point>();
+  // The raft thread's answer to HandOverLeadership, once it came.
+  auto handover = std::make_shared<std::optional<Status>>();
   auto check = std::make_shared<std::function<void()>>();
   std::weak_ptr<bool> alive = alive_;
-  *check = [this, step, drain_deadline, handover_deadline, done, check, alive] {
+  *check = [this, step, drain_deadline, handover_deadline, handover, done, check, alive] {
     if (alive.expired()) return;
-    // As the raft thread last told us: so a leadership lost is handled (OnSoftState) first.
-    const bool leader = soft_.role == raft::Role::kLeader;
     if (*step == Step::kDraining && (writes_.empty() || Clock::now() >= drain_deadline)) {
       *step = Step::kHandingOver;
       *handover_deadline = Clock::now() + std::chrono::seconds(2);
-      if (leader) {
-        // To the voter furthest along, so the cluster keeps a leader; with none, close at once.
-        driver_->HandOverLeadership([handover_deadline](Status s) {
-          if (!s.ok()) *handover_deadline = Clock::now();
-        });
-      }
+      // Asked whatever soft_ says: an election just won may not have reached us yet. The raft
+      // thread knows, and answers NOT_FOUND when it is not leading (or has no voter to hand to).
+      driver_->HandOverLeadership([handover](Status s) { *handover = std::move(s); });
     }
-    if (*step == Step::kHandingOver && (!leader || Clock::now() >= *handover_deadline)) {
+    // The answer comes after any leadership change the raft thread made before it (both are
+    // posted in order), so soft_ is current then: close once the hand-over failed or is done.
+    const bool handed_over =
+        handover->has_value() && (!(*handover)->ok() || soft_.role != raft::Role::kLeader);
+    if (*step == Step::kHandingOver && (handed_over || Clock::now() >= *handover_deadline)) {
       clients_->CloseAll();
       driver_->Stop();
       applier_->Stop();

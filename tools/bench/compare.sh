@@ -8,6 +8,11 @@
 # --heartbeat-interval 50 --election-timeout 300), prints one table with Pharos/etcd ratios, and
 # stops everything it started, also when interrupted.
 #   tools/bench/compare.sh [--quick] [--duration S] [--failover-runs N] [--dir DIR] [--keep]
+#                          [--only W,...] [--targets T,...]
+# --only runs just the named workloads (memory put64 put1 get-lin get-ser mixed txn watch lease
+# registry failover; the load that memory reads after always runs), --targets just the named
+# systems (pharos, etcd): for a before/after of one change, e.g. --only memory,put64 --targets
+# pharos. The table then shows "-" for what was not run.
 # Exit: 0 done (the table says which margins hold), 1 a failure, 77 etcd or the etcd driver is
 # missing (the ctest smoke test then counts as skipped).
 set -uo pipefail
@@ -15,7 +20,13 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${PHAROS_BUILD_DIR:-$root/build}
 bench=$build/tools/pharos-bench
 pharosd=$build/registry/pharosd
-quick=0 duration=10 failover_runs=5 dir="" keep=0
+quick=0 duration=10 failover_runs=5 dir="" keep=0 only="" targets="pharos,etcd"
+all_workloads=memory,put64,put1,get-lin,get-ser,mixed,txn,watch,lease,registry,failover
+usage() {
+  echo "usage: $0 [--quick] [--duration S] [--failover-runs N] [--dir DIR] [--keep] [--only W,...] [--targets T,...]" >&2
+  echo "  workloads: $all_workloads; targets: pharos,etcd" >&2
+  exit 2
+}
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; shift ;;
@@ -23,25 +34,35 @@ while [ $# -gt 0 ]; do
     --failover-runs) failover_runs=$2; shift 2 ;;
     --dir) dir=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    *) echo "usage: $0 [--quick] [--duration S] [--failover-runs N] [--dir DIR] [--keep]" >&2
-       exit 2 ;;
+    --only) only=$2; shift 2 ;;
+    --targets) targets=$2; shift 2 ;;
+    *) usage ;;
   esac
 done
+for w in ${only//,/ }; do [[ ,$all_workloads, == *,$w,* ]] || usage; done
+for t in ${targets//,/ }; do [[ $t == pharos || $t == etcd ]] || usage; done
+wanted() { [ -z "$only" ] || [[ ,$only, == *,$1,* ]]; }       # workload
+targeted() { [[ ,$targets, == *,$1,* ]]; }                    # system
 
 skip() { echo "compare.sh: SKIPPED: $*"; exit 77; }
 [ -x "$pharosd" ] || { echo "compare.sh: no $pharosd (build pharosd)" >&2; exit 1; }
 [ -x "$bench" ] || { echo "compare.sh: no $bench (build pharos-bench)" >&2; exit 1; }
-etcd_bin=$(command -v etcd) || skip "etcd is not installed (tools/bootstrap.sh installs etcd-server)"
 command -v jq >/dev/null || skip "jq is not installed (tools/bootstrap.sh installs it)"
-if "$bench" --target etcd --endpoints 127.0.0.1:1 --workload put --total 0 2>&1 |
-  grep -q "without gRPC"; then
-  skip "pharos-bench was built without its etcd driver (install libgrpc++-dev and protobuf-compiler-grpc, reconfigure)"
+etcd_bin=""
+if targeted etcd; then
+  etcd_bin=$(command -v etcd) || skip "etcd is not installed (tools/bootstrap.sh installs etcd-server)"
+  if "$bench" --target etcd --endpoints 127.0.0.1:1 --workload put --total 0 2>&1 |
+    grep -q "without gRPC"; then
+    skip "pharos-bench was built without its etcd driver (install libgrpc++-dev and protobuf-compiler-grpc, reconfigure)"
+  fi
 fi
 
 if [ $quick -eq 1 ]; then
   duration=1 failover_runs=1 load_keys=2000 watchers=50 watch_rate=100 leases=200
+  instances=20 discoverers=10 registry_rate=20
 else
   load_keys=100000 watchers=1000 watch_rate=1000 leases=10000
+  instances=100 discoverers=50 registry_rate=100
 fi
 clients=64 conns=8
 
@@ -192,6 +213,7 @@ mkdir -p "$dir/pharos" "$dir/etcd"
 echo "  floor: fdatasync p50 $(jq .p50_ms "$res/floor.fsync.json") ms, loopback rtt p50 $(jq .p50_ms "$res/floor.rtt.json") ms" >&2
 
 for target in pharos etcd; do
+  targeted "$target" || continue
   echo "== $target" >&2
   for i in 1 2 3; do start_member "$target" "$i" new; done
   wait_ready "$target" || exit 1
@@ -202,28 +224,35 @@ for target in pharos etcd; do
   rss_mib "$target" >"$res/$target.rss"
   echo "  $target   resident MiB per member: $(paste -sd' ' "$res/$target.rss")" >&2
   common=(--duration "$duration" --value-size 256 --keys $load_keys --prefix bench/)
-  run "$target" put64 --workload put --clients $clients --connections $conns "${common[@]}"
-  run "$target" put1 --workload put --clients 1 --connections 1 "${common[@]}"
-  run "$target" get-lin --workload get --clients $clients --connections $conns "${common[@]}"
-  run "$target" get-ser --workload get --serializable --clients $clients --connections $conns \
+  wanted put64 && run "$target" put64 --workload put --clients $clients --connections $conns \
     "${common[@]}"
-  run "$target" mixed --workload mixed --read-ratio 0.5 --clients $clients \
+  wanted put1 && run "$target" put1 --workload put --clients 1 --connections 1 "${common[@]}"
+  wanted get-lin && run "$target" get-lin --workload get --clients $clients --connections $conns \
+    "${common[@]}"
+  wanted get-ser && run "$target" get-ser --workload get --serializable --clients $clients \
     --connections $conns "${common[@]}"
-  run "$target" txn --workload txn --clients $clients --connections $conns --duration "$duration" \
-    --keys $clients --prefix bench/
-  run "$target" watch --workload watch --watchers $watchers --rate $watch_rate --clients 16 \
+  wanted mixed && run "$target" mixed --workload mixed --read-ratio 0.5 --clients $clients \
+    --connections $conns "${common[@]}"
+  wanted txn && run "$target" txn --workload txn --clients $clients --connections $conns \
+    --duration "$duration" --keys $clients --prefix bench/
+  wanted watch && run "$target" watch --workload watch --watchers $watchers --rate $watch_rate \
+    --clients 16 --connections $conns --duration "$duration" --prefix bench/
+  wanted lease && run "$target" lease --workload lease --leases $leases --clients $clients \
     --connections $conns --duration "$duration" --prefix bench/
-  run "$target" lease --workload lease --leases $leases --clients $clients --connections $conns \
-    --duration "$duration" --prefix bench/
-  failover "$target" default "$failover_runs" || exit 1
+  wanted registry && run "$target" registry --workload registry --instances $instances \
+    --discoverers $discoverers --rate $registry_rate --clients 16 --connections $conns \
+    --duration "$duration"
+  if wanted failover; then failover "$target" default "$failover_runs" || exit 1; fi
   stop_cluster "$target"
 done
-# etcd again, same data, with the fast timings.
-etcd_timing=(--heartbeat-interval 50 --election-timeout 300)
-echo "== etcd --heartbeat-interval 50 --election-timeout 300" >&2
-for i in 1 2 3; do start_etcd_member "$i" existing; done
-failover etcd fast "$failover_runs" || exit 1
-stop_cluster etcd
+if targeted etcd && wanted failover; then
+  # etcd again, same data, with the fast timings.
+  etcd_timing=(--heartbeat-interval 50 --election-timeout 300)
+  echo "== etcd --heartbeat-interval 50 --election-timeout 300" >&2
+  for i in 1 2 3; do start_etcd_member "$i" existing; done
+  failover etcd fast "$failover_runs" || exit 1
+  stop_cluster etcd
+fi
 
 # The disk is shared and its latency drifts: probe it again at the end, and report both.
 "$bench" --workload fsync-probe --dir "$dir" --total $([ $quick -eq 1 ] && echo 100 || echo 1000) \
@@ -236,6 +265,7 @@ val() {  # file jq-expression -> number, "-" when missing
   echo "${v:--}"
 }
 mark() {  # file -> "*" when the run was invalid or had errors
+  [ -f "$1" ] || return 0
   if [ "$(jq -r '.valid' "$1" 2>/dev/null)" != true ] || [ "$(jq -r '.errors' "$1" 2>/dev/null)" != 0 ]; then
     echo "*"
   fi
@@ -243,6 +273,7 @@ mark() {  # file -> "*" when the run was invalid or had errors
 median_failover() {  # target label
   local f times=()
   for f in "$res/$1.failover-$2-"*.json; do
+    [ -f "$f" ] || continue
     [ "$(jq -r .ok "$f")" = 1 ] && times+=("$(jq -r .p50_ms "$f")")
   done
   [ ${#times[@]} -gt 0 ] || { echo -; return; }
@@ -271,7 +302,8 @@ num() { awk "BEGIN{printf \"%.${2:-0}f\", $1}"; }
 
 p() { metric "$1" pharos "$2"; }
 e() { metric "$1" etcd "$2"; }
-fmt_row() {  # label name field digits want
+fmt_row() {  # label name field digits want; nothing when neither system ran it (--only)
+  [ -f "$res/pharos.$2.json" ] || [ -f "$res/etcd.$2.json" ] || return 0
   local pv ev
   pv=$(p "$2" "$3"); ev=$(e "$2" "$3")
   local pn en
@@ -291,7 +323,7 @@ floor=$(awk "BEGIN{printf \"%.3f\", 2 * $fsync50 + 2 * $rtt50}")
 put1_p50=$(n "$(p put1 .p50_ms)")
 
 echo
-echo "Pharos vs etcd $("$etcd_bin" --version 2>/dev/null | awk '/etcd Version/ {print $3}'), 3 members each on loopback, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)$([ $quick -eq 1 ] && echo ', QUICK (smoke test, not a measurement)')"
+echo "Pharos vs etcd $([ -n "$etcd_bin" ] && "$etcd_bin" --version 2>/dev/null | awk '/etcd Version/ {print $3}'), 3 members each on loopback, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)$([ $quick -eq 1 ] && echo ', QUICK (smoke test, not a measurement)')"
 echo "workloads: ${duration} s each, $clients clients over $conns connections unless noted, 256-byte values, $load_keys keys"
 printf '%-44s %12s %12s %8s %8s %7s\n' "metric" "pharos" "etcd" "ratio" "want" ""
 fmt_row "put throughput, 64 clients (ops/s)" put64 .ops_per_second 0 ">=3"
@@ -307,25 +339,31 @@ fmt_row "watch $watchers watchers @ $watch_rate puts/s: p50 (ms)" watch .p50_ms 
 fmt_row "watch $watchers watchers @ $watch_rate puts/s: p99 (ms)" watch .p99_ms 2 "<=0.5"
 fmt_row "  same, from the put's send: p99 (ms)" watch .from_send_p99_ms 2 ""
 fmt_row "lease keepalives/s, $leases leases" lease .ops_per_second 0 ">=2"
-p_rss=$(sort -g "$res/pharos.rss" | tail -1)
-e_rss=$(sort -g "$res/etcd.rss" | tail -1)
+fmt_row "registry $instances inst/$discoverers disc: all see, p99 ms" registry .p99_ms 2 ""
+fmt_row "  same, from the change's send: p99 (ms)" registry .from_send_p99_ms 2 ""
+p_rss=$(sort -g "$res/pharos.rss" 2>/dev/null | tail -1)
+e_rss=$(sort -g "$res/etcd.rss" 2>/dev/null | tail -1)
+p_rss=${p_rss:--} e_rss=${e_rss:--}
 row_plain "resident MiB, largest member, $load_keys keys" "$p_rss" "$e_rss" "<=0.3"
 p_fo=$(median_failover pharos default)
 e_fo=$(median_failover etcd default)
 e_fo_fast=$(median_failover etcd fast)
-row_plain "kill -9 leader -> write, median ms (etcd dflt)" "$p_fo" "$e_fo" ""
-row_plain "kill -9 leader -> write, median ms (etcd 50/300)" "$p_fo" "$e_fo_fast" ""
+if wanted failover; then
+  row_plain "kill -9 leader -> write, median ms (etcd dflt)" "$p_fo" "$e_fo" ""
+  row_plain "kill -9 leader -> write, median ms (etcd 50/300)" "$p_fo" "$e_fo_fast" ""
+fi
 echo
 echo "floor: fdatasync of a 256-byte append p50 $fsync50 ms (p99 $fsync99 ms) at the start, p50 $(val "$res/floor.fsync-end.json" .p50_ms) ms (p99 $(val "$res/floor.fsync-end.json" .p99_ms) ms) at the end"
 echo "       loopback round trip p50 $rtt50 ms (p99 $(val "$res/floor.rtt.json" .p99_ms) ms)"
-echo "       sequential put floor = 2 fdatasync + 2 round trips = $floor ms; pharos put p50 / floor = $(awk "BEGIN{printf \"%.2f\", $put1_p50 / $floor}") (want <= 2)"
+echo "       sequential put floor = 2 fdatasync + 2 round trips = $floor ms; pharos put p50 / floor = $([[ $put1_p50 =~ ^[0-9.]+$ ]] && awk "BEGIN{printf \"%.2f\", $put1_p50 / $floor}" || echo -) (want <= 2)"
 fo_verdict=MISSED
 [[ $p_fo =~ ^[0-9]+$ ]] && [ "$p_fo" -le 300 ] && fo_verdict=ok
-echo "failover: pharos median $p_fo ms (want <= 300: $fo_verdict) over $failover_runs runs; etcd $e_fo ms (defaults), $e_fo_fast ms (50/300)"
+wanted failover && echo "failover: pharos median $p_fo ms (want <= 300: $fo_verdict) over $failover_runs runs; etcd $e_fo ms (defaults), $e_fo_fast ms (50/300)"
 echo "* = the run had errors or was invalid (the leader's term changed); raw results in $res"
 # A workload that did nothing at all is a broken driver or cluster, not a slow one.
 broken=0
 for f in "$res"/pharos.*.json "$res"/etcd.*.json; do
+  [ -f "$f" ] || continue
   if [ "$(jq -r '.ok // 0' "$f")" = 0 ]; then
     echo "compare.sh: $(basename "$f" .json) completed no operation: $(jq -r .first_error "$f")" >&2
     broken=1

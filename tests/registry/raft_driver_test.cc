@@ -192,18 +192,22 @@ TEST_F(RaftDriverTest, ALeaderWhoseOwnerThreadIsStuckKeepsLeading) {
     return true;
   };
 
-  // Busy for a second, stopping early only if the term has already been lost.
+  // Blocked for a second (sleeping, not spinning: on 2 shared cores a spin would starve the other
+  // members), stopping early only if the term has already been lost.
   std::atomic<bool> stuck_done{false};
-  asio::post(members_[leader].owner, [&] {
+  // Taken here: the stuck thread must not touch members_ while RunUntil iterates it.
+  asio::io_context& owner = members_[leader].owner;
+  asio::post(owner, [&] {
     const auto busy_until = Clock::now() + std::chrono::seconds(1);
     while (Clock::now() < busy_until && term_held()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     stuck_done = true;
   });
   std::thread stuck([&] {  // the leader's owner thread, until it has run the stuck handler
     while (!stuck_done) {
-      members_[leader].owner.restart();
-      members_[leader].owner.run_one();
+      owner.restart();
+      owner.run_one();
     }
   });
   const bool came_back = RunUntil([&] { return stuck_done.load(); }, std::chrono::seconds(10),

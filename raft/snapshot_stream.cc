@@ -6,15 +6,21 @@
 namespace pharos::raft {
 
 std::vector<raftpb::SnapshotChunk> SplitSnapshot(const raftpb::Message& snap, size_t chunk_size) {
+  return SplitSnapshot(raftpb::Message(snap), chunk_size);
+}
+
+std::vector<raftpb::SnapshotChunk> SplitSnapshot(raftpb::Message&& snap, size_t chunk_size) {
   chunk_size = std::max<size_t>(chunk_size, 1);
-  const std::string& data = snap.snapshot().data();
+  // The data leaves the message, which then goes into the first chunk as the envelope: neither
+  // is copied whole.
+  const std::string data = std::move(*snap.mutable_snapshot()->mutable_data());
+  snap.mutable_snapshot()->clear_data();
   std::vector<raftpb::SnapshotChunk> chunks;
   size_t offset = 0;
   do {
     raftpb::SnapshotChunk& c = chunks.emplace_back();
     if (offset == 0) {
-      *c.mutable_envelope() = snap;
-      c.mutable_envelope()->mutable_snapshot()->clear_data();
+      *c.mutable_envelope() = std::move(snap);
       c.set_total_size(data.size());
     }
     const size_t n = std::min(chunk_size, data.size() - offset);

@@ -15,6 +15,8 @@ namespace pharos::raft {
 
 // Cuts a MSG_SNAP into chunks of at most `chunk_size` data bytes (at least one chunk).
 std::vector<raftpb::SnapshotChunk> SplitSnapshot(const raftpb::Message& snap, size_t chunk_size);
+// As above, taking the message: its data is cut into chunks without copying the message first.
+std::vector<raftpb::SnapshotChunk> SplitSnapshot(raftpb::Message&& snap, size_t chunk_size);
 
 class SnapshotAssembler {
  public:

@@ -180,9 +180,9 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
 class SnapshotSender : public std::enable_shared_from_this<SnapshotSender> {
  public:
   SnapshotSender(std::shared_ptr<Shared> shared, uint64_t peer, std::string host, uint16_t port,
-                 const raftpb::Message& snap)
+                 raftpb::Message&& snap)
       : s_(std::move(shared)), peer_(peer), host_(std::move(host)), port_(port), socket_(s_->io) {
-    for (const auto& chunk : SplitSnapshot(snap, s_->options.snapshot_chunk_bytes)) {
+    for (const auto& chunk : SplitSnapshot(std::move(snap), s_->options.snapshot_chunk_bytes)) {
       frames_.push_back(Frame(kChunkTag, chunk));
     }
   }
@@ -362,20 +362,13 @@ class Transport::Impl {
   }
 
   void Send(const std::vector<raftpb::Message>& messages) {
-    if (shared_->stopped) return;
     for (const raftpb::Message& m : messages) {
-      auto it = peers_.find(m.to());
-      if (it == peers_.end()) {
-        ++shared_->stats.dropped;
-        continue;
-      }
-      if (m.type() == raftpb::MSG_SNAP) {
-        std::make_shared<SnapshotSender>(shared_, m.to(), it->second.host, it->second.port, m)
-            ->Start();
-        continue;
-      }
-      it->second.link->Enqueue(Frame(kMessageTag, m));
+      SendOne(m);  // a snapshot is copied for its transfer
     }
+  }
+  // A snapshot's data goes to its transfer uncopied.
+  void Send(std::vector<raftpb::Message>&& messages) {
+    for (raftpb::Message& m : messages) SendOne(std::move(m));
   }
 
   void Stop() {
@@ -393,6 +386,36 @@ class Transport::Impl {
   Stats stats() const { return shared_->stats; }
 
  private:
+  // Frames `m` for its peer's link; a snapshot gets a transfer of its own, which takes `m`.
+  void SendOne(const raftpb::Message& m) {
+    if (m.type() == raftpb::MSG_SNAP) {
+      SendOne(raftpb::Message(m));
+      return;
+    }
+    if (shared_->stopped) return;
+    auto it = peers_.find(m.to());
+    if (it == peers_.end()) {
+      ++shared_->stats.dropped;
+      return;
+    }
+    it->second.link->Enqueue(Frame(kMessageTag, m));
+  }
+  void SendOne(raftpb::Message&& m) {
+    if (m.type() != raftpb::MSG_SNAP) {
+      SendOne(static_cast<const raftpb::Message&>(m));
+      return;
+    }
+    if (shared_->stopped) return;
+    auto it = peers_.find(m.to());
+    if (it == peers_.end()) {
+      ++shared_->stats.dropped;
+      return;
+    }
+    const uint64_t to = m.to();
+    std::make_shared<SnapshotSender>(shared_, to, it->second.host, it->second.port, std::move(m))
+        ->Start();
+  }
+
   struct Peer {
     std::string host;
     uint16_t port;
@@ -432,6 +455,7 @@ uint16_t Transport::port() const { return impl_->port(); }
 void Transport::AddPeer(uint64_t id, const std::string& address) { impl_->AddPeer(id, address); }
 void Transport::RemovePeer(uint64_t id) { impl_->RemovePeer(id); }
 void Transport::Send(const std::vector<raftpb::Message>& messages) { impl_->Send(messages); }
+void Transport::Send(std::vector<raftpb::Message>&& messages) { impl_->Send(std::move(messages)); }
 void Transport::Stop() { impl_->Stop(); }
 Transport::Stats Transport::stats() const { return impl_->stats(); }
 

@@ -59,6 +59,8 @@ class Transport {
   void AddPeer(uint64_t id, const std::string& address);
   void RemovePeer(uint64_t id);
   void Send(const std::vector<raftpb::Message>& messages);
+  // As above; a snapshot message is moved into its transfer rather than copied.
+  void Send(std::vector<raftpb::Message>&& messages);
   // Closes every connection; pending messages are dropped.
   void Stop();
 

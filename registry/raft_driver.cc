@@ -143,7 +143,8 @@ void RaftDriver::Pump() {
   raft::LogStore::Write w;
   w.sync = rd.must_sync;
   w.hard_state = rd.hard_state;
-  w.entries = rd.entries;
+  // Moved: nothing reads rd.entries after this (OnPersisted uses the other parts of the Ready).
+  w.entries = std::move(rd.entries);
   if (rd.snapshot) w.snapshot = rd.snapshot->metadata();
   auto shared = std::make_shared<raft::Ready>(std::move(rd));
   // The log's writer thread is joined (when log_ goes) before loop_ goes.
@@ -231,11 +232,13 @@ void RaftDriver::Send(std::vector<raftpb::Message> messages) {
           return;
         }
         m.mutable_snapshot()->set_data(std::move(*data));
-        transport_->Send({std::move(m)});
+        std::vector<raftpb::Message> one;
+        one.push_back(std::move(m));
+        transport_->Send(std::move(one));
       });
     });
   }
-  transport_->Send(now);
+  transport_->Send(std::move(now));
 }
 
 void RaftDriver::MaybeCompact(uint64_t index) {

@@ -78,6 +78,7 @@ Result<std::unique_ptr<RaftDriver>> RaftDriver::Start(StorageEngine& storage,
   for (const auto& [id, address] : options.peers) {
     if (id != options.id) d->transport_->AddPeer(id, address);
   }
+  d->RearmCompaction();
   d->PublishStatus();
   d->ScheduleTick();
   // Everything above happens before the thread starts, so the thread sees it all.
@@ -242,31 +243,37 @@ void RaftDriver::Send(std::vector<raftpb::Message> messages) {
 }
 
 void RaftDriver::MaybeCompact(uint64_t index) {
-  // Called after every apply batch and nearly always far from the next compaction: answered here
-  // without waking the raft thread (the log's reads are thread-safe; snapshot_count is never
-  // written after Start).
-  if (index < log_->FirstIndex() + options_.snapshot_count) return;
+  // Called after every apply batch and nearly always far from the next compaction, or while one
+  // is being written: answered here without waking the raft thread. Whoever gets past the
+  // threshold claims the compaction (kCompacting) until the raft thread is done with it.
+  uint64_t at = compact_at_.load(std::memory_order_acquire);
+  if (index < at || !compact_at_.compare_exchange_strong(at, kCompacting)) return;
   RunOnRaftThread([this, index] {
-    if (compacting_ || index < log_->FirstIndex() + options_.snapshot_count) return;
     auto term = node_->log().Term(index);
-    if (!term) return;
+    if (index < log_->FirstIndex() + options_.snapshot_count || !term) {
+      RearmCompaction();
+      return;
+    }
     raftpb::SnapshotMetadata meta;
     meta.set_index(index);
     meta.set_term(*term);
     *meta.mutable_conf_state() = node_->ConfStateAt(index);
-    compacting_ = true;
     log_->CompactAsync(meta, [this, index](Status s) {
       asio::post(loop_->io, [this, index, s] {
         if (stopped_) return;
-        compacting_ = false;
         if (s.ok()) {
           spdlog::info("raft log compacted up to {}", index);
         } else {
           spdlog::warn("raft log compaction at {} failed: {}", index, s.ToString());
         }
+        RearmCompaction();
       });
     });
   });
+}
+
+void RaftDriver::RearmCompaction() {
+  compact_at_.store(log_->FirstIndex() + options_.snapshot_count, std::memory_order_release);
 }
 
 uint64_t RaftDriver::Propose(std::string data, Done refused) {

@@ -17,6 +17,7 @@
 // reads a copy the raft thread publishes after each step. Callbacks say where they run.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -130,6 +131,8 @@ class RaftDriver {
   // cluster id and saving it failed.
   bool SameCluster(const raftpb::Message& m);
   void PublishStatus();
+  // The next compaction may start once the applied index reaches FirstIndex + snapshot_count.
+  void RearmCompaction();
 
   Post post_;
   Callbacks callbacks_;
@@ -143,7 +146,6 @@ class RaftDriver {
 
   // Raft thread only.
   bool persisting_ = false;
-  bool compacting_ = false;
   bool stopped_ = false;
   uint64_t foreign_dropped_ = 0;
   raft::SoftState told_soft_;  // what the owner was last told
@@ -153,6 +155,11 @@ class RaftDriver {
   // Owner's thread only.
   bool stopping_ = false;
   uint64_t next_ticket_ = 0;
+
+  // The applied index from which MaybeCompact asks the raft thread to compact; kCompacting while
+  // a compaction is claimed or being written (then it does not post at all). Any thread.
+  static constexpr uint64_t kCompacting = UINT64_MAX;
+  std::atomic<uint64_t> compact_at_{kCompacting};
 
   mutable std::mutex status_mu_;
   raft::NodeStatus status_;  // guarded by status_mu_

@@ -78,7 +78,14 @@ class EtcdRegistry : public InstanceRegistry {
       lease = it->second.lease;
       held_.erase(it);
     }
-    return Revoke(conn, lease);
+    if (auto s = Revoke(conn, lease); !s.ok()) return s;
+    // As client::Registrar does, in case the record was written under another lease: the same
+    // two round trips on both systems, so both acknowledge a deregistration at the same point.
+    epb::DeleteRangeRequest del;
+    del.set_key(key);
+    epb::DeleteRangeResponse resp;
+    auto ctx = ContextWithin(timeout_);
+    return FromGrpc(C(conn).kv->DeleteRange(ctx.get(), del, &resp));
   }
 
  private:

@@ -3,7 +3,8 @@
 // record as Pharos's client::Registrar and client::Discovery.
 //   register:   LeaseGrant(ttl), Put(/services/<service>/<id>, record JSON, lease), then the
 //               lease is renewed every TTL/3 on a keepalive stream (clientv3's lessor cadence)
-//   deregister: LeaseRevoke (etcd deletes the record in the same revision)
+//   deregister: LeaseRevoke (etcd deletes the record in the same revision), then DeleteRange of
+//               the key (in case it was written under another lease), as client::Registrar does
 //   discover:   Range of the prefix, then a watch from the list's revision + 1, one watch per
 //               discovery client multiplexed on one stream per connection
 //

@@ -304,7 +304,8 @@ Result<pb::RangeResponse> MvccStore::Range(const pb::RangeRequest& req) const {
 
 Result<pb::RangeResponse> MvccStore::RangeAt(const pb::RangeRequest& req, int64_t current) const {
   if (req.key().empty()) return Error(StatusCode::kInvalidArgument, "key is not provided");
-  const int64_t at = req.revision() == 0 ? current : req.revision();
+  // As etcd documents it: a revision of zero or less reads the newest state.
+  const int64_t at = req.revision() <= 0 ? current : req.revision();
   if (at > current) {
     return Error(StatusCode::kFutureRevision, "revision " + std::to_string(at) +
                                                   " is beyond the current revision " +
@@ -503,7 +504,7 @@ Result<ApplyResult> MvccStore::Apply(uint64_t index, const pb::RaftRequest& requ
           if (rev > revision_) {
             return answer_error(Error(StatusCode::kFutureRevision, "revision in the future"));
           }
-          if (rev != 0 && rev < compact_revision_) {
+          if (rev > 0 && rev < compact_revision_) {
             return answer_error(Error(StatusCode::kCompacted, "revision has been compacted"));
           }
         }

@@ -71,8 +71,8 @@ class MvccStore {
   // An entry with no key-value effect (no-op, membership change): records the applied index.
   Status ApplyNoop(uint64_t index);
 
-  // Range at req.revision() (0: now). COMPACTED below the compacted revision, FUTURE_REVISION
-  // beyond the current one.
+  // Range at req.revision() (0 or less: now, as etcd has it). COMPACTED below the compacted
+  // revision, FUTURE_REVISION beyond the current one.
   Result<pb::RangeResponse> Range(const pb::RangeRequest& req) const;
   // The events of revisions [from, to] on keys in [key, range_end) (see RangeRequest), at most
   // `max_revisions` revisions. COMPACTED if `from` is at or below the compacted revision.

@@ -78,7 +78,7 @@ std::vector<std::string> KvModel::KeysIn(const std::string& key, const std::stri
 
 Status KvModel::RangeAt(const pb::RangeRequest& req, int64_t current,
                         pb::RangeResponse* resp) const {
-  const int64_t at = req.revision() == 0 ? current : req.revision();
+  const int64_t at = req.revision() <= 0 ? current : req.revision();
   if (at > current) return Status(StatusCode::kFutureRevision, "");
   if (at < compact_) return Status(StatusCode::kCompacted, "");
   resp->mutable_header()->set_revision(current);
@@ -198,7 +198,7 @@ Status KvModel::Apply(uint64_t index, const pb::RaftRequest& request, pb::RaftRe
           if (op.request_range().revision() > revision_) {
             return Status(StatusCode::kFutureRevision, "");
           }
-          if (op.request_range().revision() != 0 && op.request_range().revision() < compact_) {
+          if (op.request_range().revision() > 0 && op.request_range().revision() < compact_) {
             return Status(StatusCode::kCompacted, "");
           }
         }

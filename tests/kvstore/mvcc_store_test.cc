@@ -78,6 +78,24 @@ TEST_F(MvccStoreTest, RangeForms) {
   EXPECT_EQ((*store_)->Range(RangeReq("a", "", 99)).status().code(), StatusCode::kFutureRevision);
 }
 
+// etcd's API: "if revision is less or equal to zero, the range is over the newest key-value
+// store" — not a compacted revision, even after a compaction; inside a txn as well.
+TEST_F(MvccStoreTest, ARevisionBelowZeroReadsTheNewestState) {
+  Apply(PutReq("a", "1"));
+  const int64_t second = Apply(PutReq("a", "2")).revision;
+  ASSERT_TRUE(Apply(CompactReq(second)).status.ok());
+  for (int64_t rev : {0, -1, -5}) {
+    auto r = (*store_)->Range(RangeReq("a", "", rev));
+    ASSERT_TRUE(r.ok()) << rev << ": " << r.status().ToString();
+    EXPECT_EQ(r->kvs(0).value(), "2") << rev;
+    pb::RaftRequest txn;
+    *txn.mutable_txn()->add_success()->mutable_request_range() = RangeReq("a", "", rev);
+    ApplyResult t = Apply(txn);
+    ASSERT_TRUE(t.status.ok()) << rev << ": " << t.status.ToString();
+    EXPECT_EQ(t.response.txn().responses(0).response_range().kvs(0).value(), "2") << rev;
+  }
+}
+
 TEST_F(MvccStoreTest, TxnComparesThenRunsOneBranch) {
   Apply(PutReq("x", "1"));
   pb::RaftRequest txn;

@@ -231,7 +231,7 @@ void Server::RegisterMetrics() {
     return [alive, f] { return alive.expired() ? 0.0 : f(); };
   };
   m.gauge_fn("pharos_raft_term", "Current Raft term",
-             fn([this] { return double(driver_->status().term); }));
+             fn([this] { return double(term_); }));  // with soft_, as the two below
   m.gauge_fn("pharos_raft_is_leader", "1 if this member leads",
              fn([this] { return soft_.role == raft::Role::kLeader ? 1.0 : 0.0; }));
   m.gauge_fn("pharos_raft_has_leader", "1 if this member knows a leader",
@@ -272,7 +272,7 @@ HttpResponse Server::Http(const std::string& path) {
   }
   if (path == "/health") {
     // Healthy: a leader is known and this member has applied (nearly) all that is committed.
-    if (st.lead == 0) {
+    if (soft_.lead == 0) {  // lead, role and term: soft_'s view, as CheckLeader's
       return {503, "application/json", "{\"health\":false,\"reason\":\"no leader\"}\n"};
     }
     if (applied + 100 < st.committed) {
@@ -290,10 +290,10 @@ HttpResponse Server::Http(const std::string& path) {
         "\"is_learner\":%s,\"term\":%llu,\"commit\":%llu,\"applied\":%llu,"
         "\"revision\":%lld,\"db_size\":%llu}\n",
         config_.name.c_str(), static_cast<unsigned long long>(config_.member_id),
-        static_cast<unsigned long long>(st.lead), st.role == raft::Role::kLeader ? "true" : "false",
-        st.is_learner ? "true" : "false", static_cast<unsigned long long>(st.term),
-        static_cast<unsigned long long>(st.committed), static_cast<unsigned long long>(applied),
-        static_cast<long long>(applier_->revision()),
+        static_cast<unsigned long long>(soft_.lead),
+        soft_.role == raft::Role::kLeader ? "true" : "false", st.is_learner ? "true" : "false",
+        static_cast<unsigned long long>(term_), static_cast<unsigned long long>(st.committed),
+        static_cast<unsigned long long>(applied), static_cast<long long>(applier_->revision()),
         static_cast<unsigned long long>(storage_->SizeBytes()));
     return {200, "application/json", buf};
   }
@@ -862,11 +862,13 @@ void Server::HandleStatus(std::shared_ptr<Connection> c, pb::Envelope env) {
   r->set_version("0.1.0");
   r->set_name(config_.name);
   r->set_db_size(static_cast<int64_t>(storage_->SizeBytes()));
-  r->set_leader(st.lead);
+  // Lead, role and term from one view, the one CheckLeader and Header use (soft_ and the term
+  // that came with it); commit index and learner flag from the raft thread's last status.
+  r->set_leader(soft_.lead);
   r->set_raft_index(st.committed);
-  r->set_raft_term(st.term);
+  r->set_raft_term(term_);
   r->set_raft_applied_index(applier_->applied_index());
-  r->set_is_leader(st.role == raft::Role::kLeader);
+  r->set_is_leader(soft_.role == raft::Role::kLeader);
   r->set_is_learner(st.is_learner);
   Respond(c, std::move(reply));
 }

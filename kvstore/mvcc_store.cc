@@ -150,6 +150,9 @@ class MvccStore::WriteTxn {
     *ev.mutable_kv() = kv;
     if (live) *ev.mutable_prev_kv() = prev;
     if (resp && req.prev_kv() && live) *resp->mutable_prev_kv() = prev;
+    // Inside a txn each response carries the revision it saw, as etcd's do: a put makes the new
+    // one.
+    if (resp) resp->mutable_header()->set_revision(main_);
   }
 
   int64_t DeleteRange(const std::string& key, const std::string& range_end, bool want_prev,
@@ -175,7 +178,11 @@ class MvccStore::WriteTxn {
       if (resp && want_prev) *resp->add_prev_kvs() = prev;
       ++deleted;
     }
-    if (resp) resp->set_deleted(deleted);
+    if (resp) {
+      resp->set_deleted(deleted);
+      // The new revision once this txn changed anything, else the one it started from.
+      resp->mutable_header()->set_revision(read_revision());
+    }
     return deleted;
   }
 

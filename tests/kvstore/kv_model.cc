@@ -113,6 +113,7 @@ void KvModel::Put(int64_t rev, const pb::PutRequest& req, pb::PutResponse* resp)
   kv.set_mod_revision(rev);
   keys_[req.key()].push_back({rev, kv});
   if (resp && req.prev_kv() && prev) *resp->mutable_prev_kv() = *prev;
+  if (resp) resp->mutable_header()->set_revision(rev);
   wrote_ = true;
 }
 
@@ -124,7 +125,10 @@ int64_t KvModel::Delete(int64_t rev, const std::string& key, const std::string& 
     keys_[k].push_back({rev, std::nullopt});
     wrote_ = true;
   }
-  if (resp) resp->set_deleted(static_cast<int64_t>(keys.size()));
+  if (resp) {
+    resp->set_deleted(static_cast<int64_t>(keys.size()));
+    resp->mutable_header()->set_revision(wrote_ ? rev : revision_);
+  }
   return static_cast<int64_t>(keys.size());
 }
 

@@ -117,6 +117,31 @@ TEST_F(MvccStoreTest, TxnComparesThenRunsOneBranch) {
   EXPECT_EQ(Get("y").kvs(0).value(), "failed");
 }
 
+// Each response inside a txn carries a header with the revision it saw, as etcd's do: the txn's
+// new revision from its first change on, the revision it started from before that.
+TEST_F(MvccStoreTest, TxnResponsesCarryTheRevisionTheySaw) {
+  const int64_t before = Apply(PutReq("a", "1")).revision;
+  pb::RaftRequest txn;
+  auto* ops = txn.mutable_txn()->mutable_success();
+  *ops->Add()->mutable_request_delete_range() = DeleteReq("absent").delete_range();
+  *ops->Add()->mutable_request_range() = RangeReq("a");
+  *ops->Add()->mutable_request_put() = PutReq("b", "1").put();
+  *ops->Add()->mutable_request_delete_range() = DeleteReq("absent too").delete_range();
+  *ops->Add()->mutable_request_delete_range() = DeleteReq("a").delete_range();
+  *ops->Add()->mutable_request_range() = RangeReq("a");
+  ApplyResult r = Apply(txn);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  const auto& out = r.response.txn().responses();
+  ASSERT_EQ(out.size(), 6);
+  EXPECT_EQ(out[0].response_delete_range().header().revision(), before);
+  EXPECT_EQ(out[1].response_range().header().revision(), before);
+  EXPECT_EQ(out[2].response_put().header().revision(), before + 1);
+  EXPECT_EQ(out[3].response_delete_range().header().revision(), before + 1);
+  EXPECT_EQ(out[4].response_delete_range().header().revision(), before + 1);
+  EXPECT_EQ(out[5].response_range().header().revision(), before + 1);
+  EXPECT_EQ(r.response.txn().header().revision(), before + 1);
+}
+
 TEST_F(MvccStoreTest, TxnWritingAKeyTwiceIsRefused) {
   pb::RaftRequest txn;
   *txn.mutable_txn()->add_success()->mutable_request_put() = PutReq("x", "1").put();

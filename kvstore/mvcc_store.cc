@@ -460,14 +460,16 @@ Result<ApplyResult> MvccStore::Apply(uint64_t index, const pb::RaftRequest& requ
     auto it = index_.find(k);
     return it != index_.end() && it->second.Live();
   };
-  // Everything that can refuse a put is checked before anything changes.
-  auto check_put_now = [&](const pb::PutRequest& p) -> Status {
+  // Everything that can refuse a put is checked before anything changes, and in etcd's order,
+  // so that a put wrong in two ways fails the same way on both: on its own, an unknown lease is
+  // found first; in a txn, a missing key (ignore_value, ignore_lease) is.
+  auto check_put_now = [&](const pb::PutRequest& p, bool in_txn) -> Status {
+    const bool key_missing = (p.ignore_value() || p.ignore_lease()) && !key_exists(p.key());
+    if (in_txn && key_missing) return Error(StatusCode::kNotFound, "key not found");
     if (!lease_known(p)) {
       return Error(StatusCode::kLeaseNotFound, "lease " + std::to_string(p.lease()) + " not found");
     }
-    if ((p.ignore_value() || p.ignore_lease()) && !key_exists(p.key())) {
-      return Error(StatusCode::kNotFound, "key not found");
-    }
+    if (key_missing) return Error(StatusCode::kNotFound, "key not found");
     return Status::Ok();
   };
 
@@ -476,7 +478,9 @@ Result<ApplyResult> MvccStore::Apply(uint64_t index, const pb::RaftRequest& requ
   int64_t new_compact = 0;
   switch (request.request_case()) {
     case pb::RaftRequest::kPut: {
-      if (Status s = check_put_now(request.put()); !s.ok()) return answer_error(std::move(s));
+      if (Status s = check_put_now(request.put(), false); !s.ok()) {
+        return answer_error(std::move(s));
+      }
       txn.Put(request.put(), result.response.mutable_put());
       break;
     }
@@ -501,19 +505,22 @@ Result<ApplyResult> MvccStore::Apply(uint64_t index, const pb::RaftRequest& requ
         if (!ok) break;
       }
       const auto& ops = ok ? t.success() : t.failure();
+      // The branch's puts first, then its ranges, as etcd checks them: a txn wrong in both ways
+      // fails the same way on both.
       for (const pb::RequestOp& op : ops) {
-        if (op.has_request_put()) {
-          if (Status s = check_put_now(op.request_put()); !s.ok()) {
-            return answer_error(std::move(s));
-          }
-        } else if (op.has_request_range()) {
-          const int64_t rev = op.request_range().revision();
-          if (rev > revision_) {
-            return answer_error(Error(StatusCode::kFutureRevision, "revision in the future"));
-          }
-          if (rev > 0 && rev < compact_revision_) {
-            return answer_error(Error(StatusCode::kCompacted, "revision has been compacted"));
-          }
+        if (!op.has_request_put()) continue;
+        if (Status s = check_put_now(op.request_put(), true); !s.ok()) {
+          return answer_error(std::move(s));
+        }
+      }
+      for (const pb::RequestOp& op : ops) {
+        if (!op.has_request_range()) continue;
+        const int64_t rev = op.request_range().revision();
+        if (rev > revision_) {
+          return answer_error(Error(StatusCode::kFutureRevision, "revision in the future"));
+        }
+        if (rev > 0 && rev < compact_revision_) {
+          return answer_error(Error(StatusCode::kCompacted, "revision has been compacted"));
         }
       }
       pb::TxnResponse* tr = result.response.mutable_txn();

@@ -144,17 +144,18 @@ Status KvModel::Apply(uint64_t index, const pb::RaftRequest& request, pb::RaftRe
     if (p.ignore_lease() && p.lease() != 0) return Status(StatusCode::kInvalidArgument, "");
     return Status::Ok();
   };
-  auto put_check_now = [&](const pb::PutRequest& p) -> Status {
+  // etcd's order: alone, the lease before the key; in a txn, the key before the lease.
+  auto put_check_now = [&](const pb::PutRequest& p, bool in_txn) -> Status {
+    const bool key_missing = (p.ignore_value() || p.ignore_lease()) && !At(p.key(), INT64_MAX);
+    if (in_txn && key_missing) return Status(StatusCode::kNotFound, "");
     if (!lease_ok(p)) return Status(StatusCode::kLeaseNotFound, "");
-    if ((p.ignore_value() || p.ignore_lease()) && !At(p.key(), INT64_MAX)) {
-      return Status(StatusCode::kNotFound, "");
-    }
+    if (key_missing) return Status(StatusCode::kNotFound, "");
     return Status::Ok();
   };
   switch (request.request_case()) {
     case pb::RaftRequest::kPut: {
       if (Status s = put_check(request.put()); !s.ok()) return s;
-      if (Status s = put_check_now(request.put()); !s.ok()) return s;
+      if (Status s = put_check_now(request.put(), false); !s.ok()) return s;
       Put(rev, request.put(), response->mutable_put());
       break;
     }
@@ -196,9 +197,11 @@ Status KvModel::Apply(uint64_t index, const pb::RaftRequest& request, pb::RaftRe
       }
       const auto& ops = ok ? t.success() : t.failure();
       for (const auto& op : ops) {
-        if (op.has_request_put()) {
-          if (Status s = put_check_now(op.request_put()); !s.ok()) return s;
-        } else if (op.has_request_range()) {
+        if (!op.has_request_put()) continue;
+        if (Status s = put_check_now(op.request_put(), true); !s.ok()) return s;
+      }
+      for (const auto& op : ops) {
+        if (op.has_request_range()) {
           if (op.request_range().revision() > revision_) {
             return Status(StatusCode::kFutureRevision, "");
           }

@@ -142,6 +142,24 @@ TEST_F(MvccStoreTest, TxnResponsesCarryTheRevisionTheySaw) {
   EXPECT_EQ(r.response.txn().header().revision(), before + 1);
 }
 
+// A request wrong in two ways fails as etcd fails it. A put on its own: the unknown lease first.
+// In a txn: a missing key first (ignore_value), and every put before any range.
+TEST_F(MvccStoreTest, RequestsWrongTwiceFailAsEtcdFailsThem) {
+  pb::PutRequest twice = PutReq("absent", "", /*lease=*/777).put();
+  twice.set_ignore_value(true);
+  pb::RaftRequest alone;
+  *alone.mutable_put() = twice;
+  EXPECT_EQ(Apply(alone).status.code(), StatusCode::kLeaseNotFound);
+  pb::RaftRequest in_txn;
+  *in_txn.mutable_txn()->add_success()->mutable_request_put() = twice;
+  EXPECT_EQ(Apply(in_txn).status.code(), StatusCode::kNotFound);
+  pb::RaftRequest range_then_put;
+  auto* ops = range_then_put.mutable_txn()->mutable_success();
+  *ops->Add()->mutable_request_range() = RangeReq("a", "", 99);  // a future revision
+  *ops->Add()->mutable_request_put() = PutReq("b", "1", 777).put();
+  EXPECT_EQ(Apply(range_then_put).status.code(), StatusCode::kLeaseNotFound);
+}
+
 TEST_F(MvccStoreTest, TxnWritingAKeyTwiceIsRefused) {
   pb::RaftRequest txn;
   *txn.mutable_txn()->add_success()->mutable_request_put() = PutReq("x", "1").put();

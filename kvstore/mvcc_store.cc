@@ -230,7 +230,9 @@ Status MvccStore::Load() {
   if (Status s = read_u64(kAppliedKey, &applied_); !s.ok()) return s;
   if (Status s = read_u64(kRevisionKey, &rev); !s.ok()) return s;
   if (Status s = read_u64(kCompactKey, &compact); !s.ok()) return s;
-  revision_ = static_cast<int64_t>(rev);
+  // A new store is at revision 1, as etcd's is: its first write makes revision 2, and clients
+  // moving from etcd see the same revisions for the same history.
+  revision_ = std::max<int64_t>(1, static_cast<int64_t>(rev));
   compact_revision_ = static_cast<int64_t>(compact);
 
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_.kv));

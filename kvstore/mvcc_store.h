@@ -1,8 +1,8 @@
 // MvccStore: the replicated key-value state machine with etcd's data model (DESIGN.md §4).
-// A global revision rises by one per write transaction; each key carries create_revision,
-// mod_revision, version and lease; reads may ask for any revision not yet compacted. Values live
-// in RocksDB keyed by revision; an in-memory index maps each key to its revisions and is rebuilt
-// from RocksDB when the store opens.
+// A global revision, 1 in a new store as in etcd's, rises by one per write transaction; each key
+// carries create_revision, mod_revision, version and lease; reads may ask for any revision not yet
+// compacted. Values live in RocksDB keyed by revision; an in-memory index maps each key to its
+// revisions and is rebuilt from RocksDB when the store opens.
 //
 // Column families (the caller opens the node's one RocksDB instance and passes the handles):
 //   kv:       16-byte revision (main, sub; big-endian) [+ 't' for a deletion] -> KeyValue
@@ -134,7 +134,7 @@ class MvccStore {
     std::set<std::string> keys;
   };
   std::map<int64_t, LeaseState> leases_;
-  int64_t revision_ = 0;
+  int64_t revision_ = 1;
   int64_t compact_revision_ = 0;
   size_t live_keys_ = 0;
   uint64_t applied_ = 0;

@@ -46,10 +46,11 @@ Status ApplyEntry(MvccStore& store, const raftpb::Entry& e) {
   return r.ok() ? r->status : r.status();
 }
 
-// The store holds exactly entries 1..n, each applied once.
+// The store holds exactly entries 1..n, each applied once. A new store is at revision 1, so entry
+// i made revision i + 1.
 void ExpectStateOf(MvccStore& store, uint64_t n) {
   ASSERT_EQ(store.applied_index(), n);
-  ASSERT_EQ(store.revision(), static_cast<int64_t>(n)) << "an entry lost or applied twice";
+  ASSERT_EQ(store.revision(), static_cast<int64_t>(n) + 1) << "an entry lost or applied twice";
   pb::RangeRequest all;
   all.set_key("k");
   all.set_range_end("l");
@@ -59,7 +60,7 @@ void ExpectStateOf(MvccStore& store, uint64_t n) {
   for (const pb::KeyValue& kv : r->kvs()) {
     const uint64_t k = std::stoull(kv.key().substr(1));
     const uint64_t last = n - ((n - k) % kKeys);  // the last entry <= n that wrote k
-    EXPECT_EQ(kv.mod_revision(), static_cast<int64_t>(last)) << kv.key();
+    EXPECT_EQ(kv.mod_revision(), static_cast<int64_t>(last) + 1) << kv.key();
     EXPECT_EQ(kv.value(), "v" + std::to_string(last) + std::string(100, 'x')) << kv.key();
     EXPECT_EQ(kv.version(), static_cast<int64_t>((last - k) / kKeys + (k == 0 ? 0 : 1)))
         << kv.key();

@@ -41,7 +41,7 @@ class KvModel {
 
   std::map<std::string, std::vector<Version>> keys_;
   std::map<int64_t, int64_t> leases_;  // id -> ttl
-  int64_t revision_ = 0;
+  int64_t revision_ = 1;               // a new store's, as etcd's
   int64_t compact_ = 0;
   bool wrote_ = false;
 };

@@ -25,33 +25,40 @@ class MvccStoreTest : public ::testing::Test {
 };
 
 TEST_F(MvccStoreTest, RevisionsVersionsAndCreateRevisions) {
-  EXPECT_EQ(Apply(PutReq("a", "1")).revision, 1);
-  EXPECT_EQ(Apply(PutReq("b", "1")).revision, 2);
+  // A new store is at revision 1, as etcd's: the first write makes revision 2.
+  EXPECT_EQ((*store_)->revision(), 1);
+  EXPECT_EQ(Get("a").header().revision(), 1);
+  EXPECT_EQ(Apply(PutReq("a", "1")).revision, 2);
+  EXPECT_EQ(Apply(PutReq("b", "1")).revision, 3);
   ApplyResult r = Apply(PutReq("a", "2", 0, /*prev_kv=*/true));
-  EXPECT_EQ(r.revision, 3);
+  EXPECT_EQ(r.revision, 4);
   EXPECT_EQ(r.response.put().prev_kv().value(), "1");
-  EXPECT_EQ(r.response.put().header().revision(), 3);
+  EXPECT_EQ(r.response.put().header().revision(), 4);
   const pb::KeyValue a = Get("a").kvs(0);
-  EXPECT_EQ(a.create_revision(), 1);
-  EXPECT_EQ(a.mod_revision(), 3);
+  EXPECT_EQ(a.create_revision(), 2);
+  EXPECT_EQ(a.mod_revision(), 4);
   EXPECT_EQ(a.version(), 2);
   // Deleting and re-creating starts a new generation.
-  EXPECT_EQ(Apply(DeleteReq("a")).revision, 4);
+  EXPECT_EQ(Apply(DeleteReq("a")).revision, 5);
   Apply(PutReq("a", "3"));
   const pb::KeyValue again = Get("a").kvs(0);
-  EXPECT_EQ(again.create_revision(), 5);
+  EXPECT_EQ(again.create_revision(), 6);
   EXPECT_EQ(again.version(), 1);
   // Reads at past revisions see the past.
-  EXPECT_EQ(Get("a", "", 2).kvs(0).value(), "1");
-  EXPECT_EQ(Get("a", "", 4).kvs_size(), 0);
-  EXPECT_EQ(Get("a", "", 3).kvs(0).value(), "2");
+  EXPECT_EQ(Get("a", "", 3).kvs(0).value(), "1");
+  EXPECT_EQ(Get("a", "", 5).kvs_size(), 0);
+  EXPECT_EQ(Get("a", "", 4).kvs(0).value(), "2");
+  // A store reopened before any write is still at revision 1.
+  KvTestStore fresh("mvcc-fresh");
+  fresh.Reopen();
+  EXPECT_EQ(fresh->revision(), 1);
 }
 
 TEST_F(MvccStoreTest, DeleteOfNothingDoesNotMoveTheRevision) {
   Apply(PutReq("a", "1"));
   ApplyResult r = Apply(DeleteReq("zzz"));
   EXPECT_TRUE(r.status.ok());
-  EXPECT_EQ(r.revision, 1);
+  EXPECT_EQ(r.revision, 2);
   EXPECT_EQ(r.response.delete_range().deleted(), 0);
   EXPECT_TRUE(r.events.empty());
   EXPECT_EQ((*store_)->applied_index(), 2u);
@@ -166,7 +173,7 @@ TEST_F(MvccStoreTest, TxnWritingAKeyTwiceIsRefused) {
   *txn.mutable_txn()->add_success()->mutable_request_put() = PutReq("x", "2").put();
   ApplyResult r = Apply(txn);
   EXPECT_EQ(r.status.code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(r.revision, 0);
+  EXPECT_EQ(r.revision, 1);
   EXPECT_EQ(Get("x").count(), 0);
 }
 
@@ -175,38 +182,38 @@ TEST_F(MvccStoreTest, LeasesAttachAndRevokeDeletesKeysInOneRevision) {
   ASSERT_TRUE(g.status.ok());
   const int64_t id = g.response.lease_grant().id();
   EXPECT_EQ(id, 1);  // derived from the entry index: the same on every replica
-  EXPECT_EQ(Apply(PutReq("svc/a", "1", id)).revision, 1);
-  EXPECT_EQ(Apply(PutReq("svc/b", "1", id)).revision, 2);
+  EXPECT_EQ(Apply(PutReq("svc/a", "1", id)).revision, 2);
+  EXPECT_EQ(Apply(PutReq("svc/b", "1", id)).revision, 3);
   EXPECT_EQ(Apply(PutReq("svc/c", "1", 777)).status.code(), StatusCode::kLeaseNotFound);
   EXPECT_EQ((*store_)->LeaseKeys(id), (std::vector<std::string>{"svc/a", "svc/b"}));
   ApplyResult r = Apply(RevokeReq(id));
   ASSERT_TRUE(r.status.ok());
-  EXPECT_EQ(r.revision, 3);
+  EXPECT_EQ(r.revision, 4);
   ASSERT_EQ(r.events.size(), 2u);
-  EXPECT_EQ(r.events[0].kv().mod_revision(), 3);
-  EXPECT_EQ(r.events[1].kv().mod_revision(), 3);
+  EXPECT_EQ(r.events[0].kv().mod_revision(), 4);
+  EXPECT_EQ(r.events[1].kv().mod_revision(), 4);
   EXPECT_EQ(Get("svc/", "svc0").count(), 0);
   EXPECT_FALSE((*store_)->Lease(id).has_value());
   EXPECT_EQ(Apply(RevokeReq(id)).status.code(), StatusCode::kLeaseNotFound);
 }
 
 TEST_F(MvccStoreTest, CompactionKeepsWhatLaterReadsNeed) {
-  Apply(PutReq("a", "1"));  // 1
-  Apply(PutReq("a", "2"));  // 2
-  Apply(PutReq("b", "1"));  // 3
-  Apply(DeleteReq("b"));    // 4
-  Apply(PutReq("a", "3"));  // 5
-  ASSERT_TRUE(Apply(CompactReq(4)).status.ok());
-  EXPECT_EQ((*store_)->Range(RangeReq("a", "", 3)).status().code(), StatusCode::kCompacted);
-  EXPECT_EQ(Get("a", "", 4).kvs(0).value(), "2");
-  EXPECT_EQ(Get("b", "", 4).count(), 0);
-  EXPECT_EQ(Apply(CompactReq(4)).status.code(), StatusCode::kCompacted);
+  Apply(PutReq("a", "1"));  // 2
+  Apply(PutReq("a", "2"));  // 3
+  Apply(PutReq("b", "1"));  // 4
+  Apply(DeleteReq("b"));    // 5
+  Apply(PutReq("a", "3"));  // 6
+  ASSERT_TRUE(Apply(CompactReq(5)).status.ok());
+  EXPECT_EQ((*store_)->Range(RangeReq("a", "", 4)).status().code(), StatusCode::kCompacted);
+  EXPECT_EQ(Get("a", "", 5).kvs(0).value(), "2");
+  EXPECT_EQ(Get("b", "", 5).count(), 0);
+  EXPECT_EQ(Apply(CompactReq(5)).status.code(), StatusCode::kCompacted);
   EXPECT_EQ(Apply(CompactReq(9)).status.code(), StatusCode::kFutureRevision);
   store_->Reopen();
-  EXPECT_EQ((*store_)->compact_revision(), 4);
-  EXPECT_EQ(Get("a", "", 4).kvs(0).value(), "2");
+  EXPECT_EQ((*store_)->compact_revision(), 5);
+  EXPECT_EQ(Get("a", "", 5).kvs(0).value(), "2");
   EXPECT_EQ(Get("a").kvs(0).version(), 3);
-  EXPECT_EQ((*store_)->revision(), 5);
+  EXPECT_EQ((*store_)->revision(), 6);
 }
 
 TEST_F(MvccStoreTest, ReopenRebuildsIndexLeasesAndAppliedIndex) {
@@ -216,7 +223,7 @@ TEST_F(MvccStoreTest, ReopenRebuildsIndexLeasesAndAppliedIndex) {
   Apply(DeleteReq("k2"));
   store_->Reopen();
   EXPECT_EQ((*store_)->applied_index(), index_);
-  EXPECT_EQ((*store_)->revision(), 3);
+  EXPECT_EQ((*store_)->revision(), 4);
   EXPECT_EQ((*store_)->LeaseKeys(id), std::vector<std::string>{"k"});
   EXPECT_EQ(Get("k").kvs(0).lease(), id);
   EXPECT_EQ(Get("k2").count(), 0);
@@ -275,7 +282,7 @@ TEST_F(MvccStoreTest, BadRequestsChangeNothing) {
     *big.mutable_txn()->add_success()->mutable_request_range() = RangeReq("k" + std::to_string(i));
   }
   EXPECT_EQ(Apply(big).status.code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ((*store_)->revision(), 0);
+  EXPECT_EQ((*store_)->revision(), 1);
   EXPECT_EQ((*store_)->applied_index(), index_);
 }
 
@@ -284,7 +291,7 @@ TEST(MvccHashTest, SameHistorySameHashAndAnyDifferenceShows) {
     uint64_t index = 0;
     for (const pb::RaftRequest& r :
          {PutReq("a", "1"), PutReq("b", "1"), PutReq("a", "2"), DeleteReq("b"), PutReq("c", "3"),
-          CompactReq(2), PutReq("a", last_value)}) {
+          CompactReq(3), PutReq("a", last_value)}) {
       ASSERT_TRUE(store->Apply(++index, r).ok());
     }
   };
@@ -292,24 +299,24 @@ TEST(MvccHashTest, SameHistorySameHashAndAnyDifferenceShows) {
   replay(one, "4");
   replay(two, "4");
   replay(other, "5");
-  for (int64_t rev : {0, 2, 3, 5, 6}) {
+  for (int64_t rev : {0, 3, 4, 6, 7}) {
     auto h1 = one->HashKV(rev), h2 = two->HashKV(rev), h3 = other->HashKV(rev);
     ASSERT_TRUE(h1.ok() && h2.ok() && h3.ok()) << rev;
     EXPECT_EQ(*h1, *h2) << "revision " << rev;
-    // The stores differ only in revision 6, the current one.
-    if (rev == 0 || rev == 6) {
+    // The stores differ only in revision 7, the current one.
+    if (rev == 0 || rev == 7) {
       EXPECT_NE(*h1, *h3);
     } else {
       EXPECT_EQ(*h1, *h3) << "revision " << rev;
     }
   }
-  EXPECT_NE(*one->HashKV(5), *one->HashKV(6)) << "a revision's write must change the hash";
+  EXPECT_NE(*one->HashKV(6), *one->HashKV(7)) << "a revision's write must change the hash";
   // It survives a restart unchanged.
   const uint32_t before = *one->HashKV(0);
   one.Reopen();
   EXPECT_EQ(*one->HashKV(0), before);
-  EXPECT_EQ(one->HashKV(1).status().code(), StatusCode::kCompacted);
-  EXPECT_EQ(one->HashKV(7).status().code(), StatusCode::kFutureRevision);
+  EXPECT_EQ(one->HashKV(2).status().code(), StatusCode::kCompacted);
+  EXPECT_EQ(one->HashKV(8).status().code(), StatusCode::kFutureRevision);
 }
 
 }  // namespace

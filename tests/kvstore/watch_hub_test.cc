@@ -62,20 +62,21 @@ TEST_F(WatchHubTest, LiveEventsOnAPrefixInOrder) {
   EXPECT_TRUE(ready_.count(*id));
   auto got = Drain(*id);
   ASSERT_EQ(got.size(), 2u);
-  EXPECT_EQ(got[0], std::make_tuple(int64_t{1}, std::string("svc/a"), int{pb::Event::PUT}));
-  EXPECT_EQ(got[1], std::make_tuple(int64_t{3}, std::string("svc/a"), int{pb::Event::DELETE}));
+  // A new store is at revision 1: the first write is revision 2.
+  EXPECT_EQ(got[0], std::make_tuple(int64_t{2}, std::string("svc/a"), int{pb::Event::PUT}));
+  EXPECT_EQ(got[1], std::make_tuple(int64_t{4}, std::string("svc/a"), int{pb::Event::DELETE}));
 }
 
 TEST_F(WatchHubTest, StartInThePastReplaysHistoryThenGoesLive) {
   MakeHub();
-  for (int i = 0; i < 10; ++i) Apply(PutReq("svc/" + std::to_string(i), "v"));
-  auto id = hub_->Watch(Prefix("svc/", 4));
+  for (int i = 0; i < 10; ++i) Apply(PutReq("svc/" + std::to_string(i), "v"));  // 2..11
+  auto id = hub_->Watch(Prefix("svc/", 5));
   ASSERT_TRUE(id.ok());
   EXPECT_FALSE(hub_->IsSynced(*id));
   Apply(PutReq("svc/live", "v"));
   auto got = Drain(*id);
-  ASSERT_EQ(got.size(), 8u);  // revisions 4..11
-  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(std::get<0>(got[i]), int64_t(4 + i));
+  ASSERT_EQ(got.size(), 8u);  // revisions 5..12
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(std::get<0>(got[i]), int64_t(5 + i));
   EXPECT_TRUE(hub_->IsSynced(*id));
 }
 
@@ -102,7 +103,7 @@ TEST_F(WatchHubTest, SlowWatcherIsCaughtUpFromStorageWithoutGapsOrDuplicates) {
   EXPECT_FALSE(hub_->IsSynced(*slow));  // its queue filled up; it reads from storage now
   auto got = Drain(*slow);
   ASSERT_EQ(got.size(), 50u);
-  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(std::get<0>(got[i]), int64_t(i + 1));
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(std::get<0>(got[i]), int64_t(i + 2));
   EXPECT_TRUE(hub_->IsSynced(*slow));
 }
 
@@ -154,7 +155,7 @@ TEST_F(WatchHubTest, ProgressNotificationCarriesTheCurrentRevision) {
   auto batch = hub_->Poll(*id, 10);
   ASSERT_EQ(batch.size(), 1u);
   EXPECT_EQ(batch[0].events_size(), 0);
-  EXPECT_EQ(batch[0].header().revision(), 1);
+  EXPECT_EQ(batch[0].header().revision(), 2);
 }
 
 }  // namespace

@@ -292,12 +292,25 @@ Status LogStore::WriteBatchOf(std::vector<Pending>& batch) {
       wb.Put(meta_cf_, kSnapshotKey, snapshot.SerializeAsString());
     }
   }
+  bool sync = false, compacts = false;
+  for (const Pending& p : batch) {
+    sync |= p.write.sync;
+    compacts |= p.compact.has_value();
+  }
+  // An append is written unsynced and then made durable with SyncWAL, which fsyncs without
+  // holding RocksDB's write queue: the apply thread's KV writes (same WAL) go on during our
+  // fsync instead of queueing behind it. The entries are visible before they are durable, but
+  // nothing takes them as stable before this returns. A compaction keeps sync=true: its deletes
+  // must not be visible before they are durable (readers still go by the old first index until
+  // then), and the sync carries the KV writes below it to disk first (DESIGN.md §4).
   rocksdb::WriteOptions wo;
-  wo.sync = false;
-  for (const Pending& p : batch) wo.sync |= p.write.sync || p.compact.has_value();
+  wo.sync = compacts;
   const auto started = std::chrono::steady_clock::now();
   if (Status s = FromRocks(db_->Write(wo, &wb), "writing the raft log"); !s.ok()) return s;
-  if (wo.sync) {
+  if (sync && !compacts) {
+    if (Status s = FromRocks(db_->SyncWAL(), "syncing the raft log"); !s.ok()) return s;
+  }
+  if (sync || compacts) {
     static Histogram& fsync = Metrics::Global().histogram(
         "pharos_disk_fsync_duration_seconds", "Latency of the Raft log's synced writes");
     fsync.Observe(

@@ -91,10 +91,16 @@ Result<std::unique_ptr<Node>> Node::Create(const RaftConfig& config, const Stora
   node->vote_ = hs.vote();
   node->log_.CommitTo(hs.commit());
   if (config.applied > 0) {
-    if (config.applied > node->log_.committed()) {
+    if (config.applied > storage->LastIndex()) {
       return Status::Corruption("applied index " + std::to_string(config.applied) +
-                                " is beyond the commit index");
+                                " is beyond the last log index " +
+                                std::to_string(storage->LastIndex()));
     }
+    // Committed entries are applied in parallel with the write of the hard state that records
+    // their commit (ready.h, rule 4), so a crash can leave the durable commit index behind what
+    // was applied. Only committed entries are ever applied, and this log holds them: they are
+    // committed, and the next Ready persists the commit index again.
+    if (config.applied > node->log_.committed()) node->log_.CommitTo(config.applied);
     if (config.applied > node->log_.applied()) node->log_.AppliedTo(config.applied);
   }
   node->persisted_hard_state_ = hs;
@@ -965,6 +971,21 @@ bool Node::HasReady() const {
          !read_states_.empty();
 }
 
+std::vector<raftpb::Entry> Node::TakeCommittedEntries() {
+  std::vector<raftpb::Entry> out = log_.NextCommittedEntries();
+  if (!out.empty()) {
+    log_.HandedOutTo(out.back().index());
+    log_.AppliedTo(out.back().index());
+  }
+  return out;
+}
+
+std::vector<ReadState> Node::TakeReadStates() {
+  std::vector<ReadState> out;
+  out.swap(read_states_);
+  return out;
+}
+
 std::vector<Message> Node::TakeSendableMessages() {
   std::vector<Message> out;
   if (term_ != persisted_hard_state_.term() || vote_ != persisted_hard_state_.vote()) {
@@ -1003,7 +1024,10 @@ Ready Node::GetReady() {
     in_flight_.applied_to = in_flight_.snapshot_index;
   }
   rd.committed_entries = log_.NextCommittedEntries();
-  if (!rd.committed_entries.empty()) in_flight_.applied_to = rd.committed_entries.back().index();
+  if (!rd.committed_entries.empty()) {
+    in_flight_.applied_to = rd.committed_entries.back().index();
+    log_.HandedOutTo(in_flight_.applied_to);
+  }
 
   const bool term_or_vote_changed =
       term_ != persisted_hard_state_.term() || vote_ != persisted_hard_state_.vote();

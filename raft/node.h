@@ -76,6 +76,13 @@ class Node {
   void Advance();
   // Messages that may leave now (Ready::messages rule), for callers that send between Readys.
   std::vector<raftpb::Message> TakeSendableMessages();
+  // Committed entries that may be applied now (Ready::committed_entries rule), for callers that
+  // apply between Readys: while a Ready's write is in flight, entries a quorum (this node's
+  // earlier writes among them) has just made committed need not wait for that write.
+  std::vector<raftpb::Entry> TakeCommittedEntries();
+  // Read states ready now (they depend on nothing being durable), for callers that serve reads
+  // between Readys.
+  std::vector<ReadState> TakeReadStates();
 
   uint64_t id() const { return config_.id; }
   uint64_t term() const { return term_; }

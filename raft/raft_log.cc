@@ -14,6 +14,7 @@ RaftLog::RaftLog(const Storage* storage, uint64_t max_next_ents_size)
   // Everything up to the snapshot is committed and applied by definition.
   committed_ = storage->FirstIndex() - 1;
   applied_ = storage->FirstIndex() - 1;
+  applying_ = applied_;
 }
 
 uint64_t RaftLog::FirstIndex() const {
@@ -157,6 +158,12 @@ void RaftLog::AppliedTo(uint64_t index) {
   if (index == 0) return;
   assert(index <= committed_ && index >= applied_);
   applied_ = index;
+  applying_ = std::max(applying_, index);
+}
+
+void RaftLog::HandedOutTo(uint64_t index) {
+  assert(index <= committed_);
+  applying_ = std::max(applying_, index);
 }
 
 bool RaftLog::MaybeCommit(uint64_t index, uint64_t term) {
@@ -173,13 +180,14 @@ uint64_t RaftLog::StableLastIndex() const {
 }
 
 bool RaftLog::HasNextCommittedEntries() const {
-  return committed_ + 1 > std::max(applied_ + 1, FirstIndex());
+  return std::min(committed_, StableLastIndex()) + 1 > std::max(applying_ + 1, FirstIndex());
 }
 
 std::vector<raftpb::Entry> RaftLog::NextCommittedEntries() const {
-  const uint64_t lo = std::max(applied_ + 1, FirstIndex());
-  if (committed_ + 1 <= lo) return {};
-  auto ents = Slice(lo, committed_ + 1, max_next_ents_size_);
+  const uint64_t lo = std::max(applying_ + 1, FirstIndex());
+  const uint64_t hi = std::min(committed_, StableLastIndex()) + 1;
+  if (hi <= lo) return {};
+  auto ents = Slice(lo, hi, max_next_ents_size_);
   if (!ents.ok()) {
     throw std::logic_error("raft: committed entries unavailable: " + ents.status().ToString());
   }

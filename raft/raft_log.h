@@ -55,9 +55,14 @@ class RaftLog {
   const std::optional<raftpb::Snapshot>& UnstableSnapshot() const { return unstable_snapshot_; }
   // Highest index known durable in this node's log: everything before the unstable tail.
   uint64_t StableLastIndex() const;
-  // Committed entries not yet handed out for applying (applied_ < i <= committed_).
+  // Committed entries not yet handed out for applying (applying_ < i <= committed_), and only
+  // those this node's log already holds durably (i <= StableLastIndex()): they may then be
+  // applied at once, in parallel with the write of the next Ready, and a crash never leaves the
+  // state machine ahead of the log.
   bool HasNextCommittedEntries() const;
   std::vector<raftpb::Entry> NextCommittedEntries() const;
+  // Entries up to `index` were handed out; the next NextCommittedEntries() starts after it.
+  void HandedOutTo(uint64_t index);
 
   // The application persisted entries up to (index, term) / the unstable snapshot.
   void StableTo(uint64_t index, uint64_t term);
@@ -76,6 +81,8 @@ class RaftLog {
   std::optional<raftpb::Snapshot> unstable_snapshot_;
   uint64_t committed_ = 0;
   uint64_t applied_ = 0;
+  // Highest index handed out for applying: applied_ <= applying_ <= committed_.
+  uint64_t applying_ = 0;
 };
 
 }  // namespace pharos::raft

@@ -9,7 +9,10 @@
 //   3. `messages_after_persist` may be sent only after (1) completes: votes and vote grants (the
 //      vote must survive a crash) and AppendEntries acknowledgements (a follower acknowledges
 //      only what it will still hold after a crash).
-//   4. Apply `snapshot` (if any) and then `committed_entries`, in order, after (1).
+//   4. `committed_entries` are already durable in this node's log (the core hands out only
+//      entries an earlier Ready persisted), so they may be applied at once, in parallel with
+//      (1). `snapshot` is applied after (1); a Ready that carries one has no committed entries.
+//      The application applies everything it is handed in the order it was handed.
 //   5. Call Advance(). No other Ready is produced until then; the node may be stepped meanwhile.
 #pragma once
 

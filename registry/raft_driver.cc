@@ -132,10 +132,26 @@ void RaftDriver::Pump() {
   // role or the term: the owner hears of it before the Ready's effects.
   PublishStatus();
   Send(node_->TakeSendableMessages());
-  if (persisting_ || !node_->HasReady()) return;
+  if (persisting_) {
+    // Entries a quorum just committed are applied now rather than after the log write in flight:
+    // under load there is nearly always one, and the wait would add an fsync to every put.
+    std::vector<raftpb::Entry> committed = node_->TakeCommittedEntries();
+    if (!committed.empty() && callbacks_.apply)
+      callbacks_.apply(std::nullopt, std::move(committed));
+    // Likewise confirmed reads: a read's confirmation has nothing to do with our own disk.
+    DeliverReadStates(node_->TakeReadStates());
+    return;
+  }
+  if (!node_->HasReady()) return;
   raft::Ready rd = node_->GetReady();
-  // Ready::messages leave now, in parallel with our own fsync.
+  // Ready::messages leave now, in parallel with our own fsync; so do the committed entries,
+  // which are durable here already (ready.h, rule 4). A snapshot is applied after its write.
   Send(std::move(rd.messages));
+  if (!rd.snapshot && !rd.committed_entries.empty() && callbacks_.apply) {
+    callbacks_.apply(std::nullopt, std::move(rd.committed_entries));
+    rd.committed_entries.clear();
+  }
+  DeliverReadStates(std::move(rd.read_states));
   persisting_ = true;
   if (!rd.must_sync && !rd.hard_state && rd.entries.empty() && !rd.snapshot) {
     OnPersisted(Status::Ok(), std::move(rd));
@@ -168,14 +184,16 @@ void RaftDriver::OnPersisted(Status s, raft::Ready rd) {
   if ((rd.snapshot || !rd.committed_entries.empty()) && callbacks_.apply) {
     callbacks_.apply(std::move(rd.snapshot), std::move(rd.committed_entries));
   }
-  if (callbacks_.read_state && !rd.read_states.empty()) {
-    ToOwner([cb = callbacks_.read_state, states = std::move(rd.read_states)] {
-      for (const raft::ReadState& r : states) cb(r);
-    });
-  }
   node_->Advance();
   persisting_ = false;
   Pump();
+}
+
+void RaftDriver::DeliverReadStates(std::vector<raft::ReadState> states) {
+  if (!callbacks_.read_state || states.empty()) return;
+  ToOwner([cb = callbacks_.read_state, states = std::move(states)] {
+    for (const raft::ReadState& r : states) cb(r);
+  });
 }
 
 bool RaftDriver::SameCluster(const raftpb::Message& m) {

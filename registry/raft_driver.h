@@ -127,6 +127,8 @@ class RaftDriver {
   void Pump();
   void OnPersisted(Status s, raft::Ready ready);
   void Send(std::vector<raftpb::Message> messages);
+  // Confirmed reads go to the owner at once: they wait for no write.
+  void DeliverReadStates(std::vector<raft::ReadState> states);
   // False (and the message is dropped) when it comes from another cluster, or when it brings the
   // cluster id and saving it failed.
   bool SameCluster(const raftpb::Message& m);

@@ -65,9 +65,8 @@ check[kv-no-wal]=KvDurabilityTest.RecoveryAfterACrashThatDropsUnsyncedBytesAppli
 write_mutant() {
   case "$1" in
     log-unsynced)
-      printf '%s' '  for (const Pending& p : batch) wo.sync |= p.write.sync || p.compact.has_value();' \
-        > "$scratch/old"
-      printf '%s' '  // mutant: nothing is synced' > "$scratch/new" ;;
+      printf '%s' '    sync |= p.write.sync;' > "$scratch/old"
+      printf '%s' '    // mutant: appends are never synced' > "$scratch/new" ;;
     kv-split-batch)
       printf '%s' '  batch->Put(cf_.meta, kAppliedKey, U64(index));
   batch->Put(cf_.meta, kRevisionKey, U64(static_cast<uint64_t>(revision)));

@@ -1,5 +1,6 @@
 #include "tests/raft/crash_file_system.h"
 
+#include <algorithm>
 #include <filesystem>
 
 namespace pharos::testing {
@@ -47,15 +48,21 @@ class CrashFileSystem::File : public rocksdb::FSWritableFileOwnerWrapper {
   rocksdb::IOStatus Sync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override {
     std::shared_lock gate(fs_->gate_);
     if (fs_->crashed_) return Gone();
+    // Only what was written before the sync began is durable after it: RocksDB syncs the WAL
+    // while other threads append to it (DB::SyncWAL).
+    const uint64_t upto = fs_->SizeOf(path_);
     rocksdb::IOStatus s = target()->Sync(o, dbg);
-    if (s.ok()) fs_->Synced(path_);
+    if (s.ok()) fs_->SyncedTo(path_, upto);
     return s;
   }
   rocksdb::IOStatus Fsync(const rocksdb::IOOptions& o, rocksdb::IODebugContext* dbg) override {
     std::shared_lock gate(fs_->gate_);
     if (fs_->crashed_) return Gone();
+    // Only what was written before the sync began is durable after it: RocksDB syncs the WAL
+    // while other threads append to it (DB::SyncWAL).
+    const uint64_t upto = fs_->SizeOf(path_);
     rocksdb::IOStatus s = target()->Fsync(o, dbg);
-    if (s.ok()) fs_->Synced(path_);
+    if (s.ok()) fs_->SyncedTo(path_, upto);
     return s;
   }
   rocksdb::IOStatus RangeSync(uint64_t offset, uint64_t nbytes, const rocksdb::IOOptions& o,
@@ -99,10 +106,16 @@ void CrashFileSystem::Appended(const std::string& path, uint64_t n) {
   files_[path].size += n;
 }
 
-void CrashFileSystem::Synced(const std::string& path) {
+uint64_t CrashFileSystem::SizeOf(const std::string& path) const {
+  std::lock_guard lock(mu_);
+  auto it = files_.find(path);
+  return it == files_.end() ? 0 : it->second.size;
+}
+
+void CrashFileSystem::SyncedTo(const std::string& path, uint64_t size) {
   std::lock_guard lock(mu_);
   FileState& f = files_[path];
-  f.synced = f.size;
+  f.synced = std::max(f.synced, size);
 }
 
 uint64_t CrashFileSystem::unsynced_bytes() const {

@@ -80,7 +80,9 @@ class CrashFileSystem : public rocksdb::FileSystemWrapper {
   rocksdb::IOStatus Track(const std::string& path, uint64_t existing, rocksdb::IOStatus s,
                           std::unique_ptr<rocksdb::FSWritableFile>* r);
   void Appended(const std::string& path, uint64_t n);
-  void Synced(const std::string& path);
+  uint64_t SizeOf(const std::string& path) const;
+  // The file's first `size` bytes are durable.
+  void SyncedTo(const std::string& path, uint64_t size);
 
   std::unique_ptr<rocksdb::Env> env_;
   // Held shared by every operation that reaches the disk, for its whole length, and exclusively

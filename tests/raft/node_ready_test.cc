@@ -87,6 +87,101 @@ TEST(ReadyTest, SingleNodeCommitsOnlyAfterAdvance) {
   EXPECT_EQ(next.committed_entries.back().data(), "x");
 }
 
+TEST(ReadyTest, CommittedEntriesAreHandedOutOnlyOnceDurableHere) {
+  // The leader's commit index covers the very entries it sends: applying them before this
+  // member's write is durable could leave its state machine ahead of its log after a crash.
+  LoneNode n = MakeLoneNode(2, {1, 2, 3});
+  raftpb::Message app = Msg(raftpb::MSG_APP, 1, 2, 2);
+  app.set_index(3);
+  app.set_log_term(1);
+  app.set_commit(4);
+  *app.add_entries() = Ent(4, 2);
+  ASSERT_TRUE(n.node->Step(app).ok());
+  EXPECT_EQ(n.node->log().committed(), 4u);
+  Ready rd = n.node->GetReady();
+  ASSERT_EQ(rd.entries.size(), 1u);
+  // The bootstrap entries (1-3) are durable and go out; entry 4 is not yet.
+  for (const auto& e : rd.committed_entries) EXPECT_LT(e.index(), 4u);
+  EXPECT_TRUE(n.node->TakeCommittedEntries().empty());
+  ASSERT_TRUE(n.storage->Append(rd.entries).ok());
+  n.node->Advance();
+  Ready next = n.node->GetReady();
+  ASSERT_EQ(next.committed_entries.size(), 1u);
+  EXPECT_EQ(next.committed_entries[0].index(), 4u);
+}
+
+TEST(ReadyTest, EntriesCommittedWhileAWriteIsInFlightCanBeTakenAtOnce) {
+  TestNetwork net({1, 2, 3});
+  const uint64_t leader = net.ElectLeader();
+  const uint64_t f = leader == 1 ? 2 : 1;
+  Node& l = net.node(leader);
+  // x is durable on the leader; y's write is in flight when a follower acknowledges x.
+  ASSERT_TRUE(l.Propose("x").ok());
+  Ready rd1 = l.GetReady();
+  ASSERT_EQ(rd1.entries.size(), 1u);
+  const uint64_t x = rd1.entries[0].index();
+  ASSERT_TRUE(net.storage(leader).Append(rd1.entries).ok());
+  l.Advance();
+  ASSERT_TRUE(l.Propose("y").ok());
+  Ready rd2 = l.GetReady();
+  ASSERT_EQ(rd2.entries.size(), 1u);
+  EXPECT_TRUE(rd2.committed_entries.empty());
+  const raftpb::Message* app = nullptr;
+  for (const auto& m : rd1.messages) {
+    if (m.type() == raftpb::MSG_APP && m.to() == f) app = &m;
+  }
+  ASSERT_NE(app, nullptr);
+  ASSERT_TRUE(net.node(f).Step(*app).ok());
+  Ready frd = net.node(f).GetReady();
+  ASSERT_TRUE(net.storage(f).Append(frd.entries).ok());
+  if (frd.hard_state) net.storage(f).SetHardState(*frd.hard_state);
+  const raftpb::Message* ack = Find(frd.messages_after_persist, raftpb::MSG_APP_RESP);
+  ASSERT_NE(ack, nullptr);
+  net.node(f).Advance();
+  ASSERT_TRUE(l.Step(*ack).ok());
+  ASSERT_EQ(l.log().committed(), x);
+  EXPECT_FALSE(l.HasReady());  // rd2 is still outstanding
+  std::vector<raftpb::Entry> taken = l.TakeCommittedEntries();
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].index(), x);
+  EXPECT_EQ(taken[0].data(), "x");
+  EXPECT_TRUE(l.TakeCommittedEntries().empty());  // handed out once
+  ASSERT_TRUE(net.storage(leader).Append(rd2.entries).ok());
+  l.Advance();
+  // Nothing handed out twice: the next Ready carries y's commit, not x again.
+  while (l.HasReady()) {
+    Ready rd = l.GetReady();
+    for (const auto& e : rd.committed_entries) EXPECT_GT(e.index(), x);
+    ASSERT_TRUE(net.storage(leader).Append(rd.entries).ok());
+    if (rd.hard_state) net.storage(leader).SetHardState(*rd.hard_state);
+    l.Advance();
+  }
+}
+
+TEST(ReadyTest, RestartWithAppliedPastTheDurableCommitIndexTakesItAsCommitted) {
+  // Entries are applied in parallel with the write of the commit index that covers them: a
+  // crash between the two leaves the state machine ahead of the durable commit index.
+  auto storage = MemoryStorage::Bootstrap({1, 2, 3});
+  const uint64_t durable_commit = storage->LastIndex();
+  ASSERT_TRUE(storage->Append({Ent(durable_commit + 1, 1), Ent(durable_commit + 2, 1)}).ok());
+  RaftConfig config = TestConfig(1);
+  config.applied = durable_commit + 2;
+  auto node = Node::Create(config, storage.get());
+  ASSERT_TRUE(node.ok()) << node.status().ToString();
+  EXPECT_EQ((*node)->log().committed(), durable_commit + 2);
+  EXPECT_EQ((*node)->log().applied(), durable_commit + 2);
+  ASSERT_TRUE((*node)->HasReady());
+  Ready rd = (*node)->GetReady();
+  ASSERT_TRUE(rd.hard_state.has_value());
+  EXPECT_EQ(rd.hard_state->commit(), durable_commit + 2);
+  EXPECT_TRUE(rd.committed_entries.empty());
+  // Beyond the log is corruption, not a crash window.
+  config.applied = durable_commit + 3;
+  auto bad = Node::Create(config, storage.get());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kCorruption);
+}
+
 TEST(ReadyTest, NoNewReadyUntilAdvance) {
   LoneNode n = MakeLoneNode(1, {1});
   ASSERT_TRUE(n.node->Campaign().ok());

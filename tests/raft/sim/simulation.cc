@@ -358,7 +358,13 @@ void Simulation::Pump(SimNode& n) {
   if (!n.raft) return;
   auto now_msgs = n.raft->TakeSendableMessages();
   SendAll(n, now_msgs);
-  if (n.persisting || !n.raft->HasReady()) return;
+  if (n.persisting) {
+    // As pharosd does (ready.h, rule 4): entries committed while a write is in flight are
+    // applied at once, so crashes land between an apply and the write of its commit index.
+    ApplyCommitted(n, n.raft->TakeCommittedEntries());
+    return;
+  }
+  if (!n.raft->HasReady()) return;
   n.ready = n.raft->GetReady();
   // A Ready that rewrites entries already handed out truncated the log: the configuration must
   // have followed (checked after the Ready's messages are out, as they were made with it).
@@ -368,6 +374,12 @@ void Simulation::Pump(SimNode& n) {
   if (!n.ready.entries.empty()) n.handed_last = n.ready.entries.back().index();
   SendAll(n, n.ready.messages);
   if (truncated) CheckConfiguration(n);
+  if (!n.ready.snapshot) {
+    // Durable here already: applied in parallel with this Ready's write, as pharosd does.
+    ApplyCommitted(n, n.ready.committed_entries);
+    n.ready.committed_entries.clear();
+    if (stop_ || !n.raft) return;
+  }
   n.persisting = true;
   if (n.ready.must_sync || n.ready.hard_state) {
     // fsync takes time; a crash before it completes loses this Ready.
@@ -449,6 +461,15 @@ void Simulation::FinishPersist(SimNode& n) {
   }
   AnswerReads(n);
   n.raft->Advance();
+}
+
+void Simulation::ApplyCommitted(SimNode& n, const std::vector<raftpb::Entry>& entries) {
+  for (const raftpb::Entry& e : entries) {
+    if (e.index() <= n.sm_index) continue;
+    Apply(n, e);
+    if (stop_) return;
+  }
+  AnswerReads(n);
 }
 
 void Simulation::AnswerReads(SimNode& n) {

@@ -143,6 +143,8 @@ class Simulation {
   void StopRemoved(SimNode& gone);
   void TrySnapshot(SimNode& n);
   void Apply(SimNode& n, const raftpb::Entry& e);
+  // Applies the entries not yet applied (a restarted node skips what its state machine holds).
+  void ApplyCommitted(SimNode& n, const std::vector<raftpb::Entry>& entries);
   void AnswerReads(SimNode& n);
 
   // Checks beyond the SafetyChecker.

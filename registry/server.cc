@@ -475,11 +475,35 @@ void Server::ReadIndex(std::function<void(Status, uint64_t)> then) {
   // Without a known leader the core drops the request; say so at once (the client retries
   // elsewhere) instead of letting the read wait for its timeout.
   if (soft_.lead == 0) return then(Status::Unavailable("no leader to confirm the read"), 0);
+  // Reads share confirmation rounds, as etcd's do: every read that arrives while a round is in
+  // flight goes in the next one. A round confirmed before a read arrived proves nothing about
+  // the commit index at its arrival, so no read joins a round already on its way; but under load
+  // one heartbeat round serves many reads instead of each read costing one.
+  read_queue_.push_back(std::move(then));
+  if (!read_round_in_flight_) StartReadRound();
+}
+
+void Server::StartReadRound() {
+  if (read_queue_.empty()) return;
+  auto waiters = std::move(read_queue_);
+  read_queue_.clear();
+  if (soft_.lead == 0) {
+    for (auto& then : waiters) then(Status::Unavailable("no leader to confirm the read"), 0);
+    return;
+  }
+  read_round_in_flight_ = true;
   // Unique across the cluster and across restarts: a follower's read is queued at the leader next
   // to the leader's own and other followers' reads, and a context already waiting there would be
   // taken for a duplicate and dropped (the read would hang until its timeout).
   const std::string ctx = read_context_prefix_ + std::to_string(next_read_++);
-  reads_[ctx] = PendingRead{std::move(then), Clock::now() + kReadTimeout};
+  // However the round ends (confirmed, failed on a leader change, timed out), its reads are
+  // answered and the next round starts.
+  auto finish = [this, waiters = std::move(waiters)](Status s, uint64_t index) {
+    read_round_in_flight_ = false;
+    for (const auto& then : waiters) then(s, index);
+    StartReadRound();
+  };
+  reads_[ctx] = PendingRead{std::move(finish), Clock::now() + kReadTimeout};
   driver_->ReadIndex(ctx);
 }
 

@@ -81,6 +81,8 @@ class Server {
   void OnRefused(uint64_t request_id, const Status& s);
   // Confirms leadership / finds the read index, then runs `then` with it.
   void ReadIndex(std::function<void(Status, uint64_t)> then);
+  // One confirmation round for every read queued since the last round began.
+  void StartReadRound();
   void HandleRange(std::shared_ptr<Connection> c, pb::Envelope env);
   void HandleWatch(std::shared_ptr<Connection> c, pb::Envelope env);
   void HandleLease(std::shared_ptr<Connection> c, pb::Envelope env);
@@ -141,6 +143,9 @@ class Server {
   uint64_t next_read_ = 1;
   std::string read_context_prefix_;  // member id and a per-process nonce
   std::map<std::string, PendingRead> reads_;
+  // Reads waiting for the next confirmation round, and whether one is in flight.
+  std::vector<std::function<void(Status, uint64_t)>> read_queue_;
+  bool read_round_in_flight_ = false;
   std::map<int64_t, WatchStream> watches_;
   std::map<uint64_t, pb::Member> members_;
   std::set<int64_t> revoking_;

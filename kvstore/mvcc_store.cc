@@ -117,7 +117,10 @@ bool InRange(const std::string& key, const std::string& start, const std::string
 // One write transaction: every change of one Apply shares its main revision.
 class MvccStore::WriteTxn {
  public:
-  explicit WriteTxn(MvccStore* store) : s_(store), main_(store->revision_ + 1) {}
+  explicit WriteTxn(MvccStore* store)
+      : s_(store),
+        main_(store->revision_ + 1),
+        batch_(store->open_batch_ ? store->open_batch_.get() : &own_batch_) {}
 
   bool changed() const { return sub_ > 0; }
   int64_t read_revision() const { return changed() ? main_ : s_->revision_; }
@@ -138,7 +141,7 @@ class MvccStore::WriteTxn {
     const Revision rev{main_, sub_++};
     const int64_t old_lease = live ? ki.lease() : 0;
     if (!live) ++s_->live_keys_;
-    batch_.Put(s_->cf_.kv, RevKey(rev), kv.SerializeAsString());
+    batch_->Put(s_->cf_.kv, RevKey(rev), kv.SerializeAsString());
     pending_[rev] = kv;
     ki.Put(rev, kv.create_revision(), kv.version(), kv.lease());
     if (old_lease != kv.lease()) {
@@ -166,7 +169,7 @@ class MvccStore::WriteTxn {
       pb::KeyValue marker;
       marker.set_key(name);
       marker.set_mod_revision(main_);
-      batch_.Put(s_->cf_.kv, RevKey(tomb, true), marker.SerializeAsString());
+      batch_->Put(s_->cf_.kv, RevKey(tomb, true), marker.SerializeAsString());
       const int64_t lease = ki.lease();
       ki.Tombstone(tomb);
       --s_->live_keys_;
@@ -193,18 +196,24 @@ class MvccStore::WriteTxn {
     return kv.ok() ? *kv : pb::KeyValue();
   }
 
-  rocksdb::WriteBatch& batch() { return batch_; }
+  rocksdb::WriteBatch& batch() { return *batch_; }
   std::vector<pb::Event>& events() { return events_; }
   const std::map<Revision, pb::KeyValue>& pending() const { return pending_; }
+  std::map<Revision, pb::KeyValue> TakePending() { return std::move(pending_); }
 
  private:
   MvccStore* s_;
   int64_t main_;
   int64_t sub_ = 0;
-  rocksdb::WriteBatch batch_;
+  rocksdb::WriteBatch own_batch_;
+  // The store's open batch if there is one, else own_batch_.
+  rocksdb::WriteBatch* batch_;
   std::map<Revision, pb::KeyValue> pending_;
   std::vector<pb::Event> events_;
 };
+
+MvccStore::MvccStore(rocksdb::DB* db, Families families) : db_(db), cf_(families) {}
+MvccStore::~MvccStore() = default;
 
 Result<std::unique_ptr<MvccStore>> MvccStore::Open(rocksdb::DB* db, Families families) {
   std::unique_ptr<MvccStore> store(new MvccStore(db, families));
@@ -279,6 +288,10 @@ Result<pb::KeyValue> MvccStore::ReadRevision(Revision rev, bool tombstone) const
   if (pending_ != nullptr) {
     auto it = pending_->find(rev);
     if (it != pending_->end()) return it->second;
+  }
+  if (!tombstone) {
+    auto it = unwritten_.find(rev);
+    if (it != unwritten_.end()) return it->second;
   }
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_.kv, RevKey(rev, tombstone), &value);
@@ -426,16 +439,35 @@ Status MvccStore::CheckRequest(const pb::RaftRequest& request) const {
 Status MvccStore::FinishWrite(rocksdb::WriteBatch* batch, uint64_t index, int64_t revision) {
   batch->Put(cf_.meta, kAppliedKey, U64(index));
   batch->Put(cf_.meta, kRevisionKey, U64(static_cast<uint64_t>(revision)));
-  rocksdb::WriteOptions wo;  // WAL on, not synced: the synced Raft log write carries it
-  if (Status s = FromRocks(db_->Write(wo, batch), "applying to kv"); !s.ok()) return s;
+  // In an open batch it goes to RocksDB with the rest of the batch, at CommitBatch.
+  if (batch != open_batch_.get()) {
+    if (Status s = WriteKv(batch); !s.ok()) return s;
+  }
   applied_ = index;
   revision_ = revision;
   return Status::Ok();
 }
 
+Status MvccStore::WriteKv(rocksdb::WriteBatch* batch) {
+  rocksdb::WriteOptions wo;  // WAL on, not synced: the synced Raft log write carries it
+  return FromRocks(db_->Write(wo, batch), "applying to kv");
+}
+
 Status MvccStore::ApplyNoop(uint64_t index) {
   rocksdb::WriteBatch batch;
-  return FinishWrite(&batch, index, revision_);
+  return FinishWrite(open_batch_ ? open_batch_.get() : &batch, index, revision_);
+}
+
+void MvccStore::BeginBatch() {
+  if (!open_batch_) open_batch_ = std::make_unique<rocksdb::WriteBatch>();
+}
+
+Status MvccStore::CommitBatch() {
+  if (!open_batch_) return Status::Ok();
+  std::unique_ptr<rocksdb::WriteBatch> batch = std::move(open_batch_);
+  unwritten_.clear();
+  if (batch->Count() == 0) return Status::Ok();
+  return WriteKv(batch.get());
 }
 
 Result<ApplyResult> MvccStore::Apply(uint64_t index, const pb::RaftRequest& request) {
@@ -616,6 +648,7 @@ Result<ApplyResult> MvccStore::Apply(uint64_t index, const pb::RaftRequest& requ
   }
   const int64_t new_revision = txn.revision_after();
   if (Status s = FinishWrite(batch, index, new_revision); !s.ok()) return s;
+  if (open_batch_) unwritten_.merge(txn.TakePending());
   if (new_compact != 0) compact_revision_ = new_compact;
   result.events = std::move(txn.events());
   result.revision = revision_;

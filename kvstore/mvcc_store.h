@@ -64,12 +64,20 @@ struct RevisionEvents {
 class MvccStore {
  public:
   static Result<std::unique_ptr<MvccStore>> Open(rocksdb::DB* db, Families families);
+  ~MvccStore();  // out of line: rocksdb::WriteBatch is only declared here
 
   // Applies the committed entry at Raft index `index`. Fails (non-OK Result) only when storage
   // fails; the store must then be reopened.
   Result<ApplyResult> Apply(uint64_t index, const pb::RaftRequest& request);
   // An entry with no key-value effect (no-op, membership change): records the applied index.
   Status ApplyNoop(uint64_t index);
+  // The applies that follow, up to CommitBatch(), go to RocksDB in one write: one WAL append
+  // for a whole batch of committed entries instead of one per entry. Still atomic: after a crash
+  // either every entry of the batch is there with the batch's applied index, or none is
+  // (DESIGN.md §4). Until CommitBatch nothing of the batch is in RocksDB, so nothing but Apply
+  // may run in between (the apply thread runs reads only between batches).
+  void BeginBatch();
+  Status CommitBatch();
 
   // Range at req.revision() (0 or less: now, as etcd has it). COMPACTED below the compacted
   // revision, FUTURE_REVISION beyond the current one.
@@ -114,7 +122,7 @@ class MvccStore {
 
  private:
   class WriteTxn;
-  MvccStore(rocksdb::DB* db, Families families) : db_(db), cf_(families) {}
+  MvccStore(rocksdb::DB* db, Families families);
   Status Load();
   Result<pb::KeyValue> ReadRevision(Revision rev, bool tombstone) const;
   // Keys in the range that exist at revision `at`, in key order, with their revision.
@@ -125,6 +133,7 @@ class MvccStore {
   Result<pb::RangeResponse> RangeAt(const pb::RangeRequest& req, int64_t current) const;
   static void SetHeaderRevision(pb::RaftResponse* r, int64_t revision);
   Status FinishWrite(rocksdb::WriteBatch* batch, uint64_t index, int64_t revision);
+  Status WriteKv(rocksdb::WriteBatch* batch);
 
   rocksdb::DB* db_;
   Families cf_;
@@ -140,6 +149,10 @@ class MvccStore {
   uint64_t applied_ = 0;
   // While a write transaction runs: its values not yet in RocksDB.
   const std::map<Revision, pb::KeyValue>* pending_ = nullptr;
+  // Between BeginBatch and CommitBatch: the batch, and the values put in it (what later entries
+  // of the batch read back).
+  std::unique_ptr<rocksdb::WriteBatch> open_batch_;
+  std::map<Revision, pb::KeyValue> unwritten_;
 };
 
 // Whether `key` falls in the range [start, range_end) as RangeRequest defines it.

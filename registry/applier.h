@@ -110,6 +110,7 @@ class Applier {
   std::deque<std::function<void()>> queue_;
   bool stopping_ = false;
   std::multimap<uint64_t, Task> waiting_;  // apply thread only
+  std::vector<AppliedRequest> answers_;    // apply thread only: the batch's, sent at its end
   std::atomic<uint64_t> applied_{0};
   std::atomic<int64_t> revision_{0};
   std::atomic<int64_t> compact_revision_{0};

@@ -69,8 +69,7 @@ write_mutant() {
       printf '%s' '    // mutant: appends are never synced' > "$scratch/new" ;;
     kv-split-batch)
       printf '%s' '  batch->Put(cf_.meta, kAppliedKey, U64(index));
-  batch->Put(cf_.meta, kRevisionKey, U64(static_cast<uint64_t>(revision)));
-  rocksdb::WriteOptions wo;  // WAL on, not synced: the synced Raft log write carries it' \
+  batch->Put(cf_.meta, kRevisionKey, U64(static_cast<uint64_t>(revision)));' \
         > "$scratch/old"
       printf '%s' '  rocksdb::WriteOptions wo;
   rocksdb::WriteBatch applied;

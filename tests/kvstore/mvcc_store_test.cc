@@ -234,6 +234,76 @@ TEST_F(MvccStoreTest, ReopenRebuildsIndexLeasesAndAppliedIndex) {
   EXPECT_EQ(Get("k").kvs(0).value(), "v");
 }
 
+// A batch of entries goes to RocksDB in one write (MvccStore::BeginBatch): later entries of the
+// batch must read what earlier ones wrote (prev_kv, ignore_value, txn compares and ranges,
+// compaction), and the stored result must be the one entry-by-entry applies leave.
+TEST_F(MvccStoreTest, ABatchAppliesAsItsEntriesOneByOne) {
+  std::vector<pb::RaftRequest> ops;
+  ops.push_back(PutReq("k", "1"));
+  ops.push_back(PutReq("k", "2", 0, /*prev_kv=*/true));
+  pb::RaftRequest keep = PutReq("k", "");
+  keep.mutable_put()->set_ignore_value(true);
+  keep.mutable_put()->set_prev_kv(true);
+  ops.push_back(keep);
+  pb::RaftRequest txn;
+  pb::Compare* c = txn.mutable_txn()->add_compare();
+  c->set_key("k");
+  c->set_target(pb::Compare::VALUE);
+  c->set_result(pb::Compare::EQUAL);
+  c->set_value("2");
+  *txn.mutable_txn()->add_success()->mutable_request_range() = RangeReq("k");
+  *txn.mutable_txn()->add_success()->mutable_request_put() = PutReq("j", "from-txn").put();
+  ops.push_back(txn);
+  pb::RaftRequest del = DeleteReq("j");
+  del.mutable_delete_range()->set_prev_kv(true);
+  ops.push_back(del);
+  ops.push_back(PutReq("k", "3"));
+  ops.push_back(CompactReq(4));
+  ops.push_back(PutReq("k", "4", 0, /*prev_kv=*/true));
+
+  KvTestStore one_by_one("mvcc-one-by-one");
+  std::vector<ApplyResult> want;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    auto r = one_by_one->Apply(i + 1, ops[i]);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    want.push_back(*r);
+  }
+
+  (*store_)->BeginBatch();
+  for (size_t i = 0; i < ops.size(); ++i) {
+    auto r = (*store_)->Apply(i + 1, ops[i]);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->status.ToString(), want[i].status.ToString()) << "entry " << i + 1;
+    EXPECT_EQ(r->revision, want[i].revision) << "entry " << i + 1;
+    EXPECT_EQ(r->response.DebugString(), want[i].response.DebugString()) << "entry " << i + 1;
+    ASSERT_EQ(r->events.size(), want[i].events.size()) << "entry " << i + 1;
+    for (size_t e = 0; e < r->events.size(); ++e) {
+      EXPECT_EQ(r->events[e].DebugString(), want[i].events[e].DebugString());
+    }
+  }
+  EXPECT_TRUE(want[1].response.put().has_prev_kv());  // the test reads through the batch
+  EXPECT_EQ(want[2].response.put().prev_kv().value(), "2");
+  EXPECT_TRUE(want[3].response.txn().succeeded());
+  ASSERT_TRUE((*store_)->CommitBatch().ok());
+  EXPECT_EQ((*store_)->DebugDump(), one_by_one->DebugDump());
+  store_->Reopen();
+  one_by_one.Reopen();
+  EXPECT_EQ((*store_)->applied_index(), ops.size());
+  EXPECT_EQ((*store_)->DebugDump(), one_by_one->DebugDump());
+}
+
+TEST_F(MvccStoreTest, NothingOfABatchIsStoredBeforeItIsCommitted) {
+  Apply(PutReq("a", "1"));
+  (*store_)->BeginBatch();
+  Apply(PutReq("a", "2"));
+  Apply(PutReq("b", "1"));
+  // A crash now (the store reopened without CommitBatch) finds the state before the batch.
+  store_->Reopen();
+  EXPECT_EQ((*store_)->applied_index(), 1u);
+  EXPECT_EQ(Get("a").kvs(0).value(), "1");
+  EXPECT_EQ(Get("b").count(), 0);
+}
+
 TEST_F(MvccStoreTest, SnapshotPlusLaterEntriesEqualsApplyingEverything) {
   std::vector<pb::RaftRequest> ops;
   ops.push_back(GrantReq(10));

@@ -129,8 +129,10 @@ class MvccStore::WriteTxn {
   void Put(const pb::PutRequest& req, pb::PutResponse* resp) {
     KeyIndex& ki = s_->index_[req.key()];
     const bool live = ki.Live();
+    const bool want_prev = live && (s_->prev_kv_in_events_ || (resp && req.prev_kv()) ||
+                                    req.ignore_value() || req.ignore_lease());
     pb::KeyValue prev;
-    if (live) prev = Read(*ki.Get(INT64_MAX), false);
+    if (want_prev) prev = Read(*ki.Get(INT64_MAX), false);
     pb::KeyValue kv;
     kv.set_key(req.key());
     kv.set_value(req.ignore_value() ? prev.value() : req.value());
@@ -151,20 +153,21 @@ class MvccStore::WriteTxn {
     pb::Event& ev = events_.emplace_back();
     ev.set_type(pb::Event::PUT);
     *ev.mutable_kv() = kv;
-    if (live) *ev.mutable_prev_kv() = prev;
+    if (want_prev && s_->prev_kv_in_events_) *ev.mutable_prev_kv() = prev;
     if (resp && req.prev_kv() && live) *resp->mutable_prev_kv() = prev;
     // Inside a txn each response carries the revision it saw, as etcd's do: a put makes the new
     // one.
     if (resp) resp->mutable_header()->set_revision(main_);
   }
 
-  int64_t DeleteRange(const std::string& key, const std::string& range_end, bool want_prev,
-                      pb::DeleteRangeResponse* resp) {
+  int64_t DeleteRange(const std::string& key, const std::string& range_end,
+                      bool want_prev_in_response, pb::DeleteRangeResponse* resp) {
     int64_t deleted = 0;
     for (auto& [k, rev] : s_->KeysAt(key, range_end, read_revision())) {
       const std::string name = *k;
       KeyIndex& ki = s_->index_[name];
-      const pb::KeyValue prev = Read(rev, false);
+      const bool want_prev = s_->prev_kv_in_events_ || (resp && want_prev_in_response);
+      const pb::KeyValue prev = want_prev ? Read(rev, false) : pb::KeyValue();
       const Revision tomb{main_, sub_++};
       pb::KeyValue marker;
       marker.set_key(name);
@@ -177,8 +180,8 @@ class MvccStore::WriteTxn {
       pb::Event& ev = events_.emplace_back();
       ev.set_type(pb::Event::DELETE);
       *ev.mutable_kv() = marker;
-      *ev.mutable_prev_kv() = prev;
-      if (resp && want_prev) *resp->add_prev_kvs() = prev;
+      if (s_->prev_kv_in_events_) *ev.mutable_prev_kv() = prev;
+      if (resp && want_prev_in_response) *resp->add_prev_kvs() = prev;
       ++deleted;
     }
     if (resp) {

@@ -26,12 +26,21 @@ Result<int64_t> WatchHub::Watch(const pb::WatchCreateRequest& req) {
   // Starting in the past: history first, from storage.
   w.synced = w.next_revision > now;
   const int64_t id = next_id_++;
+  if (w.prev_kv) ++prev_kv_watchers_;
   auto& stored = watchers_[id] = std::move(w);
   if (!stored.synced && ready_) ready_(id);
   return id;
 }
 
-void WatchHub::Cancel(int64_t id) { watchers_.erase(id); }
+void WatchHub::Cancel(int64_t id) {
+  auto it = watchers_.find(id);
+  if (it != watchers_.end()) Erase(it);
+}
+
+void WatchHub::Erase(std::map<int64_t, Watcher>::iterator it) {
+  if (it->second.prev_kv) --prev_kv_watchers_;
+  watchers_.erase(it);
+}
 
 bool WatchHub::IsSynced(int64_t id) const {
   auto it = watchers_.find(id);
@@ -115,7 +124,7 @@ std::vector<pb::WatchResponse> WatchHub::Poll(int64_t id, size_t max) {
     out.push_back(std::move(w.queue.front()));
     w.queue.pop_front();
     if (out.back().canceled()) {
-      watchers_.erase(it);
+      Erase(it);
       break;
     }
   }

@@ -53,6 +53,8 @@ class WatchHub {
   void RequestProgress(int64_t id);
 
   size_t watcher_count() const { return watchers_.size(); }
+  // Whether some watcher asked for previous values (else the store need not read them).
+  bool AnyWantsPrevKv() const { return prev_kv_watchers_ > 0; }
   // Whether the watcher is receiving live revisions (false while it catches up).
   bool IsSynced(int64_t id) const;
 
@@ -68,11 +70,13 @@ class WatchHub {
   bool Filter(const Watcher& w, int64_t revision, const std::vector<pb::Event>& events, int64_t id,
               pb::WatchResponse* out) const;
   void CatchUp(int64_t id, Watcher& w);
+  void Erase(std::map<int64_t, Watcher>::iterator it);
 
   const MvccStore* store_;
   Options options_;
   ReadyCallback ready_;
   std::map<int64_t, Watcher> watchers_;
+  size_t prev_kv_watchers_ = 0;
   int64_t next_id_ = 1;
 };
 

@@ -167,6 +167,7 @@ void Applier::ApplyNow(const std::optional<raftpb::Snapshot>& snapshot,
   }
   // One RocksDB write for the whole batch (MvccStore::BeginBatch); reads and snapshots run on
   // this thread only between batches.
+  store_->set_prev_kv_in_events(hub_->AnyWantsPrevKv());
   store_->BeginBatch();
   for (const raftpb::Entry& e : entries) {
     if (e.index() <= store_->applied_index()) continue;  // already applied before a restart
@@ -176,23 +177,24 @@ void Applier::ApplyNow(const std::optional<raftpb::Snapshot>& snapshot,
     spdlog::critical("applying entries up to {} failed: {}", store_->applied_index(), s.ToString());
     std::abort();
   }
-  // The batch's answers go to the server thread in one hand-over, not one each.
-  if (callbacks_.applied && !answers_.empty()) {
-    post_([cb = callbacks_.applied, answers = std::move(answers_)]() mutable {
-      for (AppliedRequest& a : answers) cb(std::move(a));
-    });
-  }
-  answers_.clear();
   applied_ = store_->applied_index();
   revision_ = store_->revision();
   compact_revision_ = store_->compact_revision();
   keys_ = store_->key_count();
   leases_ = store_->lease_count();
   watchers_ = hub_->watcher_count();
-  RunWaiting();
-  if (callbacks_.progress) {
-    post_([cb = callbacks_.progress, index = applied_.load()] { cb(index); });
+  // One hand-over to the server thread per batch, not one per entry: each wakes that thread.
+  if (!answers_.empty() || callbacks_.progress) {
+    post_([answered = callbacks_.applied, progress = callbacks_.progress,
+           answers = std::move(answers_), index = applied_.load()]() mutable {
+      if (answered) {
+        for (AppliedRequest& a : answers) answered(std::move(a));
+      }
+      if (progress) progress(index);
+    });
   }
+  answers_.clear();
+  RunWaiting();
 }
 
 std::string Applier::SnapshotPrefix() const {

@@ -292,6 +292,33 @@ TEST_F(MvccStoreTest, ABatchAppliesAsItsEntriesOneByOne) {
   EXPECT_EQ((*store_)->DebugDump(), one_by_one->DebugDump());
 }
 
+// With no watcher asking for previous values, the store skips reading them for events; what it
+// stores and what requests asking for prev_kv get back do not change.
+TEST_F(MvccStoreTest, EventsWithoutPreviousValuesChangeNothingElse) {
+  KvTestStore with_prev("mvcc-with-prev");
+  (*store_)->set_prev_kv_in_events(false);
+  std::vector<pb::RaftRequest> ops = {PutReq("k", "1"), PutReq("k", "2"),
+                                      PutReq("k", "3", 0, /*prev_kv=*/true), DeleteReq("k")};
+  pb::RaftRequest del_prev = DeleteReq("j");
+  del_prev.mutable_delete_range()->set_prev_kv(true);
+  ops.insert(ops.begin(), PutReq("j", "x"));
+  ops.push_back(del_prev);
+  for (size_t i = 0; i < ops.size(); ++i) {
+    auto want = with_prev->Apply(i + 1, ops[i]);
+    auto got = (*store_)->Apply(i + 1, ops[i]);
+    ASSERT_TRUE(want.ok() && got.ok());
+    EXPECT_EQ(got->response.DebugString(), want->response.DebugString()) << "entry " << i + 1;
+    ASSERT_EQ(got->events.size(), want->events.size());
+    for (size_t e = 0; e < got->events.size(); ++e) {
+      EXPECT_FALSE(got->events[e].has_prev_kv());
+      pb::Event stripped = want->events[e];
+      stripped.clear_prev_kv();
+      EXPECT_EQ(got->events[e].DebugString(), stripped.DebugString());
+    }
+  }
+  EXPECT_EQ((*store_)->DebugDump(), with_prev->DebugDump());
+}
+
 TEST_F(MvccStoreTest, NothingOfABatchIsStoredBeforeItIsCommitted) {
   Apply(PutReq("a", "1"));
   (*store_)->BeginBatch();

@@ -122,6 +122,38 @@ TEST_F(WatchHubTest, FiltersAndPrevKv) {
   EXPECT_EQ(batch[0].events(0).prev_kv().value(), "old");
 }
 
+// The store reads previous values for events only while some watcher wants them (the applier
+// sets MvccStore::set_prev_kv_in_events from this before each batch).
+TEST_F(WatchHubTest, KnowsWhetherAnyWatcherWantsPreviousValues) {
+  MakeHub();
+  EXPECT_FALSE(hub_->AnyWantsPrevKv());
+  auto plain = hub_->Watch(Prefix("a"));
+  EXPECT_FALSE(hub_->AnyWantsPrevKv());
+  pb::WatchCreateRequest with_prev = Prefix("k");
+  with_prev.set_prev_kv(true);
+  auto first = hub_->Watch(with_prev);
+  auto second = hub_->Watch(with_prev);
+  EXPECT_TRUE(hub_->AnyWantsPrevKv());
+  hub_->Cancel(*first);
+  EXPECT_TRUE(hub_->AnyWantsPrevKv());
+  hub_->Cancel(*plain);
+  hub_->Cancel(*second);
+  hub_->Cancel(*second);  // twice: counted once
+  EXPECT_FALSE(hub_->AnyWantsPrevKv());
+  // A watcher cancelled by compaction while catching up is no longer counted either.
+  for (int i = 0; i < 4; ++i) Apply(PutReq("k1", std::to_string(i)));
+  pb::WatchCreateRequest behind_req = Prefix("k", 2);
+  behind_req.set_prev_kv(true);
+  auto behind = hub_->Watch(behind_req);
+  ASSERT_TRUE(behind.ok());
+  EXPECT_TRUE(hub_->AnyWantsPrevKv());
+  ASSERT_TRUE((*store_)->Apply(++index_, CompactReq(4))->status.ok());
+  auto batch = hub_->Poll(*behind, 10);
+  ASSERT_FALSE(batch.empty());
+  EXPECT_TRUE(batch.back().canceled());
+  EXPECT_FALSE(hub_->AnyWantsPrevKv());
+}
+
 TEST_F(WatchHubTest, CompactedStartFailsWithTheCompactRevision) {
   MakeHub();
   for (int i = 0; i < 5; ++i) Apply(PutReq("k", std::to_string(i)));

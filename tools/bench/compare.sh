@@ -3,7 +3,8 @@
 # cluster on 127.0.0.31-33 and a 3-member etcd cluster on 127.0.0.21-23 (loopback, one address
 # per member, fsync on, default settings, free ports), measures the floor (fdatasync on the
 # data directory's file system, loopback round trip), loads 100,000 keys of 256 bytes and reads
-# each member's resident memory, runs every pharos-bench workload against both, times kill -9 of
+# each member's resident memory, runs every pharos-bench workload against both (each workload on
+# one system and right after on the other, so a ratio's two sides are seconds apart), times kill -9 of
 # the leader to the first successful write (Pharos; etcd with its defaults and with
 # --heartbeat-interval 50 --election-timeout 300), prints one table with Pharos/etcd ratios, and
 # stops everything it started, also when interrupted.
@@ -212,9 +213,14 @@ mkdir -p "$dir/pharos" "$dir/etcd"
   --total $([ $quick -eq 1 ] && echo 1000 || echo 20000) --json >"$res/floor.rtt.json" || exit 1
 echo "  floor: fdatasync p50 $(jq .p50_ms "$res/floor.fsync.json") ms, loopback rtt p50 $(jq .p50_ms "$res/floor.rtt.json") ms" >&2
 
-for target in pharos etcd; do
-  targeted "$target" || continue
-  echo "== $target" >&2
+systems=()
+for target in pharos etcd; do targeted "$target" && systems+=("$target"); done
+# Both clusters are started and loaded first; then each workload runs on one system and right
+# after on the other, so the two sides of a ratio are measured seconds apart rather than minutes:
+# this machine is shared and its speed drifts over minutes (the cluster not being measured sits
+# idle, sending only heartbeats).
+for target in "${systems[@]}"; do
+  echo "== $target: start, load $load_keys keys, resident memory" >&2
   for i in 1 2 3; do start_member "$target" "$i" new; done
   wait_ready "$target" || exit 1
   # Memory first, after loading the keys and nothing else.
@@ -223,25 +229,31 @@ for target in pharos etcd; do
   sleep 1
   rss_mib "$target" >"$res/$target.rss"
   echo "  $target   resident MiB per member: $(paste -sd' ' "$res/$target.rss")" >&2
-  common=(--duration "$duration" --value-size 256 --keys $load_keys --prefix bench/)
-  wanted put64 && run "$target" put64 --workload put --clients $clients --connections $conns \
-    "${common[@]}"
-  wanted put1 && run "$target" put1 --workload put --clients 1 --connections 1 "${common[@]}"
-  wanted get-lin && run "$target" get-lin --workload get --clients $clients --connections $conns \
-    "${common[@]}"
-  wanted get-ser && run "$target" get-ser --workload get --serializable --clients $clients \
-    --connections $conns "${common[@]}"
-  wanted mixed && run "$target" mixed --workload mixed --read-ratio 0.5 --clients $clients \
-    --connections $conns "${common[@]}"
-  wanted txn && run "$target" txn --workload txn --clients $clients --connections $conns \
-    --duration "$duration" --keys $clients --prefix bench/
-  wanted watch && run "$target" watch --workload watch --watchers $watchers --rate $watch_rate \
-    --clients 16 --connections $conns --duration "$duration" --prefix bench/
-  wanted lease && run "$target" lease --workload lease --leases $leases --clients $clients \
-    --connections $conns --duration "$duration" --prefix bench/
-  wanted registry && run "$target" registry --workload registry --instances $instances \
-    --discoverers $discoverers --rate $registry_rate --clients 16 --connections $conns \
-    --duration "$duration"
+done
+each() {  # name args...: the workload on every system, one right after the other
+  local target
+  for target in "${systems[@]}"; do run "$target" "$@"; done
+}
+echo "== workloads, each on ${systems[*]} in turn" >&2
+common=(--duration "$duration" --value-size 256 --keys $load_keys --prefix bench/)
+wanted put64 && each put64 --workload put --clients $clients --connections $conns "${common[@]}"
+wanted put1 && each put1 --workload put --clients 1 --connections 1 "${common[@]}"
+wanted get-lin && each get-lin --workload get --clients $clients --connections $conns \
+  "${common[@]}"
+wanted get-ser && each get-ser --workload get --serializable --clients $clients \
+  --connections $conns "${common[@]}"
+wanted mixed && each mixed --workload mixed --read-ratio 0.5 --clients $clients \
+  --connections $conns "${common[@]}"
+wanted txn && each txn --workload txn --clients $clients --connections $conns \
+  --duration "$duration" --keys $clients --prefix bench/
+wanted watch && each watch --workload watch --watchers $watchers --rate $watch_rate \
+  --clients 16 --connections $conns --duration "$duration" --prefix bench/
+wanted lease && each lease --workload lease --leases $leases --clients $clients \
+  --connections $conns --duration "$duration" --prefix bench/
+wanted registry && each registry --workload registry --instances $instances \
+  --discoverers $discoverers --rate $registry_rate --clients 16 --connections $conns \
+  --duration "$duration"
+for target in "${systems[@]}"; do
   if wanted failover; then failover "$target" default "$failover_runs" || exit 1; fi
   stop_cluster "$target"
 done

@@ -28,8 +28,14 @@ void Connection::Send(const pb::Envelope& request, bool stream, Handler handler)
   queued_.emplace_back(request.id(), std::move(frame));
   if (state_ == State::kIdle) {
     Connect();
-  } else if (state_ == State::kOpen) {
-    Write();
+  } else if (state_ == State::kOpen && !write_posted_ && !writing_) {
+    // Written at the end of this turn of the event loop: requests posted by several caller
+    // threads meanwhile go in the same write.
+    write_posted_ = true;
+    asio::post(socket_.get_executor(), [this, self = shared_from_this()] {
+      write_posted_ = false;
+      Write();
+    });
   }
 }
 

@@ -63,6 +63,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::map<uint64_t, Pending> pending_;
   std::deque<std::pair<uint64_t, std::string>> queued_;  // (id, frame) not yet written
   bool writing_ = false;
+  bool write_posted_ = false;  // a Write() is posted for the end of this event-loop turn
   std::string out_;
   FrameDecoder decoder_;
   std::array<char, 64 * 1024> in_;

@@ -91,7 +91,14 @@ class TcpConnection : public Connection, public std::enable_shared_from_this<Tcp
     std::string frame;
     AppendFrame(&frame, envelope.SerializeAsString());
     out_.push_back(std::move(frame));
-    Flush();
+    // Written at the end of this turn of the event loop, with every other reply made in it: the
+    // apply thread hands over a batch's answers at once, and one write then carries them all.
+    if (flush_posted_ || writing_) return;
+    flush_posted_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->flush_posted_ = false;
+      self->Flush();
+    });
   }
   void Done() override {
     if (in_flight_ > 0) --in_flight_;
@@ -175,6 +182,7 @@ class TcpConnection : public Connection, public std::enable_shared_from_this<Tcp
   std::deque<std::string> out_;
   std::string batch_;
   bool writing_ = false;
+  bool flush_posted_ = false;
   bool open_ = true;
   size_t in_flight_ = 0;
 };

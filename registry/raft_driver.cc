@@ -136,8 +136,9 @@ void RaftDriver::Pump() {
     // Entries a quorum just committed are applied now rather than after the log write in flight:
     // under load there is nearly always one, and the wait would add an fsync to every put.
     std::vector<raftpb::Entry> committed = node_->TakeCommittedEntries();
-    if (!committed.empty() && callbacks_.apply)
+    if (!committed.empty() && callbacks_.apply) {
       callbacks_.apply(std::nullopt, std::move(committed));
+    }
     // Likewise confirmed reads: a read's confirmation has nothing to do with our own disk.
     DeliverReadStates(node_->TakeReadStates());
     return;

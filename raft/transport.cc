@@ -71,7 +71,14 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
     }
     queue_.push_back(std::move(frame));
     if (connected_) {
-      Flush();
+      // At the end of this event-loop turn, with every other message made in it (one Ready
+      // sends several to each peer): one write for all of them.
+      if (flush_posted_ || writing_) return;
+      flush_posted_ = true;
+      asio::post(socket_.get_executor(), [self = shared_from_this()] {
+        self->flush_posted_ = false;
+        if (!self->s_->stopped && self->connected_) self->Flush();
+      });
     } else if (!connecting_ && !waiting_) {
       Connect();
     }
@@ -173,6 +180,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   std::deque<std::string> queue_;
   std::string batch_;
   bool connected_ = false, connecting_ = false, writing_ = false, waiting_ = false;
+  bool flush_posted_ = false;
   int backoff_ms_ = 0;
 };
 

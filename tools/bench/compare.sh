@@ -90,9 +90,17 @@ cleanup() {
     { wait "$pid"; } 2>/dev/null
   done
   pid_of=()
-  if [ $keep -eq 0 ]; then rm -rf "$dir/pharos" "$dir/etcd" "$dir/bin"; fi
+  if [ $keep -eq 0 ]; then
+    rm -rf "$dir/bin"
+    if [ "$status" -eq 0 ]; then
+      rm -rf "$dir/pharos" "$dir/etcd"
+    else  # a failed run keeps its members' logs (not their data) for a look afterwards
+      rm -rf "$dir"/pharos/*/data "$dir"/etcd/*/data
+    fi
+  fi
 }
-trap cleanup EXIT
+status=0
+trap 'status=$?; cleanup' EXIT
 trap 'echo "compare.sh: interrupted" >&2; exit 130' INT TERM
 
 port_free() { ! ss -Htan 2>/dev/null | awk '{print $4}' | grep -q ":$1\$"; }
@@ -378,6 +386,12 @@ for f in "$res"/pharos.*.json "$res"/etcd.*.json; do
   [ -f "$f" ] || continue
   if [ "$(jq -r '.ok // 0' "$f")" = 0 ]; then
     echo "compare.sh: $(basename "$f" .json) completed no operation: $(jq -r .first_error "$f")" >&2
+    system=$(basename "$f" | cut -d. -f1)
+    for log in "$dir/$system"/*/*.log; do
+      [ -f "$log" ] || continue
+      echo "--- the last lines of $log" >&2
+      tail -n 15 "$log" >&2
+    done
     broken=1
   fi
 done

@@ -1,6 +1,8 @@
 // The Ready/Advance contract (raft/ready.h; thesis §10.2.1 for the leader's own fsync).
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "tests/raft/node_test_util.h"
 
 namespace pharos::raft::testing {
@@ -8,6 +10,25 @@ namespace {
 
 bool Contains(const std::vector<raftpb::Message>& msgs, raftpb::MessageType type) {
   return Find(msgs, type) != nullptr;
+}
+
+// Follower `f` receives the leader's AppendEntries from `leader_ready`, persists it and
+// returns its acknowledgement (what the leader would receive next).
+std::optional<raftpb::Message> PersistAndAck(TestNetwork& net, uint64_t f,
+                                             const Ready& leader_ready) {
+  const raftpb::Message* app = nullptr;
+  for (const auto& m : leader_ready.messages) {
+    if (m.type() == raftpb::MSG_APP && m.to() == f) app = &m;
+  }
+  if (app == nullptr || !net.node(f).Step(*app).ok()) return std::nullopt;
+  Ready frd = net.node(f).GetReady();
+  if (!net.storage(f).Append(frd.entries).ok()) return std::nullopt;
+  if (frd.hard_state) net.storage(f).SetHardState(*frd.hard_state);
+  const raftpb::Message* ack = Find(frd.messages_after_persist, raftpb::MSG_APP_RESP);
+  if (ack == nullptr) return std::nullopt;
+  raftpb::Message out = *ack;
+  net.node(f).Advance();
+  return out;
 }
 
 TEST(ReadyTest, VoteGrantsLeaveOnlyAfterTheVoteIsPersisted) {
@@ -47,20 +68,10 @@ TEST(ReadyTest, LeaderReplicatesBeforeItsOwnFsyncButCountsItselfOnlyAfter_10_2_1
   Ready rd = l.GetReady();
   ASSERT_EQ(rd.entries.size(), 1u);
   const uint64_t index = rd.entries[0].index();
-  // The AppendEntries may leave now, in parallel with the leader's own write.
-  const raftpb::Message* app = nullptr;
-  for (const auto& m : rd.messages) {
-    if (m.type() == raftpb::MSG_APP && m.to() == f) app = &m;
-  }
-  ASSERT_NE(app, nullptr);
-  // One follower acknowledges: with the leader's write not yet durable, that is not a quorum.
-  ASSERT_TRUE(net.node(f).Step(*app).ok());
-  Ready frd = net.node(f).GetReady();
-  ASSERT_TRUE(net.storage(f).Append(frd.entries).ok());
-  if (frd.hard_state) net.storage(f).SetHardState(*frd.hard_state);
-  const raftpb::Message* ack = Find(frd.messages_after_persist, raftpb::MSG_APP_RESP);
-  ASSERT_NE(ack, nullptr);
-  net.node(f).Advance();
+  // The AppendEntries may leave now, in parallel with the leader's own write. One follower
+  // acknowledges: with the leader's write not yet durable, that is not a quorum.
+  const std::optional<raftpb::Message> ack = PersistAndAck(net, f, rd);
+  ASSERT_TRUE(ack.has_value());
   ASSERT_TRUE(l.Step(*ack).ok());
   EXPECT_LT(l.log().committed(), index);
   // Now the leader's own write is durable: it counts itself, and the entry commits.
@@ -126,18 +137,8 @@ TEST(ReadyTest, EntriesCommittedWhileAWriteIsInFlightCanBeTakenAtOnce) {
   Ready rd2 = l.GetReady();
   ASSERT_EQ(rd2.entries.size(), 1u);
   EXPECT_TRUE(rd2.committed_entries.empty());
-  const raftpb::Message* app = nullptr;
-  for (const auto& m : rd1.messages) {
-    if (m.type() == raftpb::MSG_APP && m.to() == f) app = &m;
-  }
-  ASSERT_NE(app, nullptr);
-  ASSERT_TRUE(net.node(f).Step(*app).ok());
-  Ready frd = net.node(f).GetReady();
-  ASSERT_TRUE(net.storage(f).Append(frd.entries).ok());
-  if (frd.hard_state) net.storage(f).SetHardState(*frd.hard_state);
-  const raftpb::Message* ack = Find(frd.messages_after_persist, raftpb::MSG_APP_RESP);
-  ASSERT_NE(ack, nullptr);
-  net.node(f).Advance();
+  const std::optional<raftpb::Message> ack = PersistAndAck(net, f, rd1);
+  ASSERT_TRUE(ack.has_value());
   ASSERT_TRUE(l.Step(*ack).ok());
   ASSERT_EQ(l.log().committed(), x);
   EXPECT_FALSE(l.HasReady());  // rd2 is still outstanding

@@ -400,28 +400,17 @@ class Transport::Impl {
       SendOne(raftpb::Message(m));
       return;
     }
-    if (shared_->stopped) return;
-    auto it = peers_.find(m.to());
-    if (it == peers_.end()) {
-      ++shared_->stats.dropped;
-      return;
-    }
-    it->second.link->Enqueue(Frame(kMessageTag, m));
+    if (const Peer* peer = Destination(m.to())) peer->link->Enqueue(Frame(kMessageTag, m));
   }
   void SendOne(raftpb::Message&& m) {
     if (m.type() != raftpb::MSG_SNAP) {
       SendOne(static_cast<const raftpb::Message&>(m));
       return;
     }
-    if (shared_->stopped) return;
-    auto it = peers_.find(m.to());
-    if (it == peers_.end()) {
-      ++shared_->stats.dropped;
-      return;
-    }
     const uint64_t to = m.to();
-    std::make_shared<SnapshotSender>(shared_, to, it->second.host, it->second.port, std::move(m))
-        ->Start();
+    if (const Peer* peer = Destination(to)) {
+      std::make_shared<SnapshotSender>(shared_, to, peer->host, peer->port, std::move(m))->Start();
+    }
   }
 
   struct Peer {
@@ -429,6 +418,17 @@ class Transport::Impl {
     uint16_t port;
     std::shared_ptr<PeerLink> link;
   };
+  // The peer a message goes to; nullptr (the message counted as dropped) when the transport is
+  // stopped or the peer unknown.
+  const Peer* Destination(uint64_t to) {
+    if (shared_->stopped) return nullptr;
+    auto it = peers_.find(to);
+    if (it == peers_.end()) {
+      ++shared_->stats.dropped;
+      return nullptr;
+    }
+    return &it->second;
+  }
 
   void Accept() {
     acceptor_.async_accept(

@@ -216,14 +216,22 @@ TEST(ClusterTest, EveryMemberHashesTheSameStateAtTheSameRevision) {
   pb::Envelope hash;
   hash.mutable_hash_kv()->set_revision(revision);
   std::vector<pb::HashKVResponse> hashes(cluster.size());
+  std::string waiting_for;  // what the last attempt was missing, for the failure message
   ASSERT_TRUE(Eventually([&] {
     for (int i = 0; i < cluster.size(); ++i) {
       auto r = c.CallEndpoint(cluster.client(i), hash);
-      if (!r.ok() || !StatusOf(*r).ok()) return false;  // not there yet: FUTURE_REVISION
+      if (!r.ok() || !StatusOf(*r).ok()) {  // not there yet: FUTURE_REVISION
+        auto status = cluster.Status(i);
+        waiting_for =
+            "member " + std::to_string(i) + ": " + (r.ok() ? StatusOf(*r) : r.status()).ToString() +
+            "; its status: " + (status ? status->ShortDebugString() : std::string("unanswered"));
+        return false;
+      }
       hashes[i] = r->hash_kv_response();
     }
     return true;
-  }));
+  })) << "revision "
+      << revision << ", follower restarted: member " << follower << "; " << waiting_for;
   for (int i = 0; i < cluster.size(); ++i) {
     EXPECT_EQ(hashes[i].compact_revision(), 120) << "member " << i;
     EXPECT_EQ(hashes[i].hash(), hashes[0].hash()) << "member " << i;

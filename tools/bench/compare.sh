@@ -107,7 +107,7 @@ port_free() { ! ss -Htan 2>/dev/null | awk '{print $4}' | grep -q ":$1\$"; }
 free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 20000))
+    p=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768 and up): see FreePort
     port_free "$p" && port_free $((p + 1)) && port_free $((p + 2)) && { echo "$p"; return; }
   done
 }

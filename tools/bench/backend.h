@@ -1,7 +1,8 @@
 // Backend: what a pharos-bench workload needs from a cluster, so that the same workload code runs
 // against Pharos (through the SDK) and against etcd (through its gRPC API). Every call blocks and
 // names one of the backend's connections (`conn`, taken modulo connections()), so N client
-// threads share M connections the same way on both systems.
+// threads share M connections the same way on both systems. The calls the full-speed loops make
+// also come in an asynchronous form, so N clients need no N threads.
 //
 // Thread rules: every method may be called from any thread at once; a stream (KeepAliveStream)
 // is used by one thread at a time. Watch callbacks run on the backend's own threads.
@@ -39,6 +40,14 @@ class KeepAliveStream {
   virtual ~KeepAliveStream() = default;
   // One keepalive round trip for lease `id`.
   virtual Status KeepAlive(int64_t id) = 0;
+};
+
+// The asynchronous form: one keepalive in flight at a time, its `done` run on the backend's
+// threads (from where the next may start).
+class AsyncKeepAliveStream {
+ public:
+  virtual ~AsyncKeepAliveStream() = default;
+  virtual void KeepAlive(int64_t id, std::function<void(Status)> done) = 0;
 };
 
 class WatchSet {
@@ -82,6 +91,12 @@ class Backend {
 
   virtual Status Put(int conn, const std::string& key, const std::string& value) = 0;
   virtual Status Get(int conn, const std::string& key, bool serializable) = 0;
+  // The same without blocking: `done` runs once, on one of the backend's threads, and may start
+  // the next call from there. For the full-speed closed loops (RunLoopAsync).
+  virtual void PutAsync(int conn, const std::string& key, const std::string& value,
+                        std::function<void(Status)> done) = 0;
+  virtual void GetAsync(int conn, const std::string& key, bool serializable,
+                        std::function<void(Status)> done) = 0;
   // The key's mod revision (0 when absent), read linearizably.
   virtual Result<int64_t> ModRevision(int conn, const std::string& key) = 0;
   // One txn: if key's mod revision == expected, put value; else read the key.
@@ -92,6 +107,7 @@ class Backend {
   virtual Result<int64_t> GrantLease(int conn, int64_t ttl_seconds) = 0;
   virtual Status RevokeLease(int conn, int64_t id) = 0;
   virtual Result<std::unique_ptr<KeepAliveStream>> OpenKeepAlive(int conn) = 0;
+  virtual Result<std::unique_ptr<AsyncKeepAliveStream>> OpenAsyncKeepAlive(int conn) = 0;
 
   // `count` watchers on `prefix`, spread over the connections; `on_events(watcher, values)` for
   // every watch response that carries events.

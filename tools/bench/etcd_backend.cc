@@ -3,6 +3,7 @@
 #include <atomic>
 #include <thread>
 
+#include "tools/bench/etcd_async.h"
 #include "tools/bench/etcd_conn.h"
 #include "tools/bench/etcd_registry.h"
 #include "tools/bench/etcd_watch_stream.h"
@@ -45,6 +46,7 @@ class EtcdBackend : public Backend {
     }
     for (int i = 0; i < std::max(1, options.connections); ++i) {
       conns_.push_back(std::make_unique<Conn>(leader));
+      queues_.push_back(std::make_unique<CompletionThread>());
     }
   }
 
@@ -66,6 +68,32 @@ class EtcdBackend : public Backend {
     epb::RangeResponse resp;
     auto ctx = Context(options_.timeout);
     return FromGrpc(C(conn).kv->Range(ctx.get(), req, &resp));
+  }
+
+  void PutAsync(int conn, const std::string& key, const std::string& value,
+                std::function<void(Status)> done) override {
+    epb::PutRequest req;
+    req.set_key(key);
+    req.set_value(value);
+    UnaryCall<epb::PutResponse>::Begin(
+        Queue(conn), options_.timeout,
+        [&](grpc::ClientContext* ctx, grpc::CompletionQueue* q) {
+          return C(conn).kv->PrepareAsyncPut(ctx, req, q);
+        },
+        std::move(done));
+  }
+
+  void GetAsync(int conn, const std::string& key, bool serializable,
+                std::function<void(Status)> done) override {
+    epb::RangeRequest req;
+    req.set_key(key);
+    req.set_serializable(serializable);
+    UnaryCall<epb::RangeResponse>::Begin(
+        Queue(conn), options_.timeout,
+        [&](grpc::ClientContext* ctx, grpc::CompletionQueue* q) {
+          return C(conn).kv->PrepareAsyncRange(ctx, req, q);
+        },
+        std::move(done));
   }
 
   Result<int64_t> ModRevision(int conn, const std::string& key) override {
@@ -122,6 +150,12 @@ class EtcdBackend : public Backend {
 
   Result<std::unique_ptr<KeepAliveStream>> OpenKeepAlive(int conn) override {
     return std::unique_ptr<KeepAliveStream>(std::make_unique<EtcdKeepAlive>(C(conn)));
+  }
+
+  Result<std::unique_ptr<AsyncKeepAliveStream>> OpenAsyncKeepAlive(int conn) override {
+    auto stream = std::make_unique<EtcdAsyncKeepAlive>(C(conn), Queue(conn));
+    if (!stream->open()) return Status::Unavailable("etcd: keepalive stream not opened");
+    return std::unique_ptr<AsyncKeepAliveStream>(std::move(stream));
   }
 
   Result<std::unique_ptr<WatchSet>> Watch(
@@ -196,6 +230,7 @@ class EtcdBackend : public Backend {
 
  private:
   Conn& C(int conn) { return *conns_[conn % conns_.size()]; }
+  grpc::CompletionQueue* Queue(int conn) { return queues_[conn % queues_.size()]->queue(); }
   std::vector<Conn*> Conns() {
     std::vector<Conn*> out;
     for (auto& c : conns_) out.push_back(c.get());
@@ -208,6 +243,9 @@ class EtcdBackend : public Backend {
   BackendOptions options_;
   std::vector<std::unique_ptr<Conn>> members_;  // one per endpoint, for status and failover
   std::vector<std::unique_ptr<Conn>> conns_;    // the M connections, to the leader
+  // The asynchronous calls' completions, one queue and thread per connection; after conns_ so
+  // that they are drained before the connections go.
+  std::vector<std::unique_ptr<CompletionThread>> queues_;
   std::atomic<size_t> anywhere_{0};
 };
 

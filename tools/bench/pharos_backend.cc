@@ -31,6 +31,29 @@ class PharosKeepAlive : public KeepAliveStream {
   std::chrono::milliseconds timeout_;
 };
 
+class PharosAsyncKeepAlive : public AsyncKeepAliveStream {
+ public:
+  PharosAsyncKeepAlive(client::Client& client, std::chrono::milliseconds timeout)
+      : client_(client), timeout_(timeout) {}
+
+  void KeepAlive(int64_t id, std::function<void(Status)> done) override {
+    pb::Envelope req;
+    req.mutable_lease_keep_alive()->set_id(id);
+    client_.CallAsync(std::move(req), CallOptions{.timeout = timeout_},
+                      [done = std::move(done)](Result<pb::Envelope> r) {
+                        if (!r.ok()) return done(r.status());
+                        if (r->lease_keep_alive_response().ttl() <= 0) {
+                          return done(Status::NotFound("lease expired"));
+                        }
+                        done(Status::Ok());
+                      });
+  }
+
+ private:
+  client::Client& client_;
+  std::chrono::milliseconds timeout_;
+};
+
 class PharosWatchSet : public WatchSet {
  public:
   ~PharosWatchSet() override { watchers_.clear(); }
@@ -117,6 +140,22 @@ class PharosBackend : public Backend {
     return Client(conn).Call(std::move(req)).status();
   }
 
+  void PutAsync(int conn, const std::string& key, const std::string& value,
+                std::function<void(Status)> done) override {
+    pb::Envelope req;
+    req.mutable_put()->set_key(key);
+    req.mutable_put()->set_value(value);
+    Client(conn).CallAsync(std::move(req), {}, StatusOnly(std::move(done)));
+  }
+
+  void GetAsync(int conn, const std::string& key, bool serializable,
+                std::function<void(Status)> done) override {
+    pb::Envelope req;
+    req.mutable_range()->set_key(key);
+    req.mutable_range()->set_serializable(serializable);
+    Client(conn).CallAsync(std::move(req), {}, StatusOnly(std::move(done)));
+  }
+
   Result<int64_t> ModRevision(int conn, const std::string& key) override {
     pb::Envelope req;
     req.mutable_range()->set_key(key);
@@ -169,6 +208,11 @@ class PharosBackend : public Backend {
   Result<std::unique_ptr<KeepAliveStream>> OpenKeepAlive(int conn) override {
     return std::unique_ptr<KeepAliveStream>(
         std::make_unique<PharosKeepAlive>(Client(conn), options_.timeout));
+  }
+
+  Result<std::unique_ptr<AsyncKeepAliveStream>> OpenAsyncKeepAlive(int conn) override {
+    return std::unique_ptr<AsyncKeepAliveStream>(
+        std::make_unique<PharosAsyncKeepAlive>(Client(conn), options_.timeout));
   }
 
   Result<std::unique_ptr<WatchSet>> Watch(
@@ -245,6 +289,9 @@ class PharosBackend : public Backend {
   }
 
  private:
+  static client::Client::Callback StatusOnly(std::function<void(Status)> done) {
+    return [done = std::move(done)](Result<pb::Envelope> r) { done(r.status()); };
+  }
   client::Client& Client(int conn) { return *clients_[conn % clients_.size()]; }
 
   BackendOptions options_;

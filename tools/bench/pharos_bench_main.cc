@@ -109,7 +109,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"put", "get", "mixed", "txn", "watch", "lease", "registry", "failover",
                              "fsync-probe", "rtt-probe"}))
       ->capture_default_str();
-  app.add_option("--clients", o.clients, "client threads")->capture_default_str();
+  app.add_option("--clients", o.clients,
+                 "clients, each with one operation in flight (a thread each with --rate)")
+      ->capture_default_str();
   app.add_option("--connections", connections, "connections they share (default: --clients)");
   app.add_option("--rate", o.rate,
                  "operations (registry: changes) per second in all; 0: as fast as possible")

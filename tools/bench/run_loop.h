@@ -3,8 +3,15 @@
 // with a fixed rate, operation i is due at start + i/rate and its latency counts from then, so a
 // stalled server is charged for every request it delayed (no coordinated omission).
 //
-// Thread rules: RunLoop blocks and runs its own threads; each thread builds its own Op from the
-// factory, so per-client state in an Op needs no lock.
+// RunLoopAsync is the same closed loop without a thread per client: each client has one
+// operation in flight and starts the next from the completion of the last, on the backend's
+// threads. A client thread that sleeps in a blocking call and is woken for every answer costs
+// the load generator two context switches per operation; on a small machine that is CPU taken
+// from the servers being measured, and it is taken from both systems alike.
+//
+// Thread rules: RunLoop and RunLoopAsync block until the run ends; RunLoop runs its own threads.
+// Each client builds its own Op from the factory, and its operations never overlap, so
+// per-client state in an Op needs no lock.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +40,17 @@ struct LoopResult {
 // operations were taken, at `rate` operations per second in all (0: as fast as possible).
 LoopResult RunLoop(const WorkloadOptions& o, int64_t total, bool use_duration, double rate,
                    const OpFactory& factory);
+
+// One asynchronous operation: it must call `done` exactly once, on any thread, possibly before
+// it returns.
+using AsyncDone = std::function<void(Status)>;
+using AsyncOp = std::function<void(int64_t seq, AsyncDone done)>;
+using AsyncOpFactory = std::function<AsyncOp(int client)>;
+
+// As RunLoop at full speed (no rate): `o.clients` operations in flight until the duration passes
+// or `total` operations were taken.
+LoopResult RunLoopAsync(const WorkloadOptions& o, int64_t total, bool use_duration,
+                        const AsyncOpFactory& factory);
 
 // Now on the steady clock, in nanoseconds: the time base of every latency the workloads record.
 int64_t NowNanos();

@@ -716,6 +716,12 @@ void Node::SendTimeoutNow(uint64_t to) {
 }
 
 Status Node::Propose(std::string data) {
+  std::vector<std::string> one;
+  one.push_back(std::move(data));
+  return ProposeBatch(std::move(one));
+}
+
+Status Node::ProposeBatch(std::vector<std::string> data) {
   if (role_ != Role::kLeader) {
     return Status(StatusCode::kNotLeader, "not the leader (leader: " + std::to_string(lead_) + ")");
   }
@@ -723,9 +729,10 @@ Status Node::Propose(std::string data) {
   if (!IsVoter(membership_.current(), config_.id)) {
     return Status::Unavailable("this leader is being removed from the cluster");
   }
-  Entry e;
-  e.set_data(std::move(data));
-  AppendEntries({std::move(e)});
+  if (data.empty()) return Status::Ok();
+  std::vector<Entry> entries(data.size());
+  for (size_t i = 0; i < data.size(); ++i) entries[i].set_data(std::move(data[i]));
+  AppendEntries(std::move(entries));
   BcastAppend();
   return Status::Ok();
 }

@@ -57,6 +57,9 @@ class Node {
   // Leader only: append `data` as a normal entry. kNotLeader elsewhere, kUnavailable while a
   // leadership transfer is in progress.
   Status Propose(std::string data);
+  // The same for several entries at once, appended in order and sent to each follower in one
+  // message rather than one message per entry. All are taken or all refused.
+  Status ProposeBatch(std::vector<std::string> data);
   // Proposes `data` here if this node leads, else forwards it to the leader (MSG_PROP), for
   // internal proposals a follower must make (a member publishing its client address). No
   // outcome comes back: the proposer watches for the entry to be applied, and retries.

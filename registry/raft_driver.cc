@@ -297,14 +297,42 @@ void RaftDriver::RearmCompaction() {
 
 uint64_t RaftDriver::Propose(std::string data, Done refused) {
   const uint64_t ticket = ++next_ticket_;
-  RunOnRaftThread([this, ticket, data = std::move(data), refused = std::move(refused)]() mutable {
-    Status s = node_->Propose(std::move(data));
-    seen_ticket_ = ticket;
-    // Before Pump, which may tell the owner of a change with this ticket seen.
-    if (!s.ok() && refused) ToOwner([refused = std::move(refused), s] { refused(s); });
-    Pump();
-  });
+  {
+    std::lock_guard<std::mutex> lock(proposals_mu_);
+    waiting_proposals_.push_back({ticket, std::move(data), std::move(refused)});
+    if (proposals_posted_) return ticket;
+    proposals_posted_ = true;
+  }
+  RunOnRaftThread([this] { ProposeWaiting(); });
   return ticket;
+}
+
+void RaftDriver::ProposeWaiting() {
+  std::vector<WaitingProposal> batch;
+  {
+    std::lock_guard<std::mutex> lock(proposals_mu_);
+    batch.swap(waiting_proposals_);
+    proposals_posted_ = false;
+  }
+  if (batch.empty()) return;
+  std::vector<std::string> data;
+  data.reserve(batch.size());
+  for (WaitingProposal& p : batch) data.push_back(std::move(p.data));
+  Status s = node_->ProposeBatch(std::move(data));
+  seen_ticket_ = batch.back().ticket;
+  // Before Pump, which may tell the owner of a change with these tickets seen.
+  if (!s.ok()) {
+    std::vector<Done> refused;
+    for (WaitingProposal& p : batch) {
+      if (p.refused) refused.push_back(std::move(p.refused));
+    }
+    if (!refused.empty()) {
+      ToOwner([refused = std::move(refused), s] {
+        for (const Done& r : refused) r(s);
+      });
+    }
+  }
+  Pump();
 }
 
 void RaftDriver::ProposeOrForward(std::string data) {

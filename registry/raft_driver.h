@@ -93,6 +93,9 @@ class RaftDriver {
   // Proposes `data`. `refused` (may be empty) runs only if the core refuses it (NOT_LEADER, say):
   // a proposal taken costs no answer, so the hot path wakes the owner's thread only once, when
   // the entry is applied. Returns the proposal's ticket: 1, 2, 3... in the order of the calls.
+  // Proposals made while earlier ones wait for the raft thread join them there and reach the
+  // core together, as one append and one message to each follower; so a proposal may reach the
+  // core ahead of a call below made before it, never behind one made after it.
   // Completions of the calls below run on the owner's thread in the order of the calls.
   uint64_t Propose(std::string data, Done refused);
   // As Propose; a follower forwards it to the leader. Nobody hears the outcome.
@@ -153,6 +156,17 @@ class RaftDriver {
   raft::SoftState told_soft_;  // what the owner was last told
   uint64_t told_term_ = 0;
   uint64_t seen_ticket_ = 0;  // the last proposal that reached the core
+
+  // Proposals waiting for the raft thread, and whether it has been asked to take them.
+  struct WaitingProposal {
+    uint64_t ticket = 0;
+    std::string data;
+    Done refused;
+  };
+  void ProposeWaiting();
+  std::mutex proposals_mu_;
+  std::vector<WaitingProposal> waiting_proposals_;  // guarded by proposals_mu_
+  bool proposals_posted_ = false;                   // guarded by proposals_mu_
 
   // Owner's thread only.
   bool stopping_ = false;

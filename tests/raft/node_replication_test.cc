@@ -1,6 +1,10 @@
 // Log replication (Raft §5.3, §5.4.2, and etcd's pipelining/backtracking refinements).
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+#include <vector>
+
 #include "tests/raft/node_test_util.h"
 
 namespace pharos::raft::testing {
@@ -29,6 +33,33 @@ TEST(ReplicationTest, ProposalsReachEveryNodeInOrder_5_3) {
     EXPECT_EQ(net.applied(id).back(), "w19");
   }
   EXPECT_FALSE(net.node(leader == 1 ? 2 : 1).Propose("x").ok());  // followers do not propose
+}
+
+TEST(ReplicationTest, ABatchOfProposalsGoesToEachFollowerInOneMessage) {
+  TestNetwork net({1, 2, 3});
+  const uint64_t leader = net.ElectLeader();
+  net.Settle();
+  std::map<uint64_t, std::vector<int>> entries_per_message;
+  net.Observe([&](const raftpb::Message& m) {
+    if (m.type() == raftpb::MSG_APP && m.entries_size() > 0) {
+      entries_per_message[m.to()].push_back(m.entries_size());
+    }
+  });
+  ASSERT_TRUE(net.node(leader).ProposeBatch({"a", "b", "c"}).ok());
+  net.Settle();
+  net.Tick(leader, 5);  // a heartbeat carries the final commit index to the followers
+  EXPECT_EQ(entries_per_message.size(), 2u);
+  for (const auto& [to, sizes] : entries_per_message) {
+    EXPECT_EQ(sizes, std::vector<int>{3}) << "to node " << to;
+  }
+  for (uint64_t id : {1, 2, 3}) {
+    EXPECT_EQ(net.applied(id), (std::vector<std::string>{"a", "b", "c"})) << "node " << id;
+  }
+  // Refused whole where a single proposal would be.
+  const uint64_t follower = leader == 1 ? 2 : 1;
+  const uint64_t last = net.node(follower).log().LastIndex();
+  EXPECT_EQ(net.node(follower).ProposeBatch({"x", "y"}).code(), StatusCode::kNotLeader);
+  EXPECT_EQ(net.node(follower).log().LastIndex(), last);
 }
 
 TEST(ReplicationTest, StaleAppendEntriesTruncateNothing_5_3) {

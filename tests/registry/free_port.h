@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <random>
 
 #include "common/asio.h"
@@ -13,11 +14,19 @@ inline uint16_t FreePort(const char* host = "127.0.0.1") {
   // A port from that range, once the server on it stops, can become the source port of some
   // client connection, and a member restarted on it then cannot listen ("Address already in
   // use"): process tests that restart members failed that way.
-  thread_local std::mt19937 rng(std::random_device{}());
+  //
+  // Handed out in turn from a random start, never twice in one process: a port is free when it
+  // is checked, not when its server binds it, and random picks gave one cluster the same port
+  // for two members ("--initial-cluster names 'n3' or address ... twice"). Two test processes
+  // running at once start at random places in the range, far apart but for bad luck.
+  constexpr uint32_t kFirst = 20000, kCount = 12000;  // [20000, 32000)
+  static std::mutex mu;
+  static uint32_t next = std::random_device{}() % kCount;
+  std::lock_guard<std::mutex> lock(mu);
   boost::asio::io_context io;
   const auto address = boost::asio::ip::make_address(host);
-  for (int attempt = 0; attempt < 1000; ++attempt) {
-    const auto port = static_cast<uint16_t>(20000 + rng() % 12000);  // [20000, 32000)
+  for (uint32_t attempt = 0; attempt < kCount; ++attempt) {
+    const auto port = static_cast<uint16_t>(kFirst + next++ % kCount);
     boost::system::error_code ec;
     boost::asio::ip::tcp::acceptor probe(io);
     probe.open(address.is_v4() ? boost::asio::ip::tcp::v4() : boost::asio::ip::tcp::v6(), ec);

@@ -131,6 +131,8 @@ start_pharos_member() {  # index (1-based), state
 
 # --- etcd --------------------------------------------------------------------------------------
 e_base=$(free_port)
+# Nothing listens on Pharos's ports yet, so free_port may offer them again: not these.
+while ((e_base > p_base - 3 && e_base < p_base + 3)); do e_base=$(free_port); done
 e_hosts=(127.0.0.21 127.0.0.22 127.0.0.23)
 e_eps=$(printf '%s:'"$e_base"',' "${e_hosts[@]}"); e_eps=${e_eps%,}
 e_cluster=""

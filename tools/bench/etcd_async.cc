@@ -23,6 +23,7 @@ EtcdAsyncKeepAlive::EtcdAsyncKeepAlive(Conn& conn, grpc::CompletionQueue* queue)
   read_.next = [this](bool ok) { ReadBack(ok); };
   stream_ = conn.lease->AsyncLeaseKeepAlive(&context_, queue, &started_);
   open_ = started.get_future().get();
+  started_.next = nullptr;  // it held `started`, which goes now; the start completes only once
 }
 
 EtcdAsyncKeepAlive::~EtcdAsyncKeepAlive() {

@@ -1,6 +1,6 @@
 // RunLoopAsync: every operation number taken once, one operation in flight per client, errors
 // counted, the duration honoured, and operations that complete inline run in a loop rather than
-// a recursion.
+// a recursion. RunClosedLoop with a rate, and Await.
 #include "tools/bench/run_loop.h"
 
 #include <gtest/gtest.h>
@@ -142,6 +142,46 @@ TEST(RunLoopAsyncTest, ADurationRunStopsWhenItsTimeIsUp) {
   EXPECT_GE(r.seconds, 0.3);
   // Each client stops at the first operation it would start after the end; none runs for long.
   EXPECT_LT(r.seconds, 5.0);
+}
+
+TEST(RunClosedLoopTest, WithARateEachClientThreadWaitsForItsOperation) {
+  Completer completer;
+  WorkloadOptions o = Clients(4);
+  o.rate = 2000;
+  std::atomic<int> in_flight{0}, most_in_flight{0};
+  const LoopResult r = RunClosedLoop(o, 200, false, [&](int) -> AsyncOp {
+    return [&](int64_t seq, AsyncDone done) {
+      const int now = in_flight.fetch_add(1) + 1;
+      int seen = most_in_flight.load();
+      while (now > seen && !most_in_flight.compare_exchange_weak(seen, now)) {
+      }
+      completer.Complete(
+          [&, done = std::move(done)](Status s) {
+            in_flight.fetch_sub(1);
+            done(s);
+          },
+          seq == 7 ? Status::Unavailable("seven") : Status::Ok());
+    };
+  });
+  EXPECT_EQ(r.ok, 199);
+  EXPECT_EQ(r.errors, 1);
+  EXPECT_NE(r.first_error.find("seven"), std::string::npos) << r.first_error;
+  // A thread per client, each blocked on its own operation: never more in flight than clients.
+  EXPECT_LE(most_in_flight.load(), 4);
+  // 200 operations due over 0.1 s at 2,000/s: the rate was kept, not run flat out.
+  EXPECT_GE(r.seconds, 0.09);
+}
+
+TEST(AwaitTest, ReturnsTheOutcomeGivenOnAnotherThread) {
+  Completer completer;
+  EXPECT_TRUE(
+      Await([&](AsyncDone done) { completer.Complete(std::move(done), Status::Ok()); }).ok());
+  const Status s =
+      Await([&](AsyncDone done) { completer.Complete(std::move(done), Status::NotFound("gone")); });
+  EXPECT_EQ(s.code(), StatusCode::kNotFound);
+  // And one given before the start returned.
+  EXPECT_EQ(Await([](AsyncDone done) { done(Status::Unavailable("at once")); }).code(),
+            StatusCode::kUnavailable);
 }
 
 }  // namespace

@@ -1,11 +1,12 @@
 // Backend: what a pharos-bench workload needs from a cluster, so that the same workload code runs
 // against Pharos (through the SDK) and against etcd (through its gRPC API). Every call blocks and
-// names one of the backend's connections (`conn`, taken modulo connections()), so N client
-// threads share M connections the same way on both systems. The calls the full-speed loops make
-// also come in an asynchronous form, so N clients need no N threads.
+// names one of the backend's connections (`conn`, taken modulo connections()), so N clients
+// share M connections the same way on both systems. The calls the closed loops make (put, get,
+// keepalive) are asynchronous only, so N clients need no N threads; a loop with a thread per
+// client waits for each (Await, run_loop.h).
 //
-// Thread rules: every method may be called from any thread at once; a stream (KeepAliveStream)
-// is used by one thread at a time. Watch callbacks run on the backend's own threads.
+// Thread rules: every method may be called from any thread at once; a keepalive stream has one
+// keepalive in flight at a time. Watch callbacks run on the backend's own threads.
 #pragma once
 
 #include <chrono>
@@ -35,15 +36,8 @@ struct CasOutcome {
   int64_t mod_revision = 0;
 };
 
-class KeepAliveStream {
- public:
-  virtual ~KeepAliveStream() = default;
-  // One keepalive round trip for lease `id`.
-  virtual Status KeepAlive(int64_t id) = 0;
-};
-
-// The asynchronous form: one keepalive in flight at a time, its `done` run on the backend's
-// threads (from where the next may start).
+// One keepalive round trip for lease `id` at a time, its `done` run on the backend's threads
+// (from where the next may start).
 class AsyncKeepAliveStream {
  public:
   virtual ~AsyncKeepAliveStream() = default;
@@ -89,10 +83,7 @@ class Backend {
   virtual ~Backend() = default;
   virtual int connections() const = 0;
 
-  virtual Status Put(int conn, const std::string& key, const std::string& value) = 0;
-  virtual Status Get(int conn, const std::string& key, bool serializable) = 0;
-  // The same without blocking: `done` runs once, on one of the backend's threads, and may start
-  // the next call from there. For the full-speed closed loops (RunLoopAsync).
+  // `done` runs once, on one of the backend's threads, and may start the next call from there.
   virtual void PutAsync(int conn, const std::string& key, const std::string& value,
                         std::function<void(Status)> done) = 0;
   virtual void GetAsync(int conn, const std::string& key, bool serializable,
@@ -106,7 +97,6 @@ class Backend {
 
   virtual Result<int64_t> GrantLease(int conn, int64_t ttl_seconds) = 0;
   virtual Status RevokeLease(int conn, int64_t id) = 0;
-  virtual Result<std::unique_ptr<KeepAliveStream>> OpenKeepAlive(int conn) = 0;
   virtual Result<std::unique_ptr<AsyncKeepAliveStream>> OpenAsyncKeepAlive(int conn) = 0;
 
   // `count` watchers on `prefix`, spread over the connections; `on_events(watcher, values)` for

@@ -52,24 +52,6 @@ class EtcdBackend : public Backend {
 
   int connections() const override { return static_cast<int>(conns_.size()); }
 
-  Status Put(int conn, const std::string& key, const std::string& value) override {
-    epb::PutRequest req;
-    req.set_key(key);
-    req.set_value(value);
-    epb::PutResponse resp;
-    auto ctx = Context(options_.timeout);
-    return FromGrpc(C(conn).kv->Put(ctx.get(), req, &resp));
-  }
-
-  Status Get(int conn, const std::string& key, bool serializable) override {
-    epb::RangeRequest req;
-    req.set_key(key);
-    req.set_serializable(serializable);
-    epb::RangeResponse resp;
-    auto ctx = Context(options_.timeout);
-    return FromGrpc(C(conn).kv->Range(ctx.get(), req, &resp));
-  }
-
   void PutAsync(int conn, const std::string& key, const std::string& value,
                 std::function<void(Status)> done) override {
     epb::PutRequest req;
@@ -146,10 +128,6 @@ class EtcdBackend : public Backend {
     epb::LeaseRevokeResponse resp;
     auto ctx = Context(options_.timeout);
     return FromGrpc(C(conn).lease->LeaseRevoke(ctx.get(), req, &resp));
-  }
-
-  Result<std::unique_ptr<KeepAliveStream>> OpenKeepAlive(int conn) override {
-    return std::unique_ptr<KeepAliveStream>(std::make_unique<EtcdKeepAlive>(C(conn)));
   }
 
   Result<std::unique_ptr<AsyncKeepAliveStream>> OpenAsyncKeepAlive(int conn) override {

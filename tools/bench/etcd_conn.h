@@ -34,12 +34,14 @@ Status FromGrpc(const grpc::Status& s);
 std::unique_ptr<grpc::ClientContext> ContextWithin(std::chrono::milliseconds timeout);
 
 // One LeaseKeepAlive stream; each KeepAlive is one round trip on it.
-class EtcdKeepAlive : public KeepAliveStream {
+class EtcdKeepAlive {
  public:
   explicit EtcdKeepAlive(Conn& conn);
-  ~EtcdKeepAlive() override;
+  ~EtcdKeepAlive();
+  EtcdKeepAlive(const EtcdKeepAlive&) = delete;
+  EtcdKeepAlive& operator=(const EtcdKeepAlive&) = delete;
 
-  Status KeepAlive(int64_t id) override;
+  Status KeepAlive(int64_t id);
 
  private:
   grpc::ClientContext ctx_;

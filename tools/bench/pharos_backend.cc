@@ -12,25 +12,6 @@ namespace {
 
 using client::CallOptions;
 
-class PharosKeepAlive : public KeepAliveStream {
- public:
-  PharosKeepAlive(client::Client& client, std::chrono::milliseconds timeout)
-      : client_(client), timeout_(timeout) {}
-
-  Status KeepAlive(int64_t id) override {
-    pb::Envelope req;
-    req.mutable_lease_keep_alive()->set_id(id);
-    auto r = client_.Call(std::move(req), CallOptions{.timeout = timeout_});
-    if (!r.ok()) return r.status();
-    if (r->lease_keep_alive_response().ttl() <= 0) return Status::NotFound("lease expired");
-    return Status::Ok();
-  }
-
- private:
-  client::Client& client_;
-  std::chrono::milliseconds timeout_;
-};
-
 class PharosAsyncKeepAlive : public AsyncKeepAliveStream {
  public:
   PharosAsyncKeepAlive(client::Client& client, std::chrono::milliseconds timeout)
@@ -126,20 +107,6 @@ class PharosBackend : public Backend {
 
   int connections() const override { return static_cast<int>(clients_.size()); }
 
-  Status Put(int conn, const std::string& key, const std::string& value) override {
-    pb::Envelope req;
-    req.mutable_put()->set_key(key);
-    req.mutable_put()->set_value(value);
-    return Client(conn).Call(std::move(req)).status();
-  }
-
-  Status Get(int conn, const std::string& key, bool serializable) override {
-    pb::Envelope req;
-    req.mutable_range()->set_key(key);
-    req.mutable_range()->set_serializable(serializable);
-    return Client(conn).Call(std::move(req)).status();
-  }
-
   void PutAsync(int conn, const std::string& key, const std::string& value,
                 std::function<void(Status)> done) override {
     pb::Envelope req;
@@ -203,11 +170,6 @@ class PharosBackend : public Backend {
     pb::Envelope req;
     req.mutable_lease_revoke()->set_id(id);
     return Client(conn).Call(std::move(req)).status();
-  }
-
-  Result<std::unique_ptr<KeepAliveStream>> OpenKeepAlive(int conn) override {
-    return std::unique_ptr<KeepAliveStream>(
-        std::make_unique<PharosKeepAlive>(Client(conn), options_.timeout));
   }
 
   Result<std::unique_ptr<AsyncKeepAliveStream>> OpenAsyncKeepAlive(int conn) override {

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -191,6 +192,24 @@ LoopResult RunLoopAsync(const WorkloadOptions& o, int64_t total, bool use_durati
     c->op = nullptr;
   }
   return result;
+}
+
+LoopResult RunClosedLoop(const WorkloadOptions& o, int64_t total, bool use_duration,
+                         const AsyncOpFactory& factory) {
+  if (o.rate <= 0) return RunLoopAsync(o, total, use_duration, factory);
+  return RunLoop(o, total, use_duration, o.rate, [&](int client) -> Op {
+    return [op = factory(client)](int64_t seq) {
+      return Await([&](AsyncDone done) { op(seq, std::move(done)); });
+    };
+  });
+}
+
+Status Await(const std::function<void(AsyncDone)>& start) {
+  // Shared with the completion: it may still be inside set_value when get() returns here.
+  auto outcome = std::make_shared<std::promise<Status>>();
+  std::future<Status> f = outcome->get_future();
+  start([outcome](Status s) { outcome->set_value(std::move(s)); });
+  return f.get();
 }
 
 }  // namespace pharos::bench

@@ -52,6 +52,14 @@ using AsyncOpFactory = std::function<AsyncOp(int client)>;
 LoopResult RunLoopAsync(const WorkloadOptions& o, int64_t total, bool use_duration,
                         const AsyncOpFactory& factory);
 
+// The closed loop for asynchronous operations: at `o.rate` with a thread per client, each waiting
+// for its operation (RunLoop), or at full speed without (RunLoopAsync).
+LoopResult RunClosedLoop(const WorkloadOptions& o, int64_t total, bool use_duration,
+                         const AsyncOpFactory& factory);
+
+// Starts one asynchronous operation and waits for its outcome.
+Status Await(const std::function<void(AsyncDone)>& start);
+
 // Now on the steady clock, in nanoseconds: the time base of every latency the workloads record.
 int64_t NowNanos();
 

@@ -113,7 +113,9 @@ Result<Report> RunWatch(Backend& backend, const WorkloadOptions& o, Report repor
     return [&, c](int64_t i) {
       if (i >= max_ops) return Status::InvalidArgument("past the run's end");
       sent[i].store(NowNanos(), std::memory_order_release);
-      Status s = backend.Put(c, KeyName(prefix, i % 100), values.WithSeq(i));
+      Status s = Await([&](AsyncDone done) {
+        backend.PutAsync(c, KeyName(prefix, i % 100), values.WithSeq(i), std::move(done));
+      });
       if (s.ok()) acked[i].store(NowNanos(), std::memory_order_release);
       return s;
     };
@@ -160,8 +162,7 @@ Result<Report> RunWatch(Backend& backend, const WorkloadOptions& o, Report repor
 }
 
 // Grants `leases` leases, then renews them round robin, each client on a keepalive stream of its
-// own, and reports renewals per second. At full speed the renewals run asynchronously, as the
-// full-speed put and get loops do.
+// own, and reports renewals per second.
 Result<Report> RunLease(Backend& backend, const WorkloadOptions& o, Report report) {
   std::vector<int64_t> ids(o.leases);
   WorkloadOptions grant = o;
@@ -178,28 +179,15 @@ Result<Report> RunLease(Backend& backend, const WorkloadOptions& o, Report repor
     return Status::Unavailable("lease: " + std::to_string(granted.errors) +
                                " grants failed: " + granted.first_error);
   }
-  LoopResult loop;
-  if (o.rate > 0) {
-    loop = RunLoop(o, o.total, o.duration_s > 0, o.rate, [&](int c) -> Op {
-      auto stream = backend.OpenKeepAlive(c);
-      auto holder = std::make_shared<std::unique_ptr<KeepAliveStream>>(
-          stream.ok() ? std::move(*stream) : nullptr);
-      return [&, holder](int64_t i) {
-        if (!*holder) return Status::Unavailable("no keepalive stream");
-        return (*holder)->KeepAlive(ids[i % ids.size()]);
-      };
-    });
-  } else {
-    loop = RunLoopAsync(o, o.total, o.duration_s > 0, [&](int c) -> AsyncOp {
-      auto stream = backend.OpenAsyncKeepAlive(c);
-      auto holder = std::make_shared<std::unique_ptr<AsyncKeepAliveStream>>(
-          stream.ok() ? std::move(*stream) : nullptr);
-      return [&, holder](int64_t i, AsyncDone done) {
-        if (!*holder) return done(Status::Unavailable("no keepalive stream"));
-        (*holder)->KeepAlive(ids[i % ids.size()], std::move(done));
-      };
-    });
-  }
+  auto loop = RunClosedLoop(o, o.total, o.duration_s > 0, [&](int c) -> AsyncOp {
+    auto stream = backend.OpenAsyncKeepAlive(c);
+    auto holder = std::make_shared<std::unique_ptr<AsyncKeepAliveStream>>(
+        stream.ok() ? std::move(*stream) : nullptr);
+    return [&, holder](int64_t i, AsyncDone done) {
+      if (!*holder) return done(Status::Unavailable("no keepalive stream"));
+      (*holder)->KeepAlive(ids[i % ids.size()], std::move(done));
+    };
+  });
   Absorb(report, std::move(loop));
   report.extra = {{"leases", static_cast<double>(o.leases)},
                   {"grants_per_second", granted.seconds > 0 ? granted.ok / granted.seconds : 0},
@@ -294,38 +282,18 @@ Result<Report> RunWorkload(Backend& backend, const WorkloadOptions& o) {
   const ValueSource values(o.value_size);
   Result<Report> result = Status::InvalidArgument("unknown workload " + o.workload);
   if (o.workload == "put" || o.workload == "get" || o.workload == "mixed") {
-    // Which key, and whether to read it, for client `c`'s operation `i`.
-    struct Pick {
-      bool read;
-      std::string key;
-    };
-    auto picker = [&](int c) {
+    auto loop = RunClosedLoop(o, o.total, use_duration, [&](int c) -> AsyncOp {
       auto rng = std::make_shared<std::mt19937_64>(c * 7919 + 1);
-      return [&, rng](int64_t i) {
+      return [&, c, rng](int64_t i, AsyncDone done) {
         bool read = o.workload == "get";
         if (o.workload == "mixed") read = ((*rng)() % 10000) < o.read_ratio * 10000;
-        return read ? Pick{true, KeyName(o.prefix, (*rng)() % o.keys)}
-                    : Pick{false, KeyName(o.prefix, i % o.keys)};
+        if (read) {
+          return backend.GetAsync(c, KeyName(o.prefix, (*rng)() % o.keys), o.serializable,
+                                  std::move(done));
+        }
+        backend.PutAsync(c, KeyName(o.prefix, i % o.keys), values.Get(i), std::move(done));
       };
-    };
-    LoopResult loop;
-    if (o.rate > 0) {
-      loop = RunLoop(o, o.total, use_duration, o.rate, [&](int c) -> Op {
-        return [&, c, pick = picker(c)](int64_t i) {
-          const Pick p = pick(i);
-          return p.read ? backend.Get(c, p.key, o.serializable)
-                        : backend.Put(c, p.key, values.Get(i));
-        };
-      });
-    } else {
-      loop = RunLoopAsync(o, o.total, use_duration, [&](int c) -> AsyncOp {
-        return [&, c, pick = picker(c)](int64_t i, AsyncDone done) {
-          const Pick p = pick(i);
-          if (p.read) return backend.GetAsync(c, p.key, o.serializable, std::move(done));
-          backend.PutAsync(c, p.key, values.Get(i), std::move(done));
-        };
-      });
-    }
+    });
     Absorb(report, std::move(loop));
     result = std::move(report);
   } else if (o.workload == "txn") {

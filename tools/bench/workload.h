@@ -4,7 +4,7 @@
 // client sees it) and failover (kill -9 of the leader to the next successful write). Each runs
 // its operations through RunLoop (run_loop.h): with a fixed rate a stalled server is charged
 // for the requests it delayed (no coordinated omission). Put, get, mixed and lease at full speed
-// run through RunLoopAsync instead, without a thread per client.
+// run through RunLoopAsync instead, without a thread per client (RunClosedLoop).
 //
 // Thread rules: RunWorkload blocks and runs its own threads; one call at a time per Backend.
 #pragma once

@@ -2,12 +2,16 @@
 
 namespace pharos {
 
-void AppendFrame(std::string* out, std::string_view payload) {
-  const uint32_t n = static_cast<uint32_t>(payload.size());
+void AppendFrameHeader(std::string* out, size_t payload_bytes) {
+  const uint32_t n = static_cast<uint32_t>(payload_bytes);
   out->push_back(static_cast<char>(n >> 24));
   out->push_back(static_cast<char>(n >> 16));
   out->push_back(static_cast<char>(n >> 8));
   out->push_back(static_cast<char>(n));
+}
+
+void AppendFrame(std::string* out, std::string_view payload) {
+  AppendFrameHeader(out, payload.size());
   out->append(payload);
 }
 

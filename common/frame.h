@@ -19,6 +19,9 @@ inline constexpr size_t kDefaultMaxFrameBytes = 3 * 512 * 1024;
 
 // Appends `payload` as one frame to `out`.
 void AppendFrame(std::string* out, std::string_view payload);
+// Appends the header of a frame whose `payload_bytes` the caller appends next (to serialize a
+// message straight into `out` rather than into a string of its own first).
+void AppendFrameHeader(std::string* out, size_t payload_bytes);
 
 class FrameDecoder {
  public:

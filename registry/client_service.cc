@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <deque>
 #include <map>
 
 #include "common/asio.h"
@@ -88,9 +87,12 @@ class TcpConnection : public Connection, public std::enable_shared_from_this<Tcp
 
   void Send(const pb::Envelope& envelope) override {
     if (!open_) return;
-    std::string frame;
-    AppendFrame(&frame, envelope.SerializeAsString());
-    out_.push_back(std::move(frame));
+    // Serialized straight onto the bytes waiting for the socket: no string, no copy per reply.
+    const size_t bytes = envelope.ByteSizeLong();
+    AppendFrameHeader(&pending_, bytes);
+    const size_t at = pending_.size();
+    pending_.resize(at + bytes);
+    envelope.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(pending_.data() + at));
     // Written at the end of this turn of the event loop, with every other reply made in it: the
     // apply thread hands over a batch's answers at once, and one write then carries them all.
     if (flush_posted_ || writing_) return;
@@ -153,13 +155,12 @@ class TcpConnection : public Connection, public std::enable_shared_from_this<Tcp
   }
 
   void Flush() {
-    if (writing_ || out_.empty() || !open_) return;
+    if (writing_ || pending_.empty() || !open_) return;
     writing_ = true;
+    // The two buffers trade places: replies keep landing in one while the other is written, and
+    // neither is copied or reallocated once both have grown to the connection's usual batch.
     batch_.clear();
-    while (!out_.empty() && batch_.size() < (1 << 20)) {
-      batch_ += std::move(out_.front());
-      out_.pop_front();
-    }
+    batch_.swap(pending_);
     asio::async_write(socket_, asio::buffer(batch_),
                       [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
                         self->writing_ = false;
@@ -179,8 +180,8 @@ class TcpConnection : public Connection, public std::enable_shared_from_this<Tcp
   ClientService::Handler* handler_;
   std::function<void(uint64_t)> on_close_;
   std::array<char, 64 * 1024> buffer_;
-  std::deque<std::string> out_;
-  std::string batch_;
+  std::string pending_;  // framed replies not yet handed to the socket
+  std::string batch_;    // the bytes of the write in flight
   bool writing_ = false;
   bool flush_posted_ = false;
   bool open_ = true;

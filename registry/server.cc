@@ -198,25 +198,18 @@ void Server::Respond(const std::shared_ptr<Connection>& c, pb::Envelope reply, b
   if (!c) return;
   auto it = in_flight_.find({c->id(), reply.id()});
   if (it != in_flight_.end()) {
-    const std::string& code = pb::Code_Name(reply.status().code());
     const InFlight& f = it->second;
     const auto took = Clock::now() - f.started;
-    Metrics::Global()
-        .counter("pharos_client_requests_total", "Client requests by method and result code",
-                 {{"method", f.method}, {"code", code}})
-        .Inc();
-    Metrics::Global()
-        .histogram("pharos_client_request_duration_seconds", "Client request latency by method",
-                   {{"method", f.method}})
-        .Observe(std::chrono::duration<double>(took).count());
+    RequestMetrics::Record(*f.method, reply.status().code(),
+                           std::chrono::duration<double>(took).count());
     const double took_ms = std::chrono::duration<double, std::milli>(took).count();
     if (took >= std::chrono::milliseconds(config_.warning_request_duration_ms)) {
       spdlog::warn("slow request: {} id {} took {:.1f} ms (over {} ms), answered {} trace={}",
-                   f.method, reply.id(), took_ms, config_.warning_request_duration_ms, code,
-                   f.trace_id);
+                   f.method->name, reply.id(), took_ms, config_.warning_request_duration_ms,
+                   pb::Code_Name(reply.status().code()), f.trace_id);
     } else {
-      spdlog::debug("answered {} id {} in {:.3f} ms: {} trace={}", f.method, reply.id(), took_ms,
-                    code, f.trace_id);
+      spdlog::debug("answered {} id {} in {:.3f} ms: {} trace={}", f.method->name, reply.id(),
+                    took_ms, pb::Code_Name(reply.status().code()), f.trace_id);
     }
     in_flight_.erase(it);
   }
@@ -317,31 +310,32 @@ bool Server::CheckLeader(const std::shared_ptr<Connection>& c, const pb::Envelop
 void Server::Handle(std::shared_ptr<Connection> c, pb::Envelope env) {
   std::string trace_id = TraceIdOf(env.traceparent());
   if (env.body_case() != pb::Envelope::BODY_NOT_SET) {
-    const auto* field = pb::Envelope::descriptor()->FindFieldByNumber(env.body_case());
-    const std::string method = field ? field->name() : "unknown";
-    spdlog::debug("request {} id {} from {} trace={}", method, env.id(), c->peer(), trace_id);
-    in_flight_[{c->id(), env.id()}] = InFlight{method, Clock::now(), trace_id};
+    RequestMetrics::Method& method = request_metrics_.For(env.body_case());
+    spdlog::debug("request {} id {} from {} trace={}", method.name, env.id(), c->peer(), trace_id);
+    in_flight_[{c->id(), env.id()}] = InFlight{&method, Clock::now(), trace_id};
   }
   pb::RaftRequest req;
   req.set_trace_id(std::move(trace_id));
+  // A write's body moves into the proposal: the envelope kept for the answer needs only its id
+  // and traceparent, and a put's value is not copied twice more on the way.
   switch (env.body_case()) {
     case pb::Envelope::kPut:
-      *req.mutable_put() = env.put();
+      req.set_allocated_put(env.release_put());
       break;
     case pb::Envelope::kDeleteRange:
-      *req.mutable_delete_range() = env.delete_range();
+      req.set_allocated_delete_range(env.release_delete_range());
       break;
     case pb::Envelope::kTxn:
-      *req.mutable_txn() = env.txn();
+      req.set_allocated_txn(env.release_txn());
       break;
     case pb::Envelope::kCompaction:
-      *req.mutable_compaction() = env.compaction();
+      req.set_allocated_compaction(env.release_compaction());
       break;
     case pb::Envelope::kLeaseGrant:
-      *req.mutable_lease_grant() = env.lease_grant();
+      req.set_allocated_lease_grant(env.release_lease_grant());
       break;
     case pb::Envelope::kLeaseRevoke:
-      *req.mutable_lease_revoke() = env.lease_revoke();
+      req.set_allocated_lease_revoke(env.release_lease_revoke());
       break;
     case pb::Envelope::kRange:
       return HandleRange(c, std::move(env));
@@ -517,24 +511,27 @@ void Server::OnReadState(const raft::ReadState& rs) {
 
 void Server::HandleRange(std::shared_ptr<Connection> c, pb::Envelope env) {
   std::weak_ptr<bool> alive = alive_;
-  auto serve = [this, c, env, alive](uint64_t index) {
-    applier_->RunAt(index, [this, c, env, alive](kv::MvccStore& store, kv::WatchHub&, kv::Lessor&) {
-      auto r = store.Range(env.range());
-      asio::post(io_, [this, c, env, alive, r = std::move(r)]() mutable {
-        if (alive.expired()) return;
-        pb::Envelope reply = Reply(env, r.ok() ? Status::Ok() : r.status());
-        if (r.ok()) {
-          const int64_t rev = r->header().revision();
-          *reply.mutable_range_response() = std::move(*r);
-          *reply.mutable_range_response()->mutable_header() = Header(rev);
-        }
-        Respond(c, std::move(reply));
-      });
-    });
+  // Shared, not copied, by the three hops a read takes (read round, apply thread, back here).
+  auto request = std::make_shared<const pb::Envelope>(std::move(env));
+  auto serve = [this, c, request, alive](uint64_t index) {
+    applier_->RunAt(index,
+                    [this, c, request, alive](kv::MvccStore& store, kv::WatchHub&, kv::Lessor&) {
+                      auto r = store.Range(request->range());
+                      asio::post(io_, [this, c, request, alive, r = std::move(r)]() mutable {
+                        if (alive.expired()) return;
+                        pb::Envelope reply = Reply(*request, r.ok() ? Status::Ok() : r.status());
+                        if (r.ok()) {
+                          const int64_t rev = r->header().revision();
+                          *reply.mutable_range_response() = std::move(*r);
+                          *reply.mutable_range_response()->mutable_header() = Header(rev);
+                        }
+                        Respond(c, std::move(reply));
+                      });
+                    });
   };
-  if (env.range().serializable()) return serve(0);
-  ReadIndex([this, c, env, serve](Status s, uint64_t index) {
-    if (!s.ok()) return Fail(c, env, s);
+  if (request->range().serializable()) return serve(0);
+  ReadIndex([this, c, request, serve = std::move(serve)](Status s, uint64_t index) {
+    if (!s.ok()) return Fail(c, *request, s);
     serve(index);
   });
 }
@@ -645,12 +642,14 @@ void Server::OnConnectionClosed(uint64_t connection_id) {
 void Server::HandleLease(std::shared_ptr<Connection> c, pb::Envelope env) {
   if (!CheckLeader(c, env)) return;
   std::weak_ptr<bool> alive = alive_;
+  auto request = std::make_shared<const pb::Envelope>(std::move(env));
   // Renewals and TTLs come from the leader's clock, and only once a heartbeat round has
   // confirmed it still leads (a deposed leader must not renew: etcd issue 15247).
-  ReadIndex([this, c, env, alive](Status s, uint64_t index) {
-    if (!s.ok()) return Fail(c, env, s);
+  ReadIndex([this, c, request, alive](Status s, uint64_t index) {
+    if (!s.ok()) return Fail(c, *request, s);
     applier_->RunAt(
-        index, [this, c, env, alive](kv::MvccStore& store, kv::WatchHub&, kv::Lessor& lessor) {
+        index, [this, c, request, alive](kv::MvccStore& store, kv::WatchHub&, kv::Lessor& lessor) {
+          const pb::Envelope& env = *request;
           pb::Envelope reply = Reply(env, Status::Ok());
           if (env.has_lease_keep_alive()) {
             const int64_t id = env.lease_keep_alive().id();

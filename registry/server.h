@@ -22,6 +22,7 @@
 #include "common/status.h"
 #include "proto/pharos.pb.h"
 #include "raft/ready.h"
+#include "registry/request_metrics.h"
 #include "registry/server_config.h"
 
 namespace boost::asio {
@@ -118,11 +119,12 @@ class Server {
   void RegisterMetrics();
   // Per request: its method and when it arrived, for the request metrics.
   struct InFlight {
-    std::string method;
+    RequestMetrics::Method* method;
     std::chrono::steady_clock::time_point started;
     std::string trace_id;
   };
   std::map<std::pair<uint64_t, uint64_t>, InFlight> in_flight_;
+  RequestMetrics request_metrics_;
 
   pb::ResponseHeader Header(int64_t revision) const;
   std::string LeaderHint() const;

@@ -29,6 +29,26 @@ TEST(FrameTest, RoundTripsFramesSplitAnywhere) {
   EXPECT_EQ(decoder.buffered(), 0u);
 }
 
+TEST(FrameTest, AHeaderThenItsPayloadIsTheSameFrame) {
+  // The server serializes replies straight after the header; the bytes must be AppendFrame's.
+  const std::string payload(70000, 'y');
+  std::string whole, in_two;
+  AppendFrame(&whole, "first");
+  AppendFrame(&whole, payload);
+  AppendFrame(&in_two, "first");
+  AppendFrameHeader(&in_two, payload.size());
+  in_two += payload;
+  EXPECT_EQ(in_two, whole);
+  FrameDecoder decoder;
+  decoder.Append(in_two);
+  auto first = decoder.Next();
+  ASSERT_TRUE(first.ok() && first->has_value());
+  EXPECT_EQ(**first, "first");
+  auto second = decoder.Next();
+  ASSERT_TRUE(second.ok() && second->has_value());
+  EXPECT_EQ(**second, payload);
+}
+
 TEST(FrameTest, OversizedFrameIsRefusedBeforeItArrives) {
   FrameDecoder decoder(1024);
   std::string stream;

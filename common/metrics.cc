@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 namespace pharos {
 namespace {
@@ -25,9 +26,13 @@ std::string LabelString(const Labels& labels) {
 }
 
 std::string Number(double v) {
+  if (std::isnan(v)) return "NaN";
   if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  // The shorter text when it reads back as the same double: a bucket bound of 0.1 is "0.1", not
+  // "0.10000000000000001"; 17 digits only for the values that need them.
   char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.17g", v);
+  std::snprintf(buf, sizeof(buf), "%.15g", v);
+  if (std::strtod(buf, nullptr) != v) std::snprintf(buf, sizeof(buf), "%.17g", v);
   return buf;
 }
 

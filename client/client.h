@@ -31,8 +31,8 @@ struct ClientOptions {
   std::chrono::milliseconds timeout{5000};
   // Retries start soon and stay frequent: an election takes a few hundred milliseconds, and a
   // client asleep in a long backoff when it ends adds that sleep to the failover it sees. With
-  // a 250 ms cap, kill -9 of the leader to the first successful put took a median 274 ms over
-  // 20 runs, with 50 ms 238 ms (etcd's clientv3 waits 25 ms between its retries).
+  // a 250 ms cap, kill -9 of the leader to the first successful put took a median 260 ms over
+  // 30 runs, with 50 ms 238 ms (etcd's clientv3 waits 25 ms between its retries).
   std::chrono::milliseconds backoff_initial{10};
   std::chrono::milliseconds backoff_max{50};
   size_t max_frame_bytes = 3 * 512 * 1024;

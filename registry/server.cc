@@ -728,6 +728,7 @@ void Server::ExpireLeases() {
 
 void Server::OnSoftState(const raft::SoftState& ss, uint64_t term, uint64_t proposals_seen) {
   const bool was_leader = soft_.role == raft::Role::kLeader;
+  const raft::Role old_role = soft_.role;
   const uint64_t old_lead = soft_.lead;
   soft_ = ss;
   term_ = term;
@@ -740,6 +741,11 @@ void Server::OnSoftState(const raft::SoftState& ss, uint64_t term, uint64_t prop
     for (auto& [ctx, r] : pending) {
       r.then(Status::Unavailable("the leader changed before the read was confirmed; retry"), 0);
     }
+  }
+  if ((ss.role == raft::Role::kPreCandidate || ss.role == raft::Role::kCandidate) &&
+      ss.role != old_role) {
+    // Elections are rare and decide failover time: each step is worth a line, as etcd logs them.
+    spdlog::info("{} campaigns: {} at term {}", config_.name, raft::RoleName(ss.role), term);
   }
   const bool leader = ss.role == raft::Role::kLeader;
   if (was_leader && !leader) {

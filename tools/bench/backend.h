@@ -27,6 +27,7 @@ struct MemberState {
   bool reachable = false;
   uint64_t term = 0;
   bool is_leader = false;
+  uint64_t commit_index = 0;  // as the member knows it (etcd: raftIndex)
 };
 
 struct CasOutcome {

@@ -178,6 +178,7 @@ class EtcdBackend : public Backend {
         m.reachable = true;
         m.term = resp.raftterm();
         m.is_leader = resp.leader() != 0 && resp.leader() == resp.header().member_id();
+        m.commit_index = resp.raftindex();
       }
       out.push_back(m);
     }

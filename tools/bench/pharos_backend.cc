@@ -236,6 +236,7 @@ class PharosBackend : public Backend {
         m.reachable = true;
         m.term = r->status_response().raft_term();
         m.is_leader = r->status_response().is_leader();
+        m.commit_index = r->status_response().raft_index();
       }
       out.push_back(m);
     }

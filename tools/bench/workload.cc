@@ -195,8 +195,6 @@ Result<Report> RunLease(Backend& backend, const WorkloadOptions& o, Report repor
   return report;
 }
 
-// kill -9 of the leader, then puts (through a client already connected, as a service's would
-// be) until one succeeds. `extra` names the killed member so the caller can restart it.
 // Whether every member reports the same commit index within a few seconds (followers learn it
 // from the leader's next heartbeat).
 bool CaughtUp(Backend& backend) {
@@ -213,6 +211,8 @@ bool CaughtUp(Backend& backend) {
   }
 }
 
+// kill -9 of the leader, then puts (through a client already connected, as a service's would
+// be) until one succeeds. `extra` names the killed member so the caller can restart it.
 Result<Report> RunFailover(Backend& backend, const WorkloadOptions& o, Report report,
                            const std::vector<std::string>& endpoints) {
   if (o.pids.size() != endpoints.size()) {

@@ -1,7 +1,7 @@
 // RequestMetrics: the client request counters (by method and result code) and latency
-// histograms (by method). Each series is looked up in the metrics registry once and kept: the
-// registry's lookup takes its mutex and builds label strings, which on every request cost the
-// client I/O thread more than answering a read does.
+// histograms (by method). Each series is looked up in the metrics registry once and kept, so
+// an answer no longer takes the registry's mutex or builds label strings and map keys on the
+// client I/O thread (measured: no throughput change this machine could show; less work).
 //
 // Thread rules: the client I/O thread only (the counters themselves are atomic).
 #pragma once

@@ -75,13 +75,6 @@ Result<std::unique_ptr<Node>> Node::Create(const RaftConfig& config, const Stora
     lo += page->size();
   }
   const raftpb::HardState& hs = initial->hard_state;
-  // Only a committed removal is final: an uncommitted one may still be truncated away, and this
-  // member must then be able to serve again.
-  if (WasRemoved(node->membership_.At(hs.commit()), config.id)) {
-    return Status::FailedPrecondition("member " + std::to_string(config.id) +
-                                      " was removed from the cluster; its data cannot be reused");
-  }
-
   if (hs.commit() > storage->LastIndex()) {
     return Status::Corruption("hard state commit " + std::to_string(hs.commit()) +
                               " is beyond the last log index " +
@@ -96,12 +89,19 @@ Result<std::unique_ptr<Node>> Node::Create(const RaftConfig& config, const Stora
                                 " is beyond the last log index " +
                                 std::to_string(storage->LastIndex()));
     }
-    // Committed entries are applied in parallel with the write of the hard state that records
-    // their commit (ready.h, rule 4), so a crash can leave the durable commit index behind what
-    // was applied. Only committed entries are ever applied, and this log holds them: they are
-    // committed, and the next Ready persists the commit index again.
+    // The durable commit index may be behind what was applied: committed entries are applied in
+    // parallel with the write of the hard state that records their commit (ready.h, rule 4), and
+    // an advance of the commit index alone need not be written at all (rule 1). Only committed
+    // entries are ever applied, and this log holds them: they are committed.
     if (config.applied > node->log_.committed()) node->log_.CommitTo(config.applied);
     if (config.applied > node->log_.applied()) node->log_.AppliedTo(config.applied);
+  }
+  // Only a committed removal is final: an uncommitted one may still be truncated away, and this
+  // member must then be able to serve again. The applied index counts: a removed member hears of
+  // its removal's commit last, and an advance of the commit index alone is not written.
+  if (WasRemoved(node->membership_.At(node->log_.committed()), config.id)) {
+    return Status::FailedPrecondition("member " + std::to_string(config.id) +
+                                      " was removed from the cluster; its data cannot be reused");
   }
   node->persisted_hard_state_ = hs;
   node->handed_hard_state_ = hs;

@@ -1,7 +1,9 @@
 // Ready: what the Raft core asks of its application after a batch of steps, and the contract for
 // handing it back (Node::Advance). The rules, in order:
 //   1. Persist `hard_state`, `entries` (appending, replacing any suffix they overlap) and
-//      `snapshot` durably (fsync).
+//      `snapshot` durably (fsync). A hard state that changes only the commit index (must_sync
+//      false) may be left unwritten until a later write: Raft does not need the commit index to
+//      survive a crash, and Node::Create takes the applied index as committed.
 //   2. `messages` may be sent at once, even before (1) completes: the core puts there only
 //      messages that depend on nothing in this Ready being durable (a leader's AppendEntries and
 //      heartbeats, pre-votes, forwarded reads). A leader thus replicates in parallel with its own

@@ -50,13 +50,13 @@ class Applier {
     // Watchers with responses waiting, and the member table after a change (I/O thread).
     std::function<void(int64_t watch_id)> watch_ready;
     std::function<void(std::vector<pb::Member>)> members;
-    // After each batch: the applied index reached (I/O thread).
-    std::function<void(uint64_t applied_index)> progress;
     // The active alarms, at start and after every change (I/O thread).
     std::function<void(std::vector<pb::AlarmMember>)> alarms;
   };
 
-  Applier(StorageEngine& storage, Post post, Callbacks callbacks, const Clock* clock);
+  // `member_id`: this member's; the answers to requests other members proposed are not handed on.
+  Applier(StorageEngine& storage, uint64_t member_id, Post post, Callbacks callbacks,
+          const Clock* clock);
   ~Applier();
   // Opens the store (rebuilding its index) and starts the thread.
   Status Start();
@@ -70,6 +70,7 @@ class Applier {
   void Run(std::function<void(kv::MvccStore&, kv::WatchHub&, kv::Lessor&)> task) {
     RunAt(0, std::move(task));
   }
+  // Thread-safe: every entry up to it is applied and written (unsynced) to the store.
   uint64_t applied_index() const { return applied_.load(); }
   size_t keys() const { return keys_.load(); }
   size_t leases() const { return leases_.load(); }
@@ -84,6 +85,7 @@ class Applier {
 
  private:
   using Task = std::function<void(kv::MvccStore&, kv::WatchHub&, kv::Lessor&)>;
+  void Enqueue(std::function<void()> work);
   void Loop();
   void ApplyNow(const std::optional<raftpb::Snapshot>& snapshot,
                 const std::vector<raftpb::Entry>& entries);
@@ -91,11 +93,14 @@ class Applier {
   void RunWaiting();
   // The member table a restored snapshot carried replaces ours, in memory and on disk.
   void ReplaceMembers(const pb::MemberListResponse& members);
+  // Whether this member proposed `req`, so that a request of its own waits for the answer.
+  bool Ours(const pb::RaftRequest& req) const;
   // Raises or clears an alarm and persists the set; answers what is active after it.
   pb::AlarmResponse ApplyAlarm(const pb::AlarmRequest& request);
   void PublishAlarms();
 
   StorageEngine& storage_;
+  const uint64_t member_id_;
   Post post_;
   Callbacks callbacks_;
   const Clock* clock_;

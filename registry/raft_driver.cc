@@ -78,7 +78,6 @@ Result<std::unique_ptr<RaftDriver>> RaftDriver::Start(StorageEngine& storage,
   for (const auto& [id, address] : options.peers) {
     if (id != options.id) d->transport_->AddPeer(id, address);
   }
-  d->RearmCompaction();
   d->PublishStatus();
   d->ScheduleTick();
   // Everything above happens before the thread starts, so the thread sees it all.
@@ -105,6 +104,7 @@ void RaftDriver::ScheduleTick() {
     if (ec || stopped_) return;
     node_->Tick();
     Pump();
+    MaybeCompact();
     ScheduleTick();
   });
 }
@@ -145,16 +145,15 @@ void RaftDriver::Pump() {
   }
   if (!node_->HasReady()) return;
   raft::Ready rd = node_->GetReady();
-  // Ready::messages leave now, in parallel with our own fsync; so do the committed entries,
-  // which are durable here already (ready.h, rule 4). A snapshot is applied after its write.
+  // Ready::messages leave now, in parallel with our own fsync (ready.h, rule 2).
   Send(std::move(rd.messages));
-  if (!rd.snapshot && !rd.committed_entries.empty() && callbacks_.apply) {
-    callbacks_.apply(std::nullopt, std::move(rd.committed_entries));
-    rd.committed_entries.clear();
-  }
-  DeliverReadStates(std::move(rd.read_states));
   persisting_ = true;
-  if (!rd.must_sync && !rd.hard_state && rd.entries.empty() && !rd.snapshot) {
+  // A hard state whose term and vote are unchanged (must_sync false) differs in its commit index
+  // only, which Raft need not keep: a restart takes the applied index as committed and learns the
+  // rest from the leader (Node::Create). Written, it cost every member a write on the log's
+  // thread, and two wake-ups, for every commit. It goes with the next write that has entries.
+  if (!rd.must_sync && rd.entries.empty() && !rd.snapshot) {
+    HandToApplication(rd);
     OnPersisted(Status::Ok(), std::move(rd));
     return;
   }
@@ -164,14 +163,29 @@ void RaftDriver::Pump() {
   // Moved: nothing reads rd.entries after this (OnPersisted uses the other parts of the Ready).
   w.entries = std::move(rd.entries);
   if (rd.snapshot) w.snapshot = rd.snapshot->metadata();
-  auto shared = std::make_shared<raft::Ready>(std::move(rd));
-  // The log's writer thread is joined (when log_ goes) before loop_ goes.
+  // The log's writer thread is woken before the apply thread: the write is what the next
+  // acknowledgement waits on. The writer is joined (when log_ goes) before loop_ goes; its
+  // completion runs on this thread, so after the Ready is moved in below.
+  auto shared = std::make_shared<raft::Ready>();
   log_->Submit(std::move(w), [this, shared](Status s) {
     asio::post(loop_->io, [this, shared, s]() mutable {
       if (stopped_) return;
       OnPersisted(std::move(s), std::move(*shared));
     });
   });
+  HandToApplication(rd);
+  *shared = std::move(rd);
+}
+
+void RaftDriver::HandToApplication(raft::Ready& rd) {
+  // Committed entries are durable here already (ready.h, rule 4): applied in parallel with the
+  // write. A snapshot is applied after its write, with the entries that follow it (OnPersisted).
+  if (!rd.snapshot && !rd.committed_entries.empty() && callbacks_.apply) {
+    callbacks_.apply(std::nullopt, std::move(rd.committed_entries));
+    rd.committed_entries.clear();
+  }
+  DeliverReadStates(std::move(rd.read_states));
+  rd.read_states.clear();
 }
 
 void RaftDriver::OnPersisted(Status s, raft::Ready rd) {
@@ -261,38 +275,28 @@ void RaftDriver::Send(std::vector<raftpb::Message> messages) {
   transport_->Send(std::move(now));
 }
 
-void RaftDriver::MaybeCompact(uint64_t index) {
-  // Called after every apply batch and nearly always far from the next compaction, or while one
-  // is being written: answered here without waking the raft thread. Whoever gets past the
-  // threshold claims the compaction (kCompacting) until the raft thread is done with it.
-  uint64_t at = compact_at_.load(std::memory_order_acquire);
-  if (index < at || !compact_at_.compare_exchange_strong(at, kCompacting)) return;
-  RunOnRaftThread([this, index] {
-    auto term = node_->log().Term(index);
-    if (index < log_->FirstIndex() + options_.snapshot_count || !term) {
-      RearmCompaction();
-      return;
-    }
-    raftpb::SnapshotMetadata meta;
-    meta.set_index(index);
-    meta.set_term(*term);
-    *meta.mutable_conf_state() = node_->ConfStateAt(index);
-    log_->CompactAsync(meta, [this, index](Status s) {
-      asio::post(loop_->io, [this, index, s] {
-        if (stopped_) return;
-        if (s.ok()) {
-          spdlog::info("raft log compacted up to {}", index);
-        } else {
-          spdlog::warn("raft log compaction at {} failed: {}", index, s.ToString());
-        }
-        RearmCompaction();
-      });
+void RaftDriver::MaybeCompact() {
+  if (compacting_ || !options_.applied_index) return;
+  const uint64_t index = options_.applied_index();
+  if (index < log_->FirstIndex() + options_.snapshot_count) return;
+  const auto term = node_->log().Term(index);
+  if (!term) return;
+  raftpb::SnapshotMetadata meta;
+  meta.set_index(index);
+  meta.set_term(*term);
+  *meta.mutable_conf_state() = node_->ConfStateAt(index);
+  compacting_ = true;
+  log_->CompactAsync(meta, [this, index](Status s) {
+    asio::post(loop_->io, [this, index, s] {
+      if (stopped_) return;
+      if (s.ok()) {
+        spdlog::info("raft log compacted up to {}", index);
+      } else {
+        spdlog::warn("raft log compaction at {} failed: {}", index, s.ToString());
+      }
+      compacting_ = false;
     });
   });
-}
-
-void RaftDriver::RearmCompaction() {
-  compact_at_.store(log_->FirstIndex() + options_.snapshot_count, std::memory_order_release);
 }
 
 uint64_t RaftDriver::Propose(std::string data, Done refused) {

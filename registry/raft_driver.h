@@ -53,6 +53,10 @@ struct RaftDriverOptions {
   uint64_t applied = 0;  // what the state machine already applied (restart)
   // Compact the log once this many entries have been applied since the last compaction.
   uint64_t snapshot_count = 10000;
+  // Thread-safe: the index up to which the state machine has applied and written every entry.
+  // Read on each tick to decide a compaction (empty: the log is never compacted). Polled rather
+  // than pushed: a push per applied batch woke this thread, or the owner's, for every put.
+  std::function<uint64_t()> applied_index;
   // Stamped on every message we send; messages stamped with another id are dropped. 0: not known
   // yet — adopted from the first message that carries one (a member joining a cluster), and saved
   // (SaveClusterId, synced) on the raft thread before that message reaches the core, so no term,
@@ -110,9 +114,6 @@ class RaftDriver {
   // Shutting down: asks the voter furthest along to take over (NOT_FOUND when this member is not
   // leading, or there is no other voter).
   void HandOverLeadership(Done done);
-  // The state machine has applied (and written, unsynced) everything up to `index`: compacts the
-  // log there once enough has accumulated. Its synced write also makes those writes durable.
-  void MaybeCompact(uint64_t index);
   // Thread-safe: the core's status as the raft thread last published it.
   raft::NodeStatus status() const;
   // Stops ticking, closes peer connections and joins the raft thread. Owner's thread; never from
@@ -128,6 +129,8 @@ class RaftDriver {
   void ToOwner(std::function<void()> fn) const;
   void ScheduleTick();
   void Pump();
+  // Hands the Ready's committed entries and confirmed reads over; they wait for no write.
+  void HandToApplication(raft::Ready& rd);
   void OnPersisted(Status s, raft::Ready ready);
   void Send(std::vector<raftpb::Message> messages);
   // Confirmed reads go to the owner at once: they wait for no write.
@@ -136,8 +139,9 @@ class RaftDriver {
   // cluster id and saving it failed.
   bool SameCluster(const raftpb::Message& m);
   void PublishStatus();
-  // The next compaction may start once the applied index reaches FirstIndex + snapshot_count.
-  void RearmCompaction();
+  // Compacts the log up to the applied index once enough has accumulated there (raft thread).
+  // The compaction's synced write also makes the state machine's writes up to there durable.
+  void MaybeCompact();
 
   Post post_;
   Callbacks callbacks_;
@@ -156,6 +160,7 @@ class RaftDriver {
   raft::SoftState told_soft_;  // what the owner was last told
   uint64_t told_term_ = 0;
   uint64_t seen_ticket_ = 0;  // the last proposal that reached the core
+  bool compacting_ = false;   // a compaction is being written
 
   // Proposals waiting for the raft thread, and whether it has been asked to take them.
   struct WaitingProposal {
@@ -171,11 +176,6 @@ class RaftDriver {
   // Owner's thread only.
   bool stopping_ = false;
   uint64_t next_ticket_ = 0;
-
-  // The applied index from which MaybeCompact asks the raft thread to compact; kCompacting while
-  // a compaction is claimed or being written (then it does not post at all). Any thread.
-  static constexpr uint64_t kCompacting = UINT64_MAX;
-  std::atomic<uint64_t> compact_at_{kCompacting};
 
   mutable std::mutex status_mu_;
   raft::NodeStatus status_;  // guarded by status_mu_

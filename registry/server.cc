@@ -73,11 +73,9 @@ Status Server::Start() {
   acb.applied = [this](AppliedRequest a) { OnApplied(std::move(a)); };
   acb.watch_ready = [this](int64_t id) { OnWatchReady(id); };
   acb.members = [this](std::vector<pb::Member> m) { OnMembers(std::move(m)); };
-  acb.progress = [this](uint64_t index) {
-    if (driver_) driver_->MaybeCompact(index);
-  };
   acb.alarms = [this](std::vector<pb::AlarmMember> alarms) { OnAlarms(std::move(alarms)); };
-  applier_ = std::make_unique<Applier>(*storage_, post, acb, SystemClock::Instance());
+  applier_ =
+      std::make_unique<Applier>(*storage_, config_.member_id, post, acb, SystemClock::Instance());
   if (Status s = applier_->Start(); !s.ok()) return s;
 
   RaftDriverOptions ro;
@@ -93,6 +91,8 @@ Status Server::Start() {
   ro.election_max_ticks = config_.election_max_ms / config_.tick_ms;
   ro.applied = applier_->applied_index();
   ro.snapshot_count = config_.snapshot_count;
+  // The raft thread is joined before the applier goes (Stop).
+  ro.applied_index = [applier = applier_.get()] { return applier->applied_index(); };
   ro.cluster_id = cluster_id_;
   RaftDriver::Callbacks rcb;
   // On the raft thread: only queues the entries for the apply thread.
@@ -392,10 +392,15 @@ void Server::Propose(const std::shared_ptr<Connection>& c, const pb::Envelope& e
   if (writes_.size() >= static_cast<size_t>(config_.max_pending_proposals)) {
     return Fail(c, env, Status(StatusCode::kResourceExhausted, "too many proposals pending"));
   }
-  const uint64_t id = next_request_id_++;
-  req.set_id(id);
+  const uint64_t id = Stamp(req);
   PendingWrite& w = writes_[id] = PendingWrite{c, env, Clock::now() + kWriteTimeout};
   w.ticket = driver_->Propose(req.SerializeAsString(), [this, id](Status s) { OnRefused(id, s); });
+}
+
+uint64_t Server::Stamp(pb::RaftRequest& req) {
+  req.set_id(next_request_id_++);
+  req.set_proposer(config_.member_id);
+  return req.id();
 }
 
 void Server::OnRefused(uint64_t request_id, const Status& s) {
@@ -706,7 +711,7 @@ void Server::ExpireLeases() {
         for (int64_t id : fresh) {
           if (s.ok() && soft_.role == raft::Role::kLeader) {
             pb::RaftRequest req;
-            req.set_id(next_request_id_++);
+            Stamp(req);
             req.mutable_lease_revoke()->set_id(id);
             spdlog::info("lease {:x} expired; revoking", id);
             internal_revokes_[req.id()] = id;
@@ -796,7 +801,7 @@ void Server::Publish() {
   // Our name and client address go into the replicated member table, so NOT_LEADER hints
   // and member lists carry client addresses.
   pb::RaftRequest req;
-  req.set_id(next_request_id_++);
+  Stamp(req);
   pb::Member* m = req.mutable_member_publish();
   m->set_id(config_.member_id);
   m->set_name(config_.name);

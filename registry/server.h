@@ -78,6 +78,8 @@ class Server {
   void Fail(const std::shared_ptr<Connection>& c, const pb::Envelope& env, const Status& s);
   bool CheckLeader(const std::shared_ptr<Connection>& c, const pb::Envelope& env);
   void Propose(const std::shared_ptr<Connection>& c, const pb::Envelope& env, pb::RaftRequest req);
+  // Gives a request this member proposes its id (returned) and names this member its proposer.
+  uint64_t Stamp(pb::RaftRequest& req);
   // The raft thread refused the client write with this request id.
   void OnRefused(uint64_t request_id, const Status& s);
   // Confirms leadership / finds the read index, then runs `then` with it.

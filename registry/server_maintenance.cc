@@ -50,7 +50,7 @@ void Server::AutoCompact() {
   const auto target = compactor_->Next(now, applier_->revision(), applier_->compact_revision());
   if (!target) return;
   pb::RaftRequest req;
-  req.set_id(next_request_id_++);
+  Stamp(req);
   req.mutable_compaction()->set_revision(*target);
   compaction_request_ = req.id();
   compaction_deadline_ = now + kCompactionTimeout;
@@ -75,7 +75,7 @@ void Server::CheckQuota() {
   spdlog::warn("backend is {} bytes, over the {} byte quota: raising the NOSPACE alarm",
                backend_bytes_, config_.quota_backend_bytes);
   pb::RaftRequest req;
-  req.set_id(next_request_id_++);
+  Stamp(req);
   req.mutable_alarm()->set_action(pb::AlarmRequest::ACTIVATE);
   req.mutable_alarm()->set_member_id(config_.member_id);
   req.mutable_alarm()->set_alarm(pb::NOSPACE);

@@ -111,6 +111,34 @@ TEST(MembershipNodeTest, RemovedMembersDataRefusesToStartAndIdsAreNotReused) {
             StatusCode::kInvalidArgument);
 }
 
+// pharosd writes a commit index that advanced alone only with the next entries (RaftDriver), and
+// a removed member hears of nothing after its removal's commit: the applied index tells it.
+TEST(MembershipNodeTest, ARemovalKnownOnlyAsAppliedStillRefusesToStart) {
+  TestNetwork net({1, 2, 3});
+  const uint64_t leader = net.ElectLeader();
+  const uint64_t gone = leader == 3 ? 2 : 3;
+  ASSERT_TRUE(net.node(leader).ProposeConfChange(Change(raftpb::CONF_REMOVE_NODE, gone)).ok());
+  net.Settle();
+  MemoryStorage& storage = net.storage(gone);
+  uint64_t removal = 0;
+  auto entries = storage.Entries(storage.FirstIndex(), storage.LastIndex() + 1, UINT64_MAX);
+  ASSERT_TRUE(entries.ok());
+  for (const raftpb::Entry& e : *entries) {
+    if (e.type() == raftpb::ENTRY_CONF_CHANGE) removal = e.index();
+  }
+  ASSERT_NE(removal, 0u);
+  raftpb::HardState hs = storage.hard_state();
+  hs.set_commit(removal - 1);
+  storage.SetHardState(hs);
+
+  RaftConfig before = TestConfig(gone);
+  before.applied = removal - 1;
+  EXPECT_TRUE(Node::Create(before, &storage).ok()) << "not committed as far as it knows";
+  RaftConfig after = TestConfig(gone);
+  after.applied = removal;
+  EXPECT_EQ(Node::Create(after, &storage).status().code(), StatusCode::kFailedPrecondition);
+}
+
 TEST(MembershipNodeTest, TruncatedConfigurationEntryRollsBack) {
   LoneNode n = MakeLoneNode(2, {1, 2, 3});
   raftpb::Message app = Msg(raftpb::MSG_APP, 1, 2, 2);

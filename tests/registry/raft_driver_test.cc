@@ -29,6 +29,8 @@ struct Member {
   std::unique_ptr<StorageEngine> storage;
   std::unique_ptr<RaftDriver> driver;
   std::vector<std::string> applied;  // owner's thread
+  // The last index handed to the apply callback, as pharosd's applier publishes what it wrote.
+  std::atomic<uint64_t> applied_index{0};
 };
 
 class RaftDriverTest : public ::testing::Test {
@@ -56,9 +58,12 @@ class RaftDriverTest : public ::testing::Test {
     o.peers = peers_;
     o.bootstrap_voters = {1, 2, 3};
     o.cluster_id = cluster_ids_[id];
+    o.snapshot_count = snapshot_count_;
+    o.applied_index = [&m] { return m.applied_index.load(); };
     RaftDriver::Callbacks cb;
     // On the raft thread: hop to the owner's, as pharosd's apply thread queue does.
     cb.apply = [&m](std::optional<raftpb::Snapshot>, std::vector<raftpb::Entry> entries) {
+      if (!entries.empty()) m.applied_index = entries.back().index();
       asio::post(m.owner, [&m, entries = std::move(entries)] {
         for (const auto& e : entries) {
           if (e.type() == raftpb::ENTRY_NORMAL && !e.data().empty()) {
@@ -119,6 +124,17 @@ class RaftDriverTest : public ::testing::Test {
     if (!done) return ::testing::AssertionFailure() << "not applied everywhere: " << last;
     return ::testing::AssertionSuccess();
   }
+  // The index a member's log is compacted to, read from its RocksDB (safe beside the driver):
+  // the snapshot record LogStore keeps (0 while it has none).
+  uint64_t CompactedTo(uint64_t id) {
+    StorageEngine& storage = *members_[id].storage;
+    std::string record;
+    if (!storage.db()->Get(rocksdb::ReadOptions(), storage.raft_meta(), "snapshot", &record).ok()) {
+      return 0;
+    }
+    raftpb::SnapshotMetadata meta;
+    return meta.ParseFromString(record) ? meta.index() : 0;
+  }
   uint64_t Leader() {
     for (auto& [id, m] : members_) {
       if (m.driver && m.driver->status().role == raft::Role::kLeader) return id;
@@ -126,6 +142,7 @@ class RaftDriverTest : public ::testing::Test {
     return 0;
   }
 
+  uint64_t snapshot_count_ = 10000;  // for the members started from now on
   std::map<uint64_t, std::string> peers_;
   std::map<uint64_t, uint64_t> cluster_ids_;  // member -> the id it starts with (0: none yet)
   std::map<uint64_t, Member> members_;
@@ -155,6 +172,38 @@ TEST_F(RaftDriverTest, ElectsReplicatesAndRecovers) {
 // (synced) on the raft thread before that message reaches its core: by the time anything it
 // stepped is applied, the id is in its data directory, though nobody ran cluster_id_learned (a
 // crash between the two would otherwise restart it with a log and no id, open to any cluster).
+// The applied index is polled on the raft thread's ticks, not pushed after every batch.
+TEST_F(RaftDriverTest, EveryMemberCompactsItsLogOnceEnoughIsApplied) {
+  for (auto& [id, m] : members_) StopMember(id);
+  snapshot_count_ = 20;
+  for (auto& [id, m] : members_) StartMember(id);
+  ASSERT_TRUE(RunUntil([&] { return Leader() != 0; }, std::chrono::seconds(10)));
+  const uint64_t leader = Leader();
+  for (auto& [id, m] : members_) EXPECT_EQ(CompactedTo(id), 0u) << "member " << id;
+  for (int i = 0; i < 50; ++i) Propose(leader, "w" + std::to_string(i));
+  ASSERT_TRUE(WaitAllApplied(50, "w49"));
+  EXPECT_TRUE(RunUntil(
+      [&] {
+        for (auto& [id, m] : members_) {
+          if (CompactedTo(id) <= 20) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(10)));
+  // What is left still serves: a restarted member comes back on its compacted log.
+  const uint64_t follower = leader == 1 ? 2 : 1;
+  StopMember(follower);
+  StartMember(follower);
+  ASSERT_TRUE(RunUntil([&] { return Leader() != 0; }, std::chrono::seconds(10)));
+  Propose(Leader(), "after");
+  EXPECT_TRUE(RunUntil(
+      [&] {
+        const auto& applied = members_[follower].applied;
+        return !applied.empty() && applied.back() == "after";
+      },
+      std::chrono::seconds(10)));
+}
+
 TEST_F(RaftDriverTest, AJoiningMemberKeepsTheClusterIdBeforeItActsOnIt) {
   for (auto& [id, m] : members_) StopMember(id);
   constexpr uint64_t kClusterId = 0xC1D;

@@ -17,7 +17,6 @@
 // reads a copy the raft thread publishes after each step. Callbacks say where they run.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>

@@ -7,6 +7,7 @@ packages=(
   cmake ninja-build ccache g++ clang-format
   libboost-dev libprotobuf-dev protobuf-compiler librocksdb-dev libspdlog-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev nlohmann-json3-dev iptables
+  libgoogle-perftools-dev  # tcmalloc, pharosd's allocator
   # pharos-bench's etcd driver and the side-by-side benchmark (tools/bench/compare.sh).
   etcd-server libgrpc++-dev protobuf-compiler-grpc jq
 )

@@ -24,12 +24,22 @@ using Clock = std::chrono::steady_clock;
 namespace {
 constexpr auto kWriteTimeout = std::chrono::seconds(10);
 constexpr auto kReadTimeout = std::chrono::seconds(5);
+// A confirmation round costs the leader and each follower a wake-up and a message each way,
+// however many reads it carries. Once rounds are full (the previous one carried
+// kBusyReadRound reads or more), the next starts no sooner than kReadRoundSpacing after the
+// previous one started, and carries more reads. A lone reader's round carries one read and
+// starts at once. Measured with 3 idle clusters side by side: linearizable gets from 64 clients
+// +5%, from 16 +8%, from 1 and 4 unchanged; spacing every round alike (400 us) doubled a lone
+// reader's latency (0.21 -> 0.44 ms), and 800 us was slower than 400 under 64 clients.
+constexpr auto kReadRoundSpacing = std::chrono::microseconds(400);
+constexpr size_t kBusyReadRound = 8;
 constexpr size_t kWatchBatch = 64;
 }  // namespace
 
 struct Server::Timers {
-  explicit Timers(asio::io_context& io) : sweep(io), leases(io), publish(io), shutdown(io) {}
-  asio::steady_timer sweep, leases, publish, shutdown;
+  explicit Timers(asio::io_context& io)
+      : sweep(io), leases(io), publish(io), shutdown(io), read_round(io) {}
+  asio::steady_timer sweep, leases, publish, shutdown, read_round;
 };
 
 Server::Server(asio::io_context& io, ServerConfig config)
@@ -479,7 +489,25 @@ void Server::ReadIndex(std::function<void(Status, uint64_t)> then) {
   // the commit index at its arrival, so no read joins a round already on its way; but under load
   // one heartbeat round serves many reads instead of each read costing one.
   read_queue_.push_back(std::move(then));
-  if (!read_round_in_flight_) StartReadRound();
+  if (!read_round_in_flight_ && !read_round_deferred_) MaybeStartReadRound();
+}
+
+void Server::MaybeStartReadRound() {
+  if (read_queue_.empty()) return;
+  const auto next = last_read_round_ + kReadRoundSpacing;
+  if (last_round_reads_ < kBusyReadRound || Clock::now() >= next) return StartReadRound();
+  static Counter& deferred = Metrics::Global().counter(
+      "pharos_raft_read_rounds_deferred_total",
+      "Linearizable read rounds started late to carry more reads (the previous one was full)");
+  deferred.Inc();
+  read_round_deferred_ = true;
+  std::weak_ptr<bool> alive = alive_;
+  timers_->read_round.expires_at(next);
+  timers_->read_round.async_wait([this, alive](const boost::system::error_code& ec) {
+    if (ec || alive.expired()) return;
+    read_round_deferred_ = false;
+    if (!read_round_in_flight_) StartReadRound();
+  });
 }
 
 void Server::StartReadRound() {
@@ -491,6 +519,8 @@ void Server::StartReadRound() {
     return;
   }
   read_round_in_flight_ = true;
+  last_read_round_ = Clock::now();
+  last_round_reads_ = waiters.size();
   // Unique across the cluster and across restarts: a follower's read is queued at the leader next
   // to the leader's own and other followers' reads, and a context already waiting there would be
   // taken for a duplicate and dropped (the read would hang until its timeout).
@@ -500,7 +530,7 @@ void Server::StartReadRound() {
   auto finish = [this, waiters = std::move(waiters)](Status s, uint64_t index) {
     read_round_in_flight_ = false;
     for (const auto& then : waiters) then(s, index);
-    StartReadRound();
+    if (!read_round_deferred_) MaybeStartReadRound();
   };
   reads_[ctx] = PendingRead{std::move(finish), Clock::now() + kReadTimeout};
   driver_->ReadIndex(ctx);

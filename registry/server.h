@@ -84,6 +84,8 @@ class Server {
   void OnRefused(uint64_t request_id, const Status& s);
   // Confirms leadership / finds the read index, then runs `then` with it.
   void ReadIndex(std::function<void(Status, uint64_t)> then);
+  // Starts the next confirmation round now, or, under load, at its time (kReadRoundSpacing).
+  void MaybeStartReadRound();
   // One confirmation round for every read queued since the last round began.
   void StartReadRound();
   void HandleRange(std::shared_ptr<Connection> c, pb::Envelope env);
@@ -150,6 +152,10 @@ class Server {
   // Reads waiting for the next confirmation round, and whether one is in flight.
   std::vector<std::function<void(Status, uint64_t)>> read_queue_;
   bool read_round_in_flight_ = false;
+  // A round waiting for its time (MaybeStartReadRound), and the last round's start and size.
+  bool read_round_deferred_ = false;
+  std::chrono::steady_clock::time_point last_read_round_{};
+  size_t last_round_reads_ = 0;
   std::map<int64_t, WatchStream> watches_;
   std::map<uint64_t, pb::Member> members_;
   std::set<int64_t> revoking_;

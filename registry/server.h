@@ -64,6 +64,8 @@ class Server {
   struct PendingRead {
     std::function<void(Status, uint64_t)> then;
     std::chrono::steady_clock::time_point deadline;
+    // When to ask again (Sweep): the request or its answer can be lost on the way.
+    std::chrono::steady_clock::time_point retry_at;
   };
   struct WatchStream {
     std::weak_ptr<Connection> conn;

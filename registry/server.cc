@@ -26,10 +26,10 @@ constexpr auto kWriteTimeout = std::chrono::seconds(10);
 constexpr auto kReadTimeout = std::chrono::seconds(5);
 // A follower's read index request, or the leader's answer to it, is lost whenever the link
 // between them drops a message (a reconnect, a full queue), and nothing in Raft resends it: the
-// read then hung until kReadTimeout (ClusterTest.LinearizableReadsOnEveryMemberAtOnceAreAll
-// Answered, 2 runs in 15). Asking again with the same context is safe: the leader ignores a
-// context it already holds, and a second answer finds no round waiting here. etcd retries its
-// read index requests too.
+// read then hung until kReadTimeout (2 runs in 15 of the ClusterTest whose reads go to every
+// member at once). Asking again with the same context is safe: the leader ignores a context it
+// already holds, and a second answer finds no round waiting here. etcd retries its read index
+// requests too.
 constexpr auto kReadRetry = std::chrono::milliseconds(200);
 // A confirmation round costs the leader and each follower a wake-up and a message each way,
 // however many reads it carries. Once rounds are full (the previous one carried

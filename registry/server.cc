@@ -37,7 +37,7 @@ constexpr auto kReadRetry = std::chrono::milliseconds(200);
 // previous one started, and carries more reads. A lone reader's round carries one read and
 // starts at once, and so does every round while writes are in flight: the machine's time then
 // goes to the writes, and a later round only makes its reads later. Measured with idle
-// clusters side by side: linearizable gets from 64 clients +5% to +14% (four trials), from 16
+// clusters side by side: linearizable gets from 64 clients +5% to +14% (three trials), from 16
 // +8%, from 1 and 4 unchanged; 50% reads and 50% writes from 64 clients -2% to -5% before
 // rounds started at once while writes were in flight. Spacing every round alike (400 us)
 // doubled a lone reader's latency (0.21 -> 0.44 ms); 800 us was slower than 400 under 64

@@ -1,5 +1,6 @@
 #include "raft/transport.h"
 
+#include <array>
 #include <deque>
 #include <random>
 #include <set>
@@ -85,6 +86,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   }
 
   void Close() {
+    ++generation_;
     boost::system::error_code ignored;
     socket_.close(ignored);
     timer_.cancel();
@@ -95,6 +97,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
  private:
   void Connect() {
     connecting_ = true;
+    ++generation_;
     boost::system::error_code ec;
     socket_ = tcp::socket(s_->io);
     const auto bind_ip = asio::ip::make_address(s_->options.bind_host, ec);
@@ -123,7 +126,34 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
     connected_ = true;
     backoff_ms_ = 0;
     ++s_->stats.connects;
+    WatchForClose();
     Flush();
+  }
+
+  // The peer never writes on this connection, so a read completes only when the connection
+  // ends. Without it a dead peer's connection looked healthy until a write to it failed: the
+  // first message after the peer restarted went into the dead socket and was lost. That message
+  // was a survivor's first pre-vote after a leader crashed, and the failover waited a whole
+  // election timeout more for the next one.
+  void WatchForClose() {
+    socket_.async_read_some(asio::buffer(probe_),
+                            [self = shared_from_this(), generation = generation_](
+                                const boost::system::error_code&, size_t) {
+                              if (self->s_->stopped || generation != self->generation_) return;
+                              self->OnClosedByPeer();
+                            });
+  }
+
+  void OnClosedByPeer() {
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    // A write in flight fails now, and its handler reconnects (Failed).
+    if (writing_) return;
+    ++generation_;
+    connected_ = false;
+    ++s_->stats.closed_by_peer;
+    // Nothing was lost: the next message reconnects at once, and so does one already queued.
+    if (!queue_.empty()) Connect();
   }
 
   void Flush() {
@@ -153,6 +183,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   // Drops what is queued (Raft retransmits what matters), reports the peer unreachable and
   // tries again after a jittered, growing delay.
   void Failed() {
+    ++generation_;
     boost::system::error_code ignored;
     socket_.close(ignored);
     connected_ = connecting_ = false;
@@ -182,6 +213,9 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   bool connected_ = false, connecting_ = false, writing_ = false, waiting_ = false;
   bool flush_posted_ = false;
   int backoff_ms_ = 0;
+  // Counts the sockets this link has had: a close watch on an earlier one is ignored.
+  uint64_t generation_ = 0;
+  std::array<char, 1> probe_;
 };
 
 // One snapshot transfer on its own connection.

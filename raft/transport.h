@@ -66,6 +66,8 @@ class Transport {
 
   struct Stats {
     uint64_t sent = 0, dropped = 0, received = 0, connects = 0;
+    // Outbound connections the peer ended (it stopped or restarted) while we had nothing to send.
+    uint64_t closed_by_peer = 0;
   };
   Stats stats() const;
 

@@ -91,6 +91,28 @@ TEST(TransportTest, DeadPeerIsReportedDoesNotBlockOthersAndIsReachedOnceBack) {
   }));
 }
 
+TEST(TransportTest, TheFirstMessageToARestartedPeerIsDelivered) {
+  asio::io_context io;
+  Endpoint a(io, 1);
+  auto b = std::make_unique<Endpoint>(io, 2);
+  const std::string address = b->address();
+  a.transport->AddPeer(2, address);
+  a.transport->Send({App(1, 2, 1)});
+  ASSERT_TRUE(RunUntil(io, [&] { return b->received.size() == 1; }));
+  // Node 2 stops (as a killed process would, its sockets closed) and comes back on the same
+  // address, while node 1 has nothing to send it: node 1's connection is dead but never failed a
+  // write. Its first message after the restart (a candidate's only pre-vote, say) must arrive
+  // without a retransmission.
+  b.reset();
+  ASSERT_TRUE(RunUntil(io, [&] { return a.transport->stats().closed_by_peer == 1; }));
+  b = std::make_unique<Endpoint>(io, 2, address);
+  a.transport->Send({App(1, 2, 2)});
+  ASSERT_TRUE(RunUntil(
+      io, [&] { return b->received.size() == 1; }, seconds(3)));
+  EXPECT_EQ(b->received[0].index(), 2u);
+  EXPECT_TRUE(a.unreachable.empty());
+}
+
 TEST(TransportTest, SnapshotsStreamInChunksOnTheirOwnConnection) {
   asio::io_context io;
   Endpoint a(io, 1), b(io, 2);

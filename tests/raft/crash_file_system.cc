@@ -218,12 +218,16 @@ void CrashFileSystem::DropUnsyncedData(std::mt19937_64* rng) {
     if (!std::filesystem::exists(path, ec)) continue;
     const uint64_t on_disk = std::filesystem::file_size(path, ec);
     if (ec) continue;
-    uint64_t keep = std::min(f.synced, on_disk);
-    if (rng != nullptr && on_disk > keep) keep += (*rng)() % (on_disk - keep + 1);
+    // Past what was written, a file may hold space reserved with its size set (RocksDB's WAL,
+    // see StorageEngine): that space survives, and reads as zeros.
+    const uint64_t written = std::min(f.size, on_disk);
+    uint64_t keep = std::min(f.synced, written);
+    if (rng != nullptr && written > keep) keep += (*rng)() % (written - keep + 1);
     if (keep == 0 && f.synced == 0) {
       std::filesystem::remove(path, ec);
     } else if (on_disk > keep) {
       std::filesystem::resize_file(path, keep, ec);
+      if (on_disk > written) std::filesystem::resize_file(path, on_disk, ec);
     }
   }
   files_.clear();

@@ -10,7 +10,9 @@
 // durability points). Past that, the page cache may have written back any prefix of the rest
 // before the power went: DropUnsyncedData keeps none of it, or, given a generator, a random
 // prefix of each file's unsynced bytes — a torn WAL can then end between two records that were
-// written together but not synced together. A file never synced that keeps no byte is gone.
+// written together but not synced together. Space reserved past the written bytes with the file's
+// size set (RocksDB's WAL, as pharosd opens it) stays, and reads as zeros; so do the unsynced
+// bytes written into it that the crash dropped. A file never synced that keeps no byte is gone.
 // Renames and deletions take effect at once (RocksDB syncs the directory around the renames it
 // relies on). After Crash() every write,
 // sync, rename and deletion fails, as they would in a process that no longer exists.

@@ -48,6 +48,9 @@ struct Shared {
   Transport::Receive receive;
   Transport::Unreachable unreachable;
   Transport::SnapshotDone snapshot_done;
+  // A message from this peer arrived: it is up (set by the transport, called by inbound
+  // connections).
+  std::function<void(uint64_t peer)> heard_from;
   Transport::Stats stats;
   bool stopped = false;
   std::mt19937_64 rng{std::random_device{}()};
@@ -195,13 +198,30 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
     const int jittered = backoff_ms_ / 2 + static_cast<int>(s_->rng() % (backoff_ms_ / 2 + 1));
     waiting_ = true;
     timer_.expires_after(std::chrono::milliseconds(jittered));
-    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-      self->waiting_ = false;
-      if (ec || self->s_->stopped) return;
-      if (!self->queue_.empty()) self->Connect();
-    });
+    timer_.async_wait(
+        [self = shared_from_this(), generation = generation_](const boost::system::error_code& ec) {
+          if (ec || self->s_->stopped || generation != self->generation_) return;
+          self->waiting_ = false;
+          if (!self->queue_.empty()) self->Connect();
+        });
   }
 
+ public:
+  // The peer just sent us a message, so it is up: a reconnection waiting out the backoff (which
+  // grew towards backoff_max_ms while the peer was down) need not wait any longer. Without this a
+  // restarted member heard nothing from the leader for up to a second, campaigned in vain, and
+  // its reads found no leader to answer them.
+  void PeerIsUp() {
+    if (!waiting_) return;
+    ++generation_;  // the pending wait's handler does nothing now
+    waiting_ = false;
+    backoff_ms_ = 0;
+    timer_.cancel();
+    ++s_->stats.backoffs_cut_short;
+    if (!queue_.empty()) Connect();
+  }
+
+ private:
   std::shared_ptr<Shared> s_;
   uint64_t id_;
   std::string host_;
@@ -323,6 +343,7 @@ class Inbound : public std::enable_shared_from_this<Inbound> {
         raftpb::Message m;
         if (!m.ParseFromArray(body.data() + 1, static_cast<int>(body.size() - 1))) return false;
         ++s_->stats.received;
+        if (s_->heard_from) s_->heard_from(m.from());
         if (s_->receive) s_->receive(std::move(m));
       } else if (body[0] == kChunkTag) {
         raftpb::SnapshotChunk chunk;
@@ -359,8 +380,15 @@ class Transport::Impl {
                                                 std::move(receive),
                                                 std::move(unreachable),
                                                 std::move(snapshot_done),
+                                                {},
                                                 {}})),
-        acceptor_(io) {}
+        acceptor_(io) {
+    // Inbound connections call it only while the transport runs (Stop comes before ~Impl).
+    shared_->heard_from = [this](uint64_t peer) {
+      auto it = peers_.find(peer);
+      if (it != peers_.end()) it->second.link->PeerIsUp();
+    };
+  }
 
   Status Start() {
     std::string host;

@@ -68,6 +68,8 @@ class Transport {
     uint64_t sent = 0, dropped = 0, received = 0, connects = 0;
     // Outbound connections the peer ended (it stopped or restarted) while we had nothing to send.
     uint64_t closed_by_peer = 0;
+    // Reconnections that stopped waiting out their backoff because the peer sent us a message.
+    uint64_t backoffs_cut_short = 0;
   };
   Stats stats() const;
 

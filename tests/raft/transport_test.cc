@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "common/asio.h"
@@ -26,13 +27,14 @@ bool RunUntil(asio::io_context& io, Pred done, seconds deadline = seconds(10)) {
 }
 
 struct Endpoint {
-  Endpoint(asio::io_context& io, uint64_t id, std::string listen = "127.0.0.1:0") {
+  Endpoint(asio::io_context& io, uint64_t id, std::string listen = "127.0.0.1:0",
+           int backoff_min_ms = 5) {
     TransportOptions o;
     o.self_id = id;
     o.listen = std::move(listen);
     o.snapshot_chunk_bytes = 64 * 1024;
-    o.backoff_min_ms = 5;
-    o.backoff_max_ms = 50;
+    o.backoff_min_ms = backoff_min_ms;
+    o.backoff_max_ms = std::max(50, backoff_min_ms);
     transport = std::make_unique<Transport>(
         io, o, [this](raftpb::Message m) { received.push_back(std::move(m)); },
         [this](uint64_t peer) { unreachable.push_back(peer); },
@@ -111,6 +113,30 @@ TEST(TransportTest, TheFirstMessageToARestartedPeerIsDelivered) {
       io, [&] { return b->received.size() == 1; }, seconds(3)));
   EXPECT_EQ(b->received[0].index(), 2u);
   EXPECT_TRUE(a.unreachable.empty());
+}
+
+TEST(TransportTest, APeerThatSpeaksIsReconnectedToWithoutWaitingOutTheBackoff) {
+  asio::io_context io;
+  // A backoff far beyond the test's deadline: only the peer's message can end the wait.
+  Endpoint a(io, 1, "127.0.0.1:0", /*backoff_min_ms=*/600'000);
+  std::string address;
+  {
+    Endpoint b(io, 2);
+    address = b.address();
+  }  // nothing listens there now
+  a.transport->AddPeer(2, address);
+  a.transport->Send({App(1, 2, 1)});
+  ASSERT_TRUE(RunUntil(io, [&] { return !a.unreachable.empty(); }));  // waiting out its backoff
+  // Node 2 comes back (a restarted member) and speaks first, as a restarted member's campaign
+  // does.
+  Endpoint b(io, 2, address);
+  b.transport->AddPeer(1, a.address());
+  b.transport->Send({App(2, 1, 7)});
+  ASSERT_TRUE(RunUntil(io, [&] { return a.received.size() == 1; }));
+  EXPECT_EQ(a.transport->stats().backoffs_cut_short, 1u);
+  a.transport->Send({App(1, 2, 2)});
+  ASSERT_TRUE(RunUntil(io, [&] { return b.received.size() == 1; }));
+  EXPECT_EQ(b.received[0].index(), 2u);
 }
 
 TEST(TransportTest, SnapshotsStreamInChunksOnTheirOwnConnection) {

@@ -97,6 +97,20 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
     connected_ = connecting_ = writing_ = false;
   }
 
+  // The peer just sent us a message, so it is up: a reconnection waiting out the backoff (which
+  // grew towards backoff_max_ms while the peer was down) need not wait any longer. Without this a
+  // restarted member heard nothing from the leader for up to a second, campaigned in vain, and
+  // its reads found no leader to answer them.
+  void PeerIsUp() {
+    if (!waiting_) return;
+    ++generation_;  // the pending wait's handler does nothing now
+    waiting_ = false;
+    backoff_ms_ = 0;
+    timer_.cancel();
+    ++s_->stats.backoffs_cut_short;
+    if (!queue_.empty()) Connect();
+  }
+
  private:
   void Connect() {
     connecting_ = true;
@@ -206,22 +220,6 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
         });
   }
 
- public:
-  // The peer just sent us a message, so it is up: a reconnection waiting out the backoff (which
-  // grew towards backoff_max_ms while the peer was down) need not wait any longer. Without this a
-  // restarted member heard nothing from the leader for up to a second, campaigned in vain, and
-  // its reads found no leader to answer them.
-  void PeerIsUp() {
-    if (!waiting_) return;
-    ++generation_;  // the pending wait's handler does nothing now
-    waiting_ = false;
-    backoff_ms_ = 0;
-    timer_.cancel();
-    ++s_->stats.backoffs_cut_short;
-    if (!queue_.empty()) Connect();
-  }
-
- private:
   std::shared_ptr<Shared> s_;
   uint64_t id_;
   std::string host_;
@@ -233,7 +231,8 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   bool connected_ = false, connecting_ = false, writing_ = false, waiting_ = false;
   bool flush_posted_ = false;
   int backoff_ms_ = 0;
-  // Counts the sockets this link has had: a close watch on an earlier one is ignored.
+  // Changes whenever the socket is closed or replaced and whenever a backoff wait is cut short:
+  // a close watch or a wait's timer from before does nothing.
   uint64_t generation_ = 0;
   std::array<char, 1> probe_;
 };

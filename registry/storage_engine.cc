@@ -67,7 +67,8 @@ rocksdb::Env* env_for_testing = nullptr;
 // With the size set at reservation, a synced append inside the reserved space writes its data
 // only (and, once per 4 KiB block, the extent's state). After a crash the unwritten rest of the
 // file reads as zeros: RocksDB's log reader skips them as the preallocated tail it was made to
-// expect (record type zero) and finds no record after them. Measured in PERFORMANCE.md (run 18).
+// expect (record type zero) and finds no record after them. Measured in PERFORMANCE.md ("Runs 18
+// and 19").
 class WalSizedAtReservation : public rocksdb::FileSystemWrapper {
  public:
   explicit WalSizedAtReservation(std::shared_ptr<rocksdb::FileSystem> base)

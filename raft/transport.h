@@ -3,8 +3,10 @@
 // rules can partition nodes that share a host); frames are a 4-byte length and a tagged payload.
 // A peer that is down or slow never blocks the caller: messages queue up to a bound and beyond it
 // are dropped (reported as unreachable, which Raft tolerates); reconnection uses jittered
-// exponential backoff. A snapshot (MSG_SNAP) goes in chunks on a connection of its own, so it
-// never queues ahead of heartbeats, and its outcome is reported back.
+// exponential backoff, cut short when the peer sends us a message. A connection the peer closes
+// is noticed at once (the next message reconnects) rather than at the next failed write. A
+// snapshot (MSG_SNAP) goes in chunks on a connection of its own, so it never queues ahead of
+// heartbeats, and its outcome is reported back.
 //
 // Thread rules: every method, and every callback, runs on the io_context's thread (the node's
 // raft thread, which also runs the Raft core).

@@ -1,6 +1,7 @@
 // RaftDriver: runs one Raft core for real — ticks from a timer, messages through the Transport,
-// Readys persisted through the LogStore's group-commit writer — on a thread of its own, the raft
-// thread, with its own io_context. It follows the contract of raft/ready.h: messages that may
+// Readys persisted through the LogStore (a leader's by its group-commit writer thread, a
+// follower's on the raft thread itself: see Pump) — on a thread of its own, the raft thread,
+// with its own io_context. It follows the contract of raft/ready.h: messages that may
 // leave at once leave at once (a leader replicates while its own fsync runs); the rest leave,
 // and committed entries go to the application, once the Ready is durable.
 //
@@ -128,6 +129,8 @@ class RaftDriver {
   void ToOwner(std::function<void()> fn) const;
   void ScheduleTick();
   void Pump();
+  // Pump, once the messages read with this one have been stepped too: they make one Ready.
+  void PumpAfterThisRead();
   // Hands the Ready's committed entries and confirmed reads over; they wait for no write.
   void HandToApplication(raft::Ready& rd);
   void OnPersisted(Status s, raft::Ready ready);
@@ -154,6 +157,7 @@ class RaftDriver {
 
   // Raft thread only.
   bool persisting_ = false;
+  bool pump_deferred_ = false;
   bool stopped_ = false;
   uint64_t foreign_dropped_ = 0;
   raft::SoftState told_soft_;  // what the owner was last told

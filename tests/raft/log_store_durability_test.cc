@@ -1,8 +1,8 @@
 // Durability of the log store through CrashFileSystem: appenders submit entries (group commit
-// batches them), the power goes at a random instant, every byte not synced is thrown away, and the
-// store reopened must hold every entry it acknowledged. Unlike SIGKILL (log_store_crash_test.cc),
-// this catches a missing fsync: the log written with sync=false fails here (tests/durability_
-// mutation_test.sh shows it).
+// batches them) or write them on their own thread (WriteNow), the power goes at a random instant,
+// every byte not synced is thrown away, and the store reopened must hold every entry it
+// acknowledged. Unlike SIGKILL (log_store_crash_test.cc), this catches a missing fsync: the log
+// written with sync=false fails here (tests/durability_ mutation_test.sh shows it).
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -51,8 +51,10 @@ TEST(LogStoreDurabilityTest, EveryAcknowledgedEntrySurvivesACrashThatDropsUnsync
     }
     if (round == kRounds) break;  // the last round only checks
 
-    // Writes of 1-20 entries each, submitted without waiting, so they batch; the power goes
-    // after a random number of acknowledgements, while others are still in flight.
+    // Writes of 1-20 entries each. In even rounds they are submitted without waiting, so they
+    // batch, and the power goes while others are still in flight; in odd rounds they are written
+    // on this thread, one after another, as a follower's raft thread writes its log.
+    const bool on_caller_thread = round % 2 == 1;
     std::atomic<uint64_t> highest{acked};
     std::atomic<int> acks{0};
     const int crash_after = 1 + static_cast<int>(rng() % 40);
@@ -63,13 +65,18 @@ TEST(LogStoreDurabilityTest, EveryAcknowledgedEntrySurvivesACrashThatDropsUnsync
       for (uint64_t i = 0; i < n; ++i) write.entries.push_back(EntryAt(next + i));
       const uint64_t last = next + n - 1;
       next += n;
-      store->Submit(std::move(write), [&, last](Status s) {
+      auto acknowledge = [&, last](Status s) {
         if (!s.ok()) return;
         uint64_t h = highest.load();
         while (h < last && !highest.compare_exchange_weak(h, last)) {
         }
         if (++acks == crash_after) fs.Crash();
-      });
+      };
+      if (on_caller_thread) {
+        acknowledge(store->WriteNow(std::move(write)));
+      } else {
+        store->Submit(std::move(write), acknowledge);
+      }
     }
     store.reset();  // waits for the writer: everything submitted completed or failed
     fs.Crash();     // (if it had not yet)

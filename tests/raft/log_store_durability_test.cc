@@ -2,7 +2,7 @@
 // batches them) or write them on their own thread (WriteNow), the power goes at a random instant,
 // every byte not synced is thrown away, and the store reopened must hold every entry it
 // acknowledged. Unlike SIGKILL (log_store_crash_test.cc), this catches a missing fsync: the log
-// written with sync=false fails here (tests/durability_ mutation_test.sh shows it).
+// written with sync=false fails here (tests/durability_mutation_test.sh shows it).
 #include <gtest/gtest.h>
 
 #include <atomic>

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <future>
 #include <string>
@@ -213,6 +214,7 @@ TEST_F(LogStoreTest, WritesOnTheCallersThreadTakeTurnsWithTheWriterThread) {
   ASSERT_TRUE(Append(Range(1, 10, 1)).ok());
   constexpr uint64_t kLast = 600;
   std::atomic<bool> appending{true};
+  std::atomic<int> compactions{0};
   std::atomic<int> compaction_failures{0};
   std::thread compactor([&] {
     uint64_t compacted = 0;
@@ -227,6 +229,7 @@ TEST_F(LogStoreTest, WritesOnTheCallersThreadTakeTurnsWithTheWriterThread) {
       meta.set_term(*store_->Term(at));
       if (!store_->Compact(meta).ok()) ++compaction_failures;
       compacted = at;
+      ++compactions;
     }
   });
   std::string append_failure;  // the first; the compactor is stopped before anything asserts
@@ -237,6 +240,16 @@ TEST_F(LogStoreTest, WritesOnTheCallersThreadTakeTurnsWithTheWriterThread) {
       append_failure = "index " + std::to_string(i) + ": " + s.ToString();
     } else if (store_->LastIndex() != i) {  // visible once WriteNow returns
       append_failure = "index " + std::to_string(i) + " not the last after its write";
+    }
+    if (i % 50 == 0) {
+      // Back-to-back appends can take write_mu_ again before the writer thread wakes for it, and
+      // with a fast disk all 600 of them finished while one compaction waited. Wait (up to a
+      // deadline) for the compactor to get in, so that its next compaction meets the appends.
+      const int seen = compactions;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (compactions == seen && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::yield();
+      }
     }
   }
   appending = false;

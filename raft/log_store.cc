@@ -14,6 +14,10 @@
 namespace pharos::raft {
 namespace {
 
+// About 700 entries of a 256-byte put: several times what is in flight between an append and
+// its entries being applied, under 64 writers.
+constexpr uint64_t kRecentBytes = 256 * 1024;
+
 constexpr char kHardStateKey[] = "hard_state";
 constexpr char kSnapshotKey[] = "snapshot";
 
@@ -135,6 +139,7 @@ Result<std::vector<raftpb::Entry>> LogStore::Entries(uint64_t lo, uint64_t hi,
   }
   std::vector<raftpb::Entry> out;
   if (lo >= hi) return out;
+  if (CopyRecent(lo, hi, max_bytes, &out)) return out;
   rocksdb::ReadOptions ro;
   const std::string upper = IndexKey(hi);
   rocksdb::Slice upper_slice(upper);
@@ -156,6 +161,36 @@ Result<std::vector<raftpb::Entry>> LogStore::Entries(uint64_t lo, uint64_t hi,
   if (!it->status().ok()) return FromRocks(it->status(), "reading the raft log");
   if (out.empty()) return Status::Compacted("raft log entries at " + std::to_string(lo) + " gone");
   return out;
+}
+
+bool LogStore::CopyRecent(uint64_t lo, uint64_t hi, uint64_t max_bytes,
+                          std::vector<raftpb::Entry>* out) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (recent_.empty()) return false;
+  const uint64_t first = recent_.front().entry.index();
+  if (lo < first || hi > recent_.back().entry.index() + 1) return false;
+  uint64_t bytes = 0;
+  for (uint64_t i = lo; i < hi; ++i) {
+    const RecentEntry& r = recent_[i - first];
+    bytes += r.bytes;
+    if (!out->empty() && bytes > max_bytes) break;
+    out->push_back(r.entry);
+  }
+  return true;
+}
+
+void LogStore::ForgetRecentFrom(uint64_t index) {
+  while (!recent_.empty() && recent_.back().entry.index() >= index) {
+    recent_bytes_ -= recent_.back().bytes;
+    recent_.pop_back();
+  }
+}
+
+void LogStore::ForgetRecentThrough(uint64_t index) {
+  while (!recent_.empty() && recent_.front().entry.index() <= index) {
+    recent_bytes_ -= recent_.front().bytes;
+    recent_.pop_front();
+  }
 }
 
 Result<uint64_t> LogStore::Term(uint64_t i) const {
@@ -266,6 +301,11 @@ Status LogStore::WriteBatchOf(std::vector<Pending>& batch) {
   struct TermsEdit {
     enum { kReset, kTruncate, kPush, kDropFront } op;
     uint64_t value;
+    // For the recent entries: the first index dropped (kTruncate), the last one (kDropFront), or
+    // the entry appended and its size (kPush; it is moved out of the batch once written).
+    uint64_t index = 0;
+    raftpb::Entry* entry = nullptr;
+    uint64_t bytes = 0;
   };
   std::vector<TermsEdit> edits;
   rocksdb::WriteBatch wb;
@@ -288,13 +328,14 @@ Status LogStore::WriteBatchOf(std::vector<Pending>& batch) {
       if (keep_from <= last) {
         // Replace the suffix from `first` on.
         wb.DeleteRange(log_cf_, IndexKey(keep_from), IndexKey(last + 1));
-        edits.push_back({TermsEdit::kTruncate, keep_from - snapshot.index()});
+        edits.push_back({TermsEdit::kTruncate, keep_from - snapshot.index(), keep_from});
         last = keep_from - 1;
       }
-      for (const raftpb::Entry& e : w.entries) {
+      for (raftpb::Entry& e : w.entries) {
         if (e.index() <= snapshot.index()) continue;
-        wb.Put(log_cf_, IndexKey(e.index()), e.SerializeAsString());
-        edits.push_back({TermsEdit::kPush, e.term()});
+        const std::string value = e.SerializeAsString();
+        wb.Put(log_cf_, IndexKey(e.index()), value);
+        edits.push_back({TermsEdit::kPush, e.term(), e.index(), &e, value.size()});
         last = e.index();
       }
     }
@@ -306,7 +347,7 @@ Status LogStore::WriteBatchOf(std::vector<Pending>& batch) {
       const raftpb::SnapshotMetadata& meta = *p.compact;
       if (meta.index() > last) return Status::InvalidArgument("cannot compact beyond the log");
       wb.DeleteRange(log_cf_, IndexKey(0), IndexKey(meta.index() + 1));
-      edits.push_back({TermsEdit::kDropFront, meta.index() - snapshot.index()});
+      edits.push_back({TermsEdit::kDropFront, meta.index() - snapshot.index(), meta.index()});
       snapshot = meta;
       wb.Put(meta_cf_, kSnapshotKey, snapshot.SerializeAsString());
     }
@@ -340,17 +381,33 @@ Status LogStore::WriteBatchOf(std::vector<Pending>& batch) {
     switch (e.op) {
       case TermsEdit::kReset:
         terms_.assign(1, e.value);
+        recent_.clear();
+        recent_bytes_ = 0;
         break;
       case TermsEdit::kTruncate:
         terms_.resize(e.value);
+        ForgetRecentFrom(e.index);
         break;
       case TermsEdit::kPush:
         terms_.push_back(e.value);
+        // The entry follows the last one (the plan above refused gaps and cut conflicting
+        // suffixes), so the run stays unbroken; the check only guards that reasoning.
+        if (!recent_.empty() && recent_.back().entry.index() + 1 != e.index) {
+          recent_.clear();
+          recent_bytes_ = 0;
+        }
+        recent_bytes_ += e.bytes;
+        recent_.push_back({std::move(*e.entry), e.bytes});
         break;
       case TermsEdit::kDropFront:
         terms_.erase(terms_.begin(), terms_.begin() + e.value);
+        ForgetRecentThrough(e.index);
         break;
     }
+  }
+  while (recent_bytes_ > kRecentBytes) {
+    recent_bytes_ -= recent_.front().bytes;
+    recent_.pop_front();
   }
   hard_state_ = std::move(hard_state);
   snapshot_ = std::move(snapshot);

@@ -92,6 +92,12 @@ class LogStore : public Storage {
   Status Load(const std::vector<uint64_t>& bootstrap);
   void WriterLoop();
   Status WriteBatchOf(std::vector<Pending>& batch);
+  // Copies [lo, hi) from the recent entries into `out` if they hold all of it.
+  bool CopyRecent(uint64_t lo, uint64_t hi, uint64_t max_bytes,
+                  std::vector<raftpb::Entry>* out) const;
+  // With mu_ held: forget the recent entries from `index` on, or up to and including it.
+  void ForgetRecentFrom(uint64_t index);
+  void ForgetRecentThrough(uint64_t index);
   void Enqueue(Pending p);
 
   rocksdb::DB* db_;
@@ -103,6 +109,16 @@ class LogStore : public Storage {
   raftpb::SnapshotMetadata snapshot_;
   // terms_[i - snapshot_.index()] is the term of entry i, for i in [snapshot index, last index].
   std::deque<uint64_t> terms_;
+  // The newest entries written, up to kRecentBytes of them: a run of the log that ends at its
+  // last index, or nothing. Entries are read back soon after they are written (the core hands
+  // committed entries to the application; a leader sends a follower what it lacks), and from
+  // here such a read costs a copy instead of an iterator, a memtable seek and a parse each.
+  struct RecentEntry {
+    raftpb::Entry entry;
+    uint64_t bytes;  // serialized, as Entries' max_bytes counts them
+  };
+  std::deque<RecentEntry> recent_;
+  uint64_t recent_bytes_ = 0;
 
   // Held while a write is planned and made: the writer thread and WriteNow's callers take turns.
   std::mutex write_mu_;

@@ -1,6 +1,7 @@
 #include "raft/log_store.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
 #include <atomic>
 #include <chrono>
@@ -272,6 +273,81 @@ TEST_F(LogStoreTest, WritesOnTheCallersThreadTakeTurnsWithTheWriterThread) {
   Reopen();
   EXPECT_EQ(store_->FirstIndex(), first);
   check();
+}
+
+// The log's key for an index, as LogStore writes it (8 bytes, big-endian).
+std::string IndexKeyOf(uint64_t index) {
+  std::string key(8, '\0');
+  for (int i = 7; i >= 0; --i, index >>= 8) key[i] = static_cast<char>(index & 0xff);
+  return key;
+}
+
+TEST_F(LogStoreTest, RecentEntriesAreReadFromMemoryAndOlderOnesFromRocksDb) {
+  ASSERT_TRUE(Append(Range(1, 10, 1)).ok());
+  // Take entry 5 out from under the store: a read that goes to RocksDB now finds a hole.
+  ASSERT_TRUE(db_->db()->Delete(rocksdb::WriteOptions(), db_->cf("raft_log"), IndexKeyOf(5)).ok());
+  auto recent = store_->Entries(1, 11, UINT64_MAX);
+  ASSERT_TRUE(recent.ok()) << recent.status().ToString();
+  ASSERT_EQ(recent->size(), 10u);
+  EXPECT_EQ((*recent)[4].data(), "entry-5");
+  // The byte limit counts as it does for entries read from RocksDB.
+  const uint64_t entry_size = MakeEntry(1, 1).SerializeAsString().size();
+  auto three = store_->Entries(1, 11, 3 * entry_size);
+  ASSERT_TRUE(three.ok());
+  EXPECT_EQ(three->size(), 3u);
+
+  // 300 entries of 1 KiB push the first ten out of memory (it keeps 256 KiB).
+  std::vector<raftpb::Entry> big;
+  for (uint64_t i = 11; i <= 310; ++i) big.push_back(MakeEntry(i, 1, std::string(1024, 'x')));
+  ASSERT_TRUE(Append(std::move(big)).ok());
+  EXPECT_EQ(store_->Entries(1, 11, UINT64_MAX).status().code(), StatusCode::kCorruption);
+  auto newest = store_->Entries(300, 311, UINT64_MAX);
+  ASSERT_TRUE(newest.ok());
+  EXPECT_EQ(newest->size(), 11u);
+}
+
+TEST_F(LogStoreTest, RecentEntriesFollowReplacedSuffixesCompactionsAndSnapshots) {
+  // Each read is checked against a second store over the same RocksDB data, which has nothing
+  // in memory and reads every entry from RocksDB.
+  auto expect_same_as_rocksdb = [&](uint64_t lo, uint64_t hi) {
+    auto from_memory = store_->Entries(lo, hi, UINT64_MAX);
+    ASSERT_TRUE(from_memory.ok()) << from_memory.status().ToString();
+    auto cold = LogStore::Open(db_->db(), db_->cf("raft_log"), db_->cf("raft_meta"));
+    ASSERT_TRUE(cold.ok());
+    auto from_rocksdb = (*cold)->Entries(lo, hi, UINT64_MAX);
+    ASSERT_TRUE(from_rocksdb.ok()) << from_rocksdb.status().ToString();
+    ASSERT_EQ(from_memory->size(), from_rocksdb->size());
+    for (size_t i = 0; i < from_memory->size(); ++i) {
+      EXPECT_EQ((*from_memory)[i].SerializeAsString(), (*from_rocksdb)[i].SerializeAsString());
+    }
+  };
+  ASSERT_TRUE(Append(Range(1, 10, 1)).ok());
+  ASSERT_TRUE(Append(Range(6, 7, 2)).ok());  // a new leader's entries replace 6-10
+  auto replaced = store_->Entries(5, 8, UINT64_MAX);
+  ASSERT_TRUE(replaced.ok());
+  ASSERT_EQ(replaced->size(), 3u);
+  EXPECT_EQ((*replaced)[0].term(), 1u);
+  EXPECT_EQ((*replaced)[1].term(), 2u);
+  EXPECT_EQ((*replaced)[2].term(), 2u);
+  EXPECT_EQ(store_->Entries(5, 9, UINT64_MAX).status().code(), StatusCode::kUnavailable);
+  expect_same_as_rocksdb(1, 8);
+
+  ASSERT_TRUE(Append(Range(8, 12, 2)).ok());
+  raftpb::SnapshotMetadata meta;
+  meta.set_index(9);
+  meta.set_term(2);
+  ASSERT_TRUE(store_->Compact(meta).ok());
+  EXPECT_EQ(store_->Entries(9, 13, UINT64_MAX).status().code(), StatusCode::kCompacted);
+  expect_same_as_rocksdb(10, 13);
+
+  LogStore::Write install;
+  meta.set_index(40);
+  meta.set_term(3);
+  install.snapshot = meta;
+  ASSERT_TRUE(store_->WriteSync(std::move(install)).ok());
+  EXPECT_EQ(store_->Entries(41, 42, UINT64_MAX).status().code(), StatusCode::kUnavailable);
+  ASSERT_TRUE(Append(Range(41, 43, 3)).ok());
+  expect_same_as_rocksdb(41, 44);
 }
 
 }  // namespace

@@ -127,6 +127,7 @@ Result<InitialState> LogStore::GetInitialState() const {
 
 Result<std::vector<raftpb::Entry>> LogStore::Entries(uint64_t lo, uint64_t hi,
                                                      uint64_t max_bytes) const {
+  std::vector<raftpb::Entry> out;
   {
     std::lock_guard<std::mutex> lock(mu_);
     const uint64_t last = snapshot_.index() + terms_.size() - 1;
@@ -136,10 +137,9 @@ Result<std::vector<raftpb::Entry>> LogStore::Entries(uint64_t lo, uint64_t hi,
     if (hi > last + 1) {
       return Status::Unavailable("raft log entries up to " + std::to_string(hi) + " not written");
     }
+    if (lo >= hi) return out;
+    if (CopyRecent(lo, hi, max_bytes, &out)) return out;
   }
-  std::vector<raftpb::Entry> out;
-  if (lo >= hi) return out;
-  if (CopyRecent(lo, hi, max_bytes, &out)) return out;
   rocksdb::ReadOptions ro;
   const std::string upper = IndexKey(hi);
   rocksdb::Slice upper_slice(upper);
@@ -165,7 +165,6 @@ Result<std::vector<raftpb::Entry>> LogStore::Entries(uint64_t lo, uint64_t hi,
 
 bool LogStore::CopyRecent(uint64_t lo, uint64_t hi, uint64_t max_bytes,
                           std::vector<raftpb::Entry>* out) const {
-  std::lock_guard<std::mutex> lock(mu_);
   if (recent_.empty()) return false;
   const uint64_t first = recent_.front().entry.index();
   if (lo < first || hi > recent_.back().entry.index() + 1) return false;

@@ -92,10 +92,11 @@ class LogStore : public Storage {
   Status Load(const std::vector<uint64_t>& bootstrap);
   void WriterLoop();
   Status WriteBatchOf(std::vector<Pending>& batch);
-  // Copies [lo, hi) from the recent entries into `out` if they hold all of it.
+  // With mu_ held, as the two below: copies [lo, hi) from the recent entries into `out` if
+  // they hold all of it.
   bool CopyRecent(uint64_t lo, uint64_t hi, uint64_t max_bytes,
                   std::vector<raftpb::Entry>* out) const;
-  // With mu_ held: forget the recent entries from `index` on, or up to and including it.
+  // Forget the recent entries from `index` on, or up to and including it.
   void ForgetRecentFrom(uint64_t index);
   void ForgetRecentThrough(uint64_t index);
   void Enqueue(Pending p);

@@ -1,5 +1,6 @@
 #include "raft/log_store.h"
 
+#include <pthread.h>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
@@ -55,7 +56,10 @@ Result<std::unique_ptr<LogStore>> LogStore::Open(rocksdb::DB* db, rocksdb::Colum
                                                  const std::vector<uint64_t>& bootstrap) {
   std::unique_ptr<LogStore> store(new LogStore(db, log, meta));
   if (Status s = store->Load(bootstrap); !s.ok()) return s;
-  store->writer_ = std::thread([raw = store.get()] { raw->WriterLoop(); });
+  store->writer_ = std::thread([raw = store.get()] {
+    pthread_setname_np(pthread_self(), "pharos-log");  // for top -H and perf
+    raw->WriterLoop();
+  });
   return store;
 }
 

@@ -1,5 +1,6 @@
 #include "registry/applier.h"
 
+#include <pthread.h>
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 #include <spdlog/spdlog.h>
@@ -79,7 +80,10 @@ Status Applier::Start() {
     for (const auto& [id, m] : members_) list.push_back(m);
     post_([cb = callbacks_.members, list = std::move(list)] { cb(list); });
   }
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "pharos-apply");  // for top -H and perf
+    Loop();
+  });
   return Status::Ok();
 }
 

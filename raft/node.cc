@@ -140,6 +140,7 @@ void Node::Reset(uint64_t term) {
   lead_ = 0;
   ResetElectionTimer();
   heartbeat_elapsed_ = 0;
+  commit_broadcast_pending_ = false;
   AbortLeaderTransfer();
   votes_.clear();
   read_only_.Reset();
@@ -629,7 +630,10 @@ void Node::HandleAppendResponse(const Message& m, Progress& pr) {
       break;
   }
   if (MaybeCommit()) {
-    BcastAppend();
+    BcastCommit();
+    // Deferred, the commit does not reach this follower now either; it was waiting for this
+    // answer before sending more, so it hears from us at once all the same.
+    if (was_paused && config_.defer_commit_broadcast) SendAppend(m.from(), true);
   } else if (was_paused) {
     SendAppend(m.from(), true);
   }
@@ -907,6 +911,8 @@ bool Node::SendAppend(uint64_t to, bool send_if_empty) {
   const uint64_t last = entries->empty() ? prev : entries->back().index();
   for (Entry& e : *entries) *m.add_entries() = std::move(e);
   pr.SentEntries(last, bytes);
+  pr.commit_sent = log_.committed();
+  if (commit_broadcast_pending_ && CommitReachedFollowers()) commit_broadcast_pending_ = false;
   Send(std::move(m));
   return true;
 }
@@ -914,6 +920,32 @@ bool Node::SendAppend(uint64_t to, bool send_if_empty) {
 void Node::BcastAppend() {
   for (auto& [id, pr] : progress_) {
     if (id != config_.id) SendAppend(id, true);
+  }
+}
+
+void Node::BcastCommit() {
+  if (config_.defer_commit_broadcast) {
+    commit_broadcast_pending_ = !CommitReachedFollowers();
+  } else {
+    BcastAppend();
+  }
+}
+
+// A paused follower is left out: it gets the commit index with the message that unpauses it, or
+// with a heartbeat, and waiting for it would keep a broadcast pending for as long as it is down.
+bool Node::CommitReachedFollowers() const {
+  for (const auto& [id, pr] : progress_) {
+    if (id != config_.id && !pr.IsPaused() && pr.commit_sent < log_.committed()) return false;
+  }
+  return true;
+}
+
+void Node::BroadcastCommit() {
+  if (!commit_broadcast_pending_) return;
+  commit_broadcast_pending_ = false;
+  if (role_ != Role::kLeader) return;
+  for (auto& [id, pr] : progress_) {
+    if (id != config_.id && pr.commit_sent < log_.committed()) SendAppend(id, true);
   }
 }
 
@@ -1068,7 +1100,7 @@ void Node::Advance() {
     auto self = progress_.find(config_.id);
     if (self != progress_.end() && self->second.MaybeUpdate(log_.StableLastIndex()) &&
         MaybeCommit()) {
-      BcastAppend();
+      BcastCommit();
     }
   }
 }

@@ -77,6 +77,12 @@ class Node {
   bool HasReady() const;
   Ready GetReady();
   void Advance();
+  // Leader with RaftConfig::defer_commit_broadcast: the commit index rose and a follower that may
+  // be sent to now has not been sent it yet. The caller decides when: BroadcastCommit() sends it
+  // to those that lack it (and clears this); the next proposal's appends carry it too (and clear
+  // this once every such follower has it).
+  bool commit_broadcast_pending() const { return commit_broadcast_pending_; }
+  void BroadcastCommit();
   // Messages that may leave now (Ready::messages rule), for callers that send between Readys.
   std::vector<raftpb::Message> TakeSendableMessages();
   // Committed entries that may be applied now (Ready::committed_entries rule), for callers that
@@ -144,6 +150,10 @@ class Node {
   void OnCommitAdvanced();
   bool SendAppend(uint64_t to, bool send_if_empty);
   void BcastAppend();
+  // After the commit index rose: tells the followers now, or later (defer_commit_broadcast).
+  void BcastCommit();
+  // Every follower that may be sent to now was sent the current commit index.
+  bool CommitReachedFollowers() const;
   void BcastHeartbeat();
   void SendTimeoutNow(uint64_t to);
   void AbortLeaderTransfer() { lead_transferee_ = 0; }
@@ -165,6 +175,7 @@ class Node {
   int heartbeat_elapsed_ = 0;
   int randomized_election_timeout_ = 0;
   uint64_t lead_transferee_ = 0;
+  bool commit_broadcast_pending_ = false;
   ReadOnly read_only_;
   // ReadIndex requests that arrived before an entry of this leader's term committed.
   std::vector<raftpb::Message> pending_read_index_msgs_;

@@ -40,6 +40,8 @@ class Progress {
   // Probe state: a message is out and unanswered (cleared by a heartbeat response).
   bool probe_sent = false;
   bool is_learner = false;
+  // The commit index carried by the last append sent (RaftConfig::defer_commit_broadcast).
+  uint64_t commit_sent = 0;
   Inflights inflights;
 };
 

@@ -21,6 +21,7 @@ struct RaftDriver::Loop {
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(io);
   asio::steady_timer tick{io};
+  asio::steady_timer commit_linger{io};
   std::thread thread;
 };
 
@@ -46,6 +47,7 @@ Result<std::unique_ptr<RaftDriver>> RaftDriver::Start(StorageEngine& storage,
   config.election_tick_max = options.election_max_ticks;
   config.heartbeat_tick = options.heartbeat_ticks;
   config.applied = options.applied;
+  config.defer_commit_broadcast = options.commit_linger_us > 0;
   config.seed = options.id ^
                 static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   auto node = raft::Node::Create(config, d->log_.get());
@@ -136,6 +138,33 @@ void RaftDriver::PumpAfterThisRead() {
 }
 
 void RaftDriver::Pump() {
+  PumpReady();
+  MaybeLingerCommit();
+}
+
+void RaftDriver::MaybeLingerCommit() {
+  if (stopped_) return;
+  if (!node_->commit_broadcast_pending()) {
+    // Proposals' appends carried it: a timer left to fire would wake this thread for nothing.
+    if (commit_lingering_) {
+      loop_->commit_linger.cancel();
+      commit_lingering_ = false;
+    }
+    return;
+  }
+  if (commit_lingering_) return;
+  commit_lingering_ = true;
+  loop_->commit_linger.expires_after(std::chrono::microseconds(options_.commit_linger_us));
+  loop_->commit_linger.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopped_) return;
+    commit_lingering_ = false;
+    // A proposal's appends may have carried it meanwhile: then this sends nothing.
+    node_->BroadcastCommit();
+    Pump();
+  });
+}
+
+void RaftDriver::PumpReady() {
   if (stopped_) return;
   // Whatever brought us here (a tick, a message, a proposal) may have changed the leader, the
   // role or the term: the owner hears of it before the Ready's effects.
@@ -444,6 +473,7 @@ void RaftDriver::Stop() {
   asio::post(loop_->io, [this] {
     stopped_ = true;
     loop_->tick.cancel();
+    loop_->commit_linger.cancel();
     if (transport_) transport_->Stop();
     // Nothing queued after this runs: completions still queued are destroyed with the driver.
     loop_->io.stop();

@@ -51,6 +51,10 @@ struct RaftDriverOptions {
   int election_max_ticks = 30;
   int heartbeat_ticks = 5;
   uint64_t applied = 0;  // what the state machine already applied (restart)
+  // How long a leader holds a new commit index back from the followers, waiting for the next
+  // proposal's appends to carry it (RaftConfig::defer_commit_broadcast); 0 sends it at once.
+  // Followers apply, and their watchers hear, that much later when no proposal follows.
+  int commit_linger_us = 200;
   // Compact the log once this many entries have been applied since the last compaction.
   uint64_t snapshot_count = 10000;
   // Thread-safe: the index up to which the state machine has applied and written every entry.
@@ -128,7 +132,13 @@ class RaftDriver {
   // Hands `fn` to the owner's thread.
   void ToOwner(std::function<void()> fn) const;
   void ScheduleTick();
+  // Steps the core's Ready (PumpReady), then lingers a new commit index (MaybeLingerCommit).
   void Pump();
+  void PumpReady();
+  // The commit index rose and the core holds it back (RaftConfig::defer_commit_broadcast): if
+  // no proposal's append carries it to the followers within options_.commit_linger_us, an
+  // append of its own does.
+  void MaybeLingerCommit();
   // Pump, once the messages read with this one have been stepped too: they make one Ready.
   void PumpAfterThisRead();
   // Hands the Ready's committed entries and confirmed reads over; they wait for no write.
@@ -162,8 +172,9 @@ class RaftDriver {
   uint64_t foreign_dropped_ = 0;
   raft::SoftState told_soft_;  // what the owner was last told
   uint64_t told_term_ = 0;
-  uint64_t seen_ticket_ = 0;  // the last proposal that reached the core
-  bool compacting_ = false;   // a compaction is being written
+  uint64_t seen_ticket_ = 0;       // the last proposal that reached the core
+  bool compacting_ = false;        // a compaction is being written
+  bool commit_lingering_ = false;  // the commit_linger timer is armed
 
   // Proposals waiting for the raft thread, and whether it has been asked to take them.
   struct WaitingProposal {

@@ -1,6 +1,7 @@
 // Log replication (Raft §5.3, §5.4.2, and etcd's pipelining/backtracking refinements).
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -235,6 +236,107 @@ TEST(ReplicationTest, OnlyCurrentTermEntriesCommitByCountingReplicas_5_4_2_Figur
   net.Filter(nullptr);
   net.Tick(1, 5);
   EXPECT_GT(net.node(1).log().committed(), old_index);  // the no-op commits, and "old" with it
+}
+
+// Empty appends the leader sent: those that only carry a commit index.
+int CountCommitOnlyAppends(TestNetwork& net, std::function<void()> step) {
+  int n = 0;
+  net.Observe([&n](const raftpb::Message& m) {
+    if (m.type() == raftpb::MSG_APP && m.entries_size() == 0) ++n;
+  });
+  step();
+  net.Observe(nullptr);
+  return n;
+}
+
+TEST(ReplicationTest, ACommitReachesTheFollowersAtOnceByDefault) {
+  TestNetwork net({1, 2, 3});
+  const uint64_t leader = net.ElectLeader();
+  net.Settle();
+  const int sent = CountCommitOnlyAppends(net, [&] {
+    ASSERT_TRUE(net.node(leader).Propose("a").ok());
+    net.Settle();
+  });
+  EXPECT_EQ(sent, 2);
+  for (uint64_t id : {1, 2, 3}) EXPECT_EQ(net.applied(id), std::vector<std::string>{"a"});
+  EXPECT_FALSE(net.node(leader).commit_broadcast_pending());
+}
+
+TEST(ReplicationTest, ADeferredCommitRidesOnTheNextAppendOrLeavesWhenAskedTo) {
+  TestNetwork net({1, 2, 3}, [](RaftConfig& c) { c.defer_commit_broadcast = true; });
+  const uint64_t leader = net.ElectLeader();
+  net.node(leader).BroadcastCommit();  // the no-op's commit
+  net.Settle();
+  const std::vector<uint64_t> followers = leader == 1   ? std::vector<uint64_t>{2, 3}
+                                          : leader == 2 ? std::vector<uint64_t>{1, 3}
+                                                        : std::vector<uint64_t>{1, 2};
+  // "a" commits at the leader; nothing goes out just to say so.
+  int sent = CountCommitOnlyAppends(net, [&] {
+    ASSERT_TRUE(net.node(leader).Propose("a").ok());
+    net.Settle();
+  });
+  EXPECT_EQ(sent, 0);
+  EXPECT_EQ(net.applied(leader), std::vector<std::string>{"a"});
+  for (uint64_t id : followers) EXPECT_TRUE(net.applied(id).empty()) << "node " << id;
+  EXPECT_TRUE(net.node(leader).commit_broadcast_pending());
+  // The next proposal's appends carry it: every follower then has been sent the commit index,
+  // so nothing is pending until that proposal commits in turn.
+  sent = CountCommitOnlyAppends(net, [&] {
+    ASSERT_TRUE(net.node(leader).Propose("b").ok());
+    EXPECT_FALSE(net.node(leader).commit_broadcast_pending());
+    net.Settle();
+  });
+  EXPECT_EQ(sent, 0);
+  for (uint64_t id : followers) {
+    EXPECT_EQ(net.applied(id), std::vector<std::string>{"a"}) << "node " << id;
+  }
+  EXPECT_TRUE(net.node(leader).commit_broadcast_pending());
+  // Asked to, the leader sends it to each follower in an append of its own.
+  sent = CountCommitOnlyAppends(net, [&] {
+    net.node(leader).BroadcastCommit();
+    net.Settle();
+  });
+  EXPECT_EQ(sent, 2);
+  EXPECT_FALSE(net.node(leader).commit_broadcast_pending());
+  for (uint64_t id : {1, 2, 3}) {
+    EXPECT_EQ(net.applied(id), (std::vector<std::string>{"a", "b"})) << "node " << id;
+  }
+  // Asked again with nothing new, it sends nothing.
+  sent = CountCommitOnlyAppends(net, [&] {
+    net.node(leader).BroadcastCommit();
+    net.Settle();
+  });
+  EXPECT_EQ(sent, 0);
+}
+
+TEST(ReplicationTest, ADeferredCommitStillReachesFollowersWithTheHeartbeat) {
+  TestNetwork net({1, 2, 3}, [](RaftConfig& c) { c.defer_commit_broadcast = true; });
+  const uint64_t leader = net.ElectLeader();
+  ASSERT_TRUE(net.node(leader).Propose("a").ok());
+  net.Settle();
+  net.Tick(leader, 5);
+  for (uint64_t id : {1, 2, 3}) EXPECT_EQ(net.applied(id), std::vector<std::string>{"a"});
+}
+
+// A follower the leader may not send to now (a probe is out to it and unanswered) gets the
+// commit index when it answers; waiting for it would keep a broadcast pending all the while.
+TEST(ReplicationTest, AFollowerThatMayNotBeSentToKeepsNoDeferredCommitPending) {
+  TestNetwork net({1, 2, 3}, [](RaftConfig& c) { c.defer_commit_broadcast = true; });
+  const uint64_t leader = net.ElectLeader();
+  net.node(leader).BroadcastCommit();
+  net.Settle();
+  const uint64_t down = leader == 3 ? 2 : 3;
+  net.Stop(down);
+  net.node(leader).ReportUnreachable(down);  // back to probing it
+  ASSERT_TRUE(net.node(leader).Propose("a").ok());
+  net.Settle();
+  const Progress* pr = net.node(leader).progress(down);
+  ASSERT_NE(pr, nullptr);
+  ASSERT_TRUE(pr->IsPaused());
+  EXPECT_TRUE(net.node(leader).commit_broadcast_pending());
+  // The other follower is sent the commit index with "b": nothing is left pending.
+  ASSERT_TRUE(net.node(leader).Propose("b").ok());
+  EXPECT_FALSE(net.node(leader).commit_broadcast_pending());
 }
 
 TEST(ReplicationTest, FollowerForwardsInternalProposalsToTheLeader) {

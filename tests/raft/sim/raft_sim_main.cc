@@ -1,5 +1,6 @@
 // raft-sim: runs the deterministic Raft simulation over many seeds.
 //   raft-sim [--seed S] [--seeds N] [--nodes 3|5] [--steps K] [--trace LINES] [--quiet]
+//            [--defer-commit-broadcast]
 //   [--stop-on-failure]
 // Runs seeds S .. S+N-1. For a failing seed it prints the seed, the check that failed and a trace
 // of the events before the violation; rerunning with --seed S --seeds 1 replays it exactly.
@@ -17,7 +18,7 @@ namespace {
 int Usage(const std::string& why) {
   std::cerr << "raft-sim: " << why << "\n"
             << "usage: raft-sim [--seed S] [--seeds N] [--nodes 3|5] [--steps K] [--trace LINES] "
-               "[--quiet] [--stop-on-failure]\n";
+               "[--quiet] [--stop-on-failure] [--defer-commit-broadcast]\n";
   return 2;
 }
 
@@ -34,9 +35,13 @@ bool ParseNumber(const std::string& s, int64_t* out) {
 
 int main(int argc, char** argv) {
   int64_t seed = 1, seeds = 1, nodes = 3, steps = 50000, trace = 400;
-  bool quiet = false, stop_on_failure = false;
+  bool quiet = false, stop_on_failure = false, defer_commit_broadcast = false;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
+    if (flag == "--defer-commit-broadcast") {
+      defer_commit_broadcast = true;
+      continue;
+    }
     if (flag == "--quiet" || flag == "--stop-on-failure") {
       (flag == "--quiet" ? quiet : stop_on_failure) = true;
       continue;
@@ -63,6 +68,7 @@ int main(int argc, char** argv) {
     options.nodes = static_cast<int>(nodes);
     options.steps = steps;
     options.trace_lines = static_cast<size_t>(trace);
+    options.defer_commit_broadcast = defer_commit_broadcast;
     pharos::raft::sim::Simulation sim(options);
     const pharos::raft::sim::SimResult r = sim.Run();
     events += r.events;
@@ -95,7 +101,7 @@ int main(int argc, char** argv) {
       for (const std::string& line : r.trace) std::cout << "    " << line << "\n";
     }
     std::cout << "  replay: raft-sim --seed " << s << " --nodes " << nodes << " --steps " << steps
-              << "\n";
+              << (defer_commit_broadcast ? " --defer-commit-broadcast" : "") << "\n";
     if (stop_on_failure) break;
   }
   const double secs =

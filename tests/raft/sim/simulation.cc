@@ -14,6 +14,7 @@ namespace {
 
 constexpr int64_t kMs = 1000;
 constexpr int64_t kTickUs = 10 * kMs;
+constexpr int64_t kCommitLingerUs = 200;  // pharosd's RaftDriverOptions::commit_linger_us
 // 10 election timeouts at the default maximum of 300 ms.
 constexpr int64_t kLeaderDeadlineUs = 10 * 300 * kMs;
 constexpr int64_t kWriteDeadlineUs = kLeaderDeadlineUs + 2000 * kMs;
@@ -68,6 +69,7 @@ RaftConfig Simulation::ConfigFor(const SimNode& n) const {
   // and a new leader's earlier-term entries are acknowledged before its no-op.
   c.max_size_per_msg = max_size_per_msg_;
   c.max_inflight_msgs = 8;
+  c.defer_commit_broadcast = options_.defer_commit_broadcast;
   return c;
 }
 
@@ -256,6 +258,14 @@ void Simulation::Handle(Event& e) {
     case EventKind::kStop:
       if (SimNode* n = NodeById(e.node)) StopRemoved(*n);
       return;
+    case EventKind::kCommitLinger: {
+      SimNode* n = NodeById(e.node);
+      if (!n || !n->raft || n->incarnation != e.incarnation) return;
+      n->commit_lingering = false;
+      n->raft->BroadcastCommit();
+      Pump(*n);
+      return;
+    }
   }
 }
 
@@ -355,6 +365,15 @@ void Simulation::Deliver(Event& e) {
 }
 
 void Simulation::Pump(SimNode& n) {
+  PumpReady(n);
+  // As pharosd's RaftDriver does: a commit index held back leaves after a linger.
+  if (n.raft && !n.commit_lingering && n.raft->commit_broadcast_pending()) {
+    n.commit_lingering = true;
+    Schedule(now_ + kCommitLingerUs, Event{EventKind::kCommitLinger, n.id, n.incarnation});
+  }
+}
+
+void Simulation::PumpReady(SimNode& n) {
   if (!n.raft) return;
   auto now_msgs = n.raft->TakeSendableMessages();
   SendAll(n, now_msgs);
@@ -565,6 +584,7 @@ void Simulation::Crash(SimNode& n) {
   ++result_.crashes;
   n.raft.reset();
   n.persisting = false;
+  n.commit_lingering = false;  // its event belongs to the old incarnation
   n.ready = Ready();
   n.reads_waiting.clear();
   ++n.incarnation;

@@ -31,6 +31,9 @@ struct SimOptions {
   int64_t steps = 50000;
   // Events kept for the trace printed on failure.
   size_t trace_lines = 400;
+  // Leaders hold a new commit index back (RaftConfig::defer_commit_broadcast) and send it after
+  // kCommitLingerUs unless a proposal's appends carried it first, as pharosd does.
+  bool defer_commit_broadcast = false;
 };
 
 struct SimResult {
@@ -71,7 +74,8 @@ class Simulation {
     kClientRead,
     kRejoin,
     kConfChange,
-    kStop
+    kStop,
+    kCommitLinger
   };
   struct Event {
     Event(EventKind kind, uint64_t node = 0, uint64_t incarnation = 0, raftpb::Message msg = {})
@@ -96,6 +100,7 @@ class Simulation {
     int64_t tick_phase = 0;
     bool removed = false;
     bool persisting = false;
+    bool commit_lingering = false;  // a kCommitLinger event is scheduled
     Ready ready;
     // The state machine (durable, as the KV store is): applied index, hash chain, membership.
     uint64_t sm_index = 0;
@@ -118,6 +123,7 @@ class Simulation {
   void Schedule(int64_t at, Event e);
   void Handle(Event& e);
   void Pump(SimNode& n);
+  void PumpReady(SimNode& n);
   void FinishPersist(SimNode& n);
   void SendAll(SimNode& from, std::vector<raftpb::Message>& msgs);
   void Send(const raftpb::Message& m);

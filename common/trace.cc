@@ -35,7 +35,11 @@ std::string TraceIdOf(std::string_view tp) {
   }
   if (version == "00" && tp.size() != 55) return "";
   if (tp.size() > 55 && tp[55] != '-') return "";
-  if (trace == std::string(32, '0') || parent == std::string(16, '0')) return "";
+  // All-zero ids are invalid. Compared in place: this runs for every client request.
+  const auto all_zero = [](std::string_view id) {
+    return id.find_first_not_of('0') == std::string_view::npos;
+  };
+  if (all_zero(trace) || all_zero(parent)) return "";
   return std::string(trace);
 }
 

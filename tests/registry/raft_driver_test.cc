@@ -226,9 +226,10 @@ TEST_F(RaftDriverTest, AJoiningMemberKeepsTheClusterIdBeforeItActsOnIt) {
 // A leader holds a new commit index back for RaftDriverOptions::commit_linger_us (200 us),
 // waiting for the next proposal to carry it; with no next proposal it must still leave, not wait
 // for the next heartbeat (50 ms). One proposal at a time, each alone: the followers apply each
-// one within a few ms of its proposal. Were the commit index left to heartbeats, they would take
-// 25 ms in the median (uniform over the heartbeat interval): the median bound below tells the two
-// apart without timing any single proposal tightly.
+// one within a few ms of its proposal. Were the commit index left to heartbeats, each proposal,
+// made just after a heartbeat delivered the last one, would wait about a whole interval (50 ms
+// in the median with the driver's timer disabled): the median bound below tells the two apart
+// without timing any single proposal tightly.
 TEST_F(RaftDriverTest, FollowersApplyALoneProposalWithoutWaitingForAHeartbeat) {
   ASSERT_TRUE(RunUntil([&] { return Leader() != 0; }, std::chrono::seconds(10)));
   const uint64_t leader = Leader();

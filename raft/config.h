@@ -38,9 +38,9 @@ struct RaftConfig {
   // A leader that learns of a new commit index (a follower's acknowledgement, its own write
   // durable) does not send every follower an append of its own just to carry it: the index rides
   // on the next append (the next proposal), and otherwise leaves when the application calls
-  // BroadcastCommit() (see commit_broadcast_pending()), or with the next heartbeat. Sent at once,
-  // one put at a time cost each follower two appends and two acknowledgements, the second pair
-  // only to learn what the next put's append would tell it.
+  // SendDeferredCommit() (see commit_broadcast_pending()), or with the next heartbeat. Sent at
+  // once, one put at a time cost each follower two appends and two acknowledgements, the second
+  // pair only to learn what the next put's append would tell it.
   bool defer_commit_broadcast = false;
 
   Status Validate() const;

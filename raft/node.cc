@@ -940,7 +940,7 @@ bool Node::CommitReachedFollowers() const {
   return true;
 }
 
-void Node::BroadcastCommit() {
+void Node::SendDeferredCommit() {
   if (!commit_broadcast_pending_) return;
   commit_broadcast_pending_ = false;
   if (role_ != Role::kLeader) return;

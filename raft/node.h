@@ -78,11 +78,11 @@ class Node {
   Ready GetReady();
   void Advance();
   // Leader with RaftConfig::defer_commit_broadcast: the commit index rose and a follower that may
-  // be sent to now has not been sent it yet. The caller decides when: BroadcastCommit() sends it
+  // be sent to now has not been sent it yet. The caller decides when: SendDeferredCommit() sends it
   // to those that lack it (and clears this); the next proposal's appends carry it too (and clear
   // this once every such follower has it).
   bool commit_broadcast_pending() const { return commit_broadcast_pending_; }
-  void BroadcastCommit();
+  void SendDeferredCommit();
   // Messages that may leave now (Ready::messages rule), for callers that send between Readys.
   std::vector<raftpb::Message> TakeSendableMessages();
   // Committed entries that may be applied now (Ready::committed_entries rule), for callers that

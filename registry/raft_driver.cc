@@ -159,7 +159,7 @@ void RaftDriver::MaybeLingerCommit() {
     if (ec || stopped_) return;
     commit_lingering_ = false;
     // A proposal's appends may have carried it meanwhile: then this sends nothing.
-    node_->BroadcastCommit();
+    node_->SendDeferredCommit();
     Pump();
   });
 }

@@ -265,7 +265,7 @@ TEST(ReplicationTest, ACommitReachesTheFollowersAtOnceByDefault) {
 TEST(ReplicationTest, ADeferredCommitRidesOnTheNextAppendOrLeavesWhenAskedTo) {
   TestNetwork net({1, 2, 3}, [](RaftConfig& c) { c.defer_commit_broadcast = true; });
   const uint64_t leader = net.ElectLeader();
-  net.node(leader).BroadcastCommit();  // the no-op's commit
+  net.node(leader).SendDeferredCommit();  // the no-op's commit
   net.Settle();
   const std::vector<uint64_t> followers = leader == 1   ? std::vector<uint64_t>{2, 3}
                                           : leader == 2 ? std::vector<uint64_t>{1, 3}
@@ -293,7 +293,7 @@ TEST(ReplicationTest, ADeferredCommitRidesOnTheNextAppendOrLeavesWhenAskedTo) {
   EXPECT_TRUE(net.node(leader).commit_broadcast_pending());
   // Asked to, the leader sends it to each follower in an append of its own.
   sent = CountCommitOnlyAppends(net, [&] {
-    net.node(leader).BroadcastCommit();
+    net.node(leader).SendDeferredCommit();
     net.Settle();
   });
   EXPECT_EQ(sent, 2);
@@ -303,7 +303,7 @@ TEST(ReplicationTest, ADeferredCommitRidesOnTheNextAppendOrLeavesWhenAskedTo) {
   }
   // Asked again with nothing new, it sends nothing.
   sent = CountCommitOnlyAppends(net, [&] {
-    net.node(leader).BroadcastCommit();
+    net.node(leader).SendDeferredCommit();
     net.Settle();
   });
   EXPECT_EQ(sent, 0);
@@ -323,7 +323,7 @@ TEST(ReplicationTest, ADeferredCommitStillReachesFollowersWithTheHeartbeat) {
 TEST(ReplicationTest, AFollowerThatMayNotBeSentToKeepsNoDeferredCommitPending) {
   TestNetwork net({1, 2, 3}, [](RaftConfig& c) { c.defer_commit_broadcast = true; });
   const uint64_t leader = net.ElectLeader();
-  net.node(leader).BroadcastCommit();
+  net.node(leader).SendDeferredCommit();
   net.Settle();
   const uint64_t down = leader == 3 ? 2 : 3;
   net.Stop(down);

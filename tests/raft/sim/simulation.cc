@@ -262,7 +262,7 @@ void Simulation::Handle(Event& e) {
       SimNode* n = NodeById(e.node);
       if (!n || !n->raft || n->incarnation != e.incarnation) return;
       n->commit_lingering = false;
-      n->raft->BroadcastCommit();
+      n->raft->SendDeferredCommit();
       Pump(*n);
       return;
     }

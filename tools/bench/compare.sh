@@ -92,9 +92,11 @@ cleanup() {
   pid_of=()
   if [ $keep -eq 0 ]; then
     rm -rf "$dir/bin"
-    if [ "$status" -eq 0 ]; then
+    # A failed run, or one with an invalid workload (a leader lost mid-run), keeps its members'
+    # logs (not their data) for a look afterwards: they say why.
+    if [ "$status" -eq 0 ] && ! grep -qs '"valid":false' "$res"/*.json; then
       rm -rf "$dir/pharos" "$dir/etcd"
-    else  # a failed run keeps its members' logs (not their data) for a look afterwards
+    else
       rm -rf "$dir"/pharos/*/data "$dir"/etcd/*/data
     fi
   fi
@@ -388,6 +390,8 @@ fo_verdict=MISSED
 [[ $p_fo =~ ^[0-9]+$ ]] && [ "$p_fo" -le 300 ] && fo_verdict=ok
 wanted failover && echo "failover: pharos median $p_fo ms (want <= 300: $fo_verdict) over $failover_runs runs; etcd $e_fo ms (defaults), $e_fo_fast ms (50/300)"
 echo "* = the run had errors or was invalid (the leader's term changed); raw results in $res"
+grep -qs '"valid":false' "$res"/*.json &&
+  echo "  an invalid run: the members' logs are kept in $dir/pharos and $dir/etcd"
 # A workload that did nothing at all is a broken driver or cluster, not a slow one.
 broken=0
 for f in "$res"/pharos.*.json "$res"/etcd.*.json; do

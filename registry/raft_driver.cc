@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
 #include <thread>
 
 #include "common/asio.h"
@@ -211,7 +212,9 @@ void RaftDriver::PumpReady() {
     // stepped down), as WriteNow requires. The leader keeps the writer thread: it counts
     // followers' acknowledgements and answers reads while its own write is in flight.
     HandToApplication(rd);
+    const auto started = std::chrono::steady_clock::now();
     Status s = log_->WriteNow(std::move(w));
+    WarnIfSlow(node_->role(), started);
     OnPersisted(std::move(s), std::move(rd));
     return;
   }
@@ -219,14 +222,27 @@ void RaftDriver::PumpReady() {
   // acknowledgement waits on. The writer is joined (when log_ goes) before loop_ goes; its
   // completion runs on this thread, so after the Ready is moved in below.
   auto shared = std::make_shared<raft::Ready>();
-  log_->Submit(std::move(w), [this, shared](Status s) {
-    asio::post(loop_->io, [this, shared, s]() mutable {
+  log_->Submit(std::move(w), [this, shared, started = std::chrono::steady_clock::now()](Status s) {
+    asio::post(loop_->io, [this, shared, s, started]() mutable {
       if (stopped_) return;
+      WarnIfSlow(raft::Role::kLeader, started);
       OnPersisted(std::move(s), std::move(*shared));
     });
   });
   HandToApplication(rd);
   *shared = std::move(rd);
+}
+
+void RaftDriver::WarnIfSlow(raft::Role role, std::chrono::steady_clock::time_point started) {
+  // The line says why a leader changed with every member up, as etcd's "slow fdatasync" does.
+  const int limit_ms = options_.warn_log_write_ms >= 0
+                           ? options_.warn_log_write_ms
+                           : options_.election_min_ticks * options_.tick_ms / 2;
+  const auto took = std::chrono::steady_clock::now() - started;
+  if (took < std::chrono::milliseconds(limit_ms)) return;
+  spdlog::warn("member {:x} ({}): raft log write took {} ms (term {})", options_.id,
+               raft::RoleName(role),
+               std::chrono::duration_cast<std::chrono::milliseconds>(took).count(), node_->term());
 }
 
 void RaftDriver::HandToApplication(raft::Ready& rd) {

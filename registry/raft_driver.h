@@ -18,6 +18,7 @@
 // reads a copy the raft thread publishes after each step. Callbacks say where they run.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -55,6 +56,11 @@ struct RaftDriverOptions {
   // proposal's appends to carry it (RaftConfig::defer_commit_broadcast); 0 sends it at once.
   // Followers apply, and their watchers hear, that much later when no proposal follows.
   int commit_linger_us = 200;
+  // A raft log write that takes longer than this is logged as a warning: a follower writing its
+  // log answers no heartbeat meanwhile, and a leader that hears from no quorum for an election
+  // timeout steps down (CheckQuorum). Negative: half the election timeout's lower bound (75 ms
+  // by default).
+  int warn_log_write_ms = -1;
   // Compact the log once this many entries have been applied since the last compaction.
   uint64_t snapshot_count = 10000;
   // Thread-safe: the index up to which the state machine has applied and written every entry.
@@ -143,6 +149,8 @@ class RaftDriver {
   void PumpAfterThisRead();
   // Hands the Ready's committed entries and confirmed reads over; they wait for no write.
   void HandToApplication(raft::Ready& rd);
+  // Logs a raft log write slower than warn_log_write_ms.
+  void WarnIfSlow(raft::Role role, std::chrono::steady_clock::time_point started);
   void OnPersisted(Status s, raft::Ready ready);
   void Send(std::vector<raftpb::Message> messages);
   // Confirmed reads go to the owner at once: they wait for no write.

@@ -779,6 +779,7 @@ void Server::OnSoftState(const raft::SoftState& ss, uint64_t term, uint64_t prop
   const bool was_leader = soft_.role == raft::Role::kLeader;
   const raft::Role old_role = soft_.role;
   const uint64_t old_lead = soft_.lead;
+  const uint64_t old_term = term_;
   soft_ = ss;
   term_ = term;
   if (ss.lead != old_lead && !reads_.empty()) {
@@ -798,6 +799,11 @@ void Server::OnSoftState(const raft::SoftState& ss, uint64_t term, uint64_t prop
   }
   const bool leader = ss.role == raft::Role::kLeader;
   if (was_leader && !leader) {
+    // A warning, not news: the writes in flight fail below (outcome unknown). The term says why:
+    // unchanged, this leader stepped down on its own (CheckQuorum heard from no quorum within an
+    // election timeout); higher, a peer's message carried a newer term.
+    spdlog::warn("{} is no longer the leader: {} at term {} (led at term {})", config_.name,
+                 raft::RoleName(ss.role), term, old_term);
     // What we proposed may or may not commit under the next leader. What the core had not seen
     // yet it will refuse (after this news, in order): that is answered NOT_LEADER.
     static Counter& failed = Metrics::Global().counter("pharos_raft_proposals_failed_total",

@@ -85,6 +85,32 @@ TEST(ClusterTest, KillingTheLeaderElectsAnotherAndTheOldOneCatchesUp) {
   }));
 }
 
+TEST(ClusterTest, ALeaderThatLosesItsLeadershipLogsItWithBothTerms) {
+  ProcessCluster cluster(3);  // at --log-level warn, as compare.sh runs its members
+  const int leader = cluster.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const uint64_t term = cluster.Status(leader)->raft_term();
+  // Frozen, the leader hears nothing; the two others elect one of them at a higher term.
+  cluster.Signal(leader, SIGSTOP);
+  const bool replaced = Eventually([&] {
+    for (int i = 0; i < cluster.size(); ++i) {
+      if (i == leader) continue;
+      auto s = cluster.Status(i);
+      if (s && s->is_leader() && s->raft_term() > term) return true;
+    }
+    return false;
+  });
+  cluster.Signal(leader, SIGCONT);
+  ASSERT_TRUE(replaced);
+  // Back, it steps down (CheckQuorum or the newer term, whichever comes first) and says from
+  // which term, so that a log read afterwards tells why a run's leader changed.
+  EXPECT_TRUE(Eventually([&] {
+    const std::string log = cluster.Log(leader);
+    return log.find("is no longer the leader: follower at term") != std::string::npos &&
+           log.find("(led at term " + std::to_string(term) + ")") != std::string::npos;
+  })) << cluster.Log(leader);
+}
+
 TEST(ClusterTest, SigtermOnTheLeaderHandsOverLeadershipAndExitsCleanly) {
   ProcessCluster cluster(3);
   const int leader = cluster.WaitForLeader();

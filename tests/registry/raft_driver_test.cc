@@ -6,6 +6,8 @@
 #include "registry/raft_driver.h"
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
@@ -60,6 +62,7 @@ class RaftDriverTest : public ::testing::Test {
     o.bootstrap_voters = {1, 2, 3};
     o.cluster_id = cluster_ids_[id];
     o.snapshot_count = snapshot_count_;
+    o.warn_log_write_ms = warn_log_write_ms_;
     o.applied_index = [&m] { return m.applied_index.load(); };
     RaftDriver::Callbacks cb;
     // On the raft thread: hop to the owner's, as pharosd's apply thread queue does.
@@ -144,6 +147,7 @@ class RaftDriverTest : public ::testing::Test {
   }
 
   uint64_t snapshot_count_ = 10000;  // for the members started from now on
+  int warn_log_write_ms_ = -1;       // likewise
   std::map<uint64_t, std::string> peers_;
   std::map<uint64_t, uint64_t> cluster_ids_;  // member -> the id it starts with (0: none yet)
   std::map<uint64_t, Member> members_;
@@ -294,6 +298,29 @@ TEST_F(RaftDriverTest, ALeaderWhoseOwnerThreadIsStuckKeepsLeading) {
   // And it still commits, once its owner runs again.
   Propose(leader, "after");
   ASSERT_TRUE(WaitAllApplied(2, "after"));
+}
+
+TEST_F(RaftDriverTest, ALogWriteSlowerThanTheWarningIsLogged) {
+  // Every write counts as slow here: the warning of each path (the leader's writer thread, a
+  // follower's raft thread) must reach the log. The sink is added while no driver runs.
+  for (auto& [id, m] : members_) StopMember(id);
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(4096);
+  spdlog::default_logger()->sinks().push_back(sink);
+  warn_log_write_ms_ = 0;
+  for (uint64_t id = 1; id <= 3; ++id) StartMember(id);
+  ASSERT_TRUE(RunUntil([&] { return Leader() != 0; }, std::chrono::seconds(10)));
+  Propose(Leader(), "slow");
+  const ::testing::AssertionResult applied = WaitAllApplied(1, "slow");
+  for (auto& [id, m] : members_) StopMember(id);
+  spdlog::default_logger()->sinks().pop_back();
+  ASSERT_TRUE(applied);
+  const std::vector<std::string> lines = sink->last_formatted();
+  auto logged = [&](const std::string& text) {
+    return std::any_of(lines.begin(), lines.end(),
+                       [&](const std::string& l) { return l.find(text) != std::string::npos; });
+  };
+  EXPECT_TRUE(logged("(leader): raft log write took"));
+  EXPECT_TRUE(logged("(follower): raft log write took"));
 }
 
 }  // namespace

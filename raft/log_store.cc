@@ -238,20 +238,6 @@ Status LogStore::WriteSync(Write write) {
   return result.get_future().get();
 }
 
-Status LogStore::WriteNow(Write write) {
-  std::vector<Pending> one;
-  one.push_back({std::move(write), std::nullopt, nullptr});
-  Status s;
-  {
-    std::lock_guard<std::mutex> lock(write_mu_);
-    s = WriteBatchOf(one);
-  }
-  std::lock_guard<std::mutex> lock(queue_mu_);
-  stats_.writes += 1;
-  stats_.batches += 1;
-  return s;
-}
-
 Status LogStore::Compact(const raftpb::SnapshotMetadata& meta) {
   std::promise<Status> result;
   Enqueue({Write(), meta, [&result](Status s) { result.set_value(std::move(s)); }});
@@ -278,11 +264,7 @@ void LogStore::WriterLoop() {
       // Group commit: everything queued while the previous fsync ran goes into this one.
       batch.swap(queue_);
     }
-    Status s;
-    {
-      std::lock_guard<std::mutex> lock(write_mu_);
-      s = WriteBatchOf(batch);
-    }
+    Status s = WriteBatchOf(batch);
     {
       std::lock_guard<std::mutex> lock(queue_mu_);
       stats_.writes += batch.size();
@@ -295,9 +277,8 @@ void LogStore::WriterLoop() {
 }
 
 Status LogStore::WriteBatchOf(std::vector<Pending>& batch) {
-  // Only the holder of write_mu_ changes the log, so it can plan against the current view
-  // without holding mu_: the plan is the RocksDB batch plus the edits to apply to the in-memory
-  // view after the fsync.
+  // Only this thread changes the log, so it can plan against the current view without a lock:
+  // the plan is the RocksDB batch plus the edits to apply to the in-memory view after the fsync.
   raftpb::HardState hard_state = hard_state_;
   raftpb::SnapshotMetadata snapshot = snapshot_;
   uint64_t last = snapshot_.index() + terms_.size() - 1;

@@ -5,11 +5,11 @@
 // Every write that must be durable is synced. Writes go through one writer thread with group
 // commit: whatever is submitted while an fsync is in flight goes into the next batch, so throughput
 // rises with the number of concurrent appenders instead of being capped at one append per fsync.
-// A caller that batches by itself may write on its own thread instead (WriteNow).
+// No caller ever waits on the disk unless it asks to (WriteSync, Compact): a raft thread that
+// waited could not answer heartbeats while the disk stalls, and its leader would be deposed.
 //
-// Thread rules: Submit/WriteSync/WriteNow/Compact from any thread; the Storage read methods from
-// any thread (the core's). A write is visible to readers once its completion callback runs (or
-// WriteNow returns).
+// Thread rules: Submit/WriteSync/Compact from any thread; the Storage read methods from any
+// thread (the core's). A write is visible to readers once its completion callback runs.
 #pragma once
 
 #include <condition_variable>
@@ -69,9 +69,6 @@ class LogStore : public Storage {
   void Submit(Write write, std::function<void(Status)> done);
   // Submit and wait.
   Status WriteSync(Write write);
-  // Writes on the calling thread, at once, and returns once it is durable (or failed). The
-  // caller must have no Submit of its own still queued: this write does not wait behind them.
-  Status WriteNow(Write write);
   // Records that the application's state is snapshotted at `meta.index()` (which must be in the
   // log) and deletes the log entries up to it. The state at that index must be durable first:
   // when the key-value store shares this RocksDB instance (as in pharosd), this write's own WAL
@@ -120,9 +117,6 @@ class LogStore : public Storage {
   };
   std::deque<RecentEntry> recent_;
   uint64_t recent_bytes_ = 0;
-
-  // Held while a write is planned and made: the writer thread and WriteNow's callers take turns.
-  std::mutex write_mu_;
 
   mutable std::mutex queue_mu_;
   std::condition_variable queue_cv_;

@@ -202,30 +202,21 @@ void RaftDriver::PumpReady() {
   // Moved: nothing reads rd.entries after this (OnPersisted uses the other parts of the Ready).
   w.entries = std::move(rd.entries);
   if (rd.snapshot) w.snapshot = rd.snapshot->metadata();
-  if (node_->role() != raft::Role::kLeader) {
-    // A follower writes its log here, not on the log's writer thread: its acknowledgement waits
-    // for the write whichever thread makes it, and the hand-over there and back cost two
-    // wake-ups per append, 30 us or more each on this project's machines. Messages that arrive
-    // during the write wait in the socket; they are stepped after it, all before the next Ready
-    // (PumpAfterThisRead), which writes them together: group commit still. No write of ours is
-    // still queued on the writer thread (persisting_ is false here, also for a leader that just
-    // stepped down), as WriteNow requires. The leader keeps the writer thread: it counts
-    // followers' acknowledgements and answers reads while its own write is in flight.
-    HandToApplication(rd);
-    const auto started = std::chrono::steady_clock::now();
-    Status s = log_->WriteNow(std::move(w));
-    WarnIfSlow(node_->role(), started);
-    OnPersisted(std::move(s), std::move(rd));
-    return;
-  }
-  // The log's writer thread is woken before the apply thread: the write is what the next
-  // acknowledgement waits on. The writer is joined (when log_ goes) before loop_ goes; its
-  // completion runs on this thread, so after the Ready is moved in below.
+  // Every member's write goes to the log's writer thread, a follower's too, so this thread never
+  // waits on the disk. Writing here would save a follower two wake-ups per append, but while its
+  // disk stalled it would answer no heartbeat: two followers stalled past an election timeout and
+  // CheckQuorum deposed a healthy leader, again and again (PERFORMANCE.md, "Run 38"). A follower
+  // whose write is in flight still answers heartbeats; its acknowledgements wait for the write
+  // (ready.h, rule 3).
+  // The writer is woken before the apply thread: the write is what the next acknowledgement
+  // waits on. The writer is joined (when log_ goes) before loop_ goes; its completion runs on
+  // this thread, so after the Ready is moved in below.
   auto shared = std::make_shared<raft::Ready>();
-  log_->Submit(std::move(w), [this, shared, started = std::chrono::steady_clock::now()](Status s) {
-    asio::post(loop_->io, [this, shared, s, started]() mutable {
+  log_->Submit(std::move(w), [this, shared, role = node_->role(),
+                              started = std::chrono::steady_clock::now()](Status s) {
+    asio::post(loop_->io, [this, shared, s, role, started]() mutable {
       if (stopped_) return;
-      WarnIfSlow(raft::Role::kLeader, started);
+      WarnIfSlow(role, started);
       OnPersisted(std::move(s), std::move(*shared));
     });
   });

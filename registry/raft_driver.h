@@ -1,9 +1,9 @@
 // RaftDriver: runs one Raft core for real — ticks from a timer, messages through the Transport,
-// Readys persisted through the LogStore (a leader's by its group-commit writer thread, a
-// follower's on the raft thread itself: see Pump) — on a thread of its own, the raft thread,
-// with its own io_context. It follows the contract of raft/ready.h: messages that may
-// leave at once leave at once (a leader replicates while its own fsync runs); the rest leave,
-// and committed entries go to the application, once the Ready is durable.
+// Readys persisted through the LogStore's group-commit writer thread, so the raft thread never
+// waits on the disk — on a thread of its own, the raft thread, with its own io_context. It follows
+// the contract of raft/ready.h: messages that may leave at once leave at once (a leader replicates
+// while its own fsync runs); the rest leave, and committed entries go to the application, once the
+// Ready is durable.
 //
 // Why a thread of its own (DESIGN.md §8: "Raft ticks and peer messages go ahead of client
 // traffic"): on the client I/O thread a tick or a heartbeat waited behind every queued client

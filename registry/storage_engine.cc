@@ -9,6 +9,8 @@
 #include <rocksdb/write_buffer_manager.h>
 
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <string_view>
 #include <vector>
 
@@ -98,12 +100,17 @@ class WalSizedAtReservation : public rocksdb::FileSystemWrapper {
   }
 };
 
-// One per process (an Env must outlive every database opened with it), made on first use.
+// One per base Env (the default one, or a test's), made on first use and kept for the process's
+// life: an Env must outlive every database opened with it.
 rocksdb::Env* EngineEnv() {
-  static const std::unique_ptr<rocksdb::Env> env = [] {
-    rocksdb::Env* base = env_for_testing != nullptr ? env_for_testing : rocksdb::Env::Default();
-    return rocksdb::NewCompositeEnv(std::make_shared<WalSizedAtReservation>(base->GetFileSystem()));
-  }();
+  static std::mutex mu;
+  static std::map<rocksdb::Env*, std::unique_ptr<rocksdb::Env>> envs;
+  rocksdb::Env* base = env_for_testing != nullptr ? env_for_testing : rocksdb::Env::Default();
+  std::lock_guard<std::mutex> lock(mu);
+  std::unique_ptr<rocksdb::Env>& env = envs[base];
+  if (env == nullptr) {
+    env = rocksdb::NewCompositeEnv(std::make_shared<WalSizedAtReservation>(base->GetFileSystem()));
+  }
   return env.get();
 }
 }  // namespace

@@ -22,8 +22,10 @@ namespace pharos::registry {
 class StorageEngine {
  public:
   static Result<std::unique_ptr<StorageEngine>> Open(const std::string& dir);
-  // For test binaries only (tests/cluster/crashable_pharosd_main.cc): every database opened after
-  // this does its file I/O through `env`, one that can simulate a power cut. Call before Open.
+  // For tests only (tests/cluster/crashable_pharosd_main.cc, tests/registry/raft_driver_test.cc):
+  // every database opened after this does its file I/O through `env` (one that can simulate a
+  // power cut, or a stalled disk), until it is called again; nullptr restores the default. `env`
+  // must live as long as the process.
   static void UseEnvForTesting(rocksdb::Env* env);
   ~StorageEngine();
 

@@ -1,5 +1,5 @@
 // Durability of the log store through CrashFileSystem: appenders submit entries (group commit
-// batches them) or write them on their own thread (WriteNow), the power goes at a random instant,
+// batches them) or write them one at a time (WriteSync), the power goes at a random instant,
 // every byte not synced is thrown away, and the store reopened must hold every entry it
 // acknowledged. Unlike SIGKILL (log_store_crash_test.cc), this catches a missing fsync: the log
 // written with sync=false fails here (tests/durability_mutation_test.sh shows it).
@@ -52,9 +52,9 @@ TEST(LogStoreDurabilityTest, EveryAcknowledgedEntrySurvivesACrashThatDropsUnsync
     if (round == kRounds) break;  // the last round only checks
 
     // Writes of 1-20 entries each. In even rounds they are submitted without waiting, so they
-    // batch, and the power goes while others are still in flight; in odd rounds they are written
-    // on this thread, one after another, as a follower's raft thread writes its log.
-    const bool on_caller_thread = round % 2 == 1;
+    // batch, and the power goes while others are still in flight; in odd rounds each is waited
+    // for before the next, as a follower's writes go when its leader sends one append at a time.
+    const bool one_at_a_time = round % 2 == 1;
     std::atomic<uint64_t> highest{acked};
     std::atomic<int> acks{0};
     const int crash_after = 1 + static_cast<int>(rng() % 40);
@@ -72,8 +72,8 @@ TEST(LogStoreDurabilityTest, EveryAcknowledgedEntrySurvivesACrashThatDropsUnsync
         }
         if (++acks == crash_after) fs.Crash();
       };
-      if (on_caller_thread) {
-        acknowledge(store->WriteNow(std::move(write)));
+      if (one_at_a_time) {
+        acknowledge(store->WriteSync(std::move(write)));
       } else {
         store->Submit(std::move(write), acknowledge);
       }

@@ -19,7 +19,11 @@ std::string Group(const std::vector<int>& g) {
 }  // namespace
 
 Nemesis::Nemesis(std::string kind, NodeSet& nodes, HistoryRecorder& clock, uint64_t seed)
-    : kind_(std::move(kind)), nodes_(nodes), clock_(clock), rng_(seed) {
+    : kind_(std::move(kind)),
+      nodes_(nodes),
+      clock_(clock),
+      rng_(seed),
+      disk_hog_(nodes.dir() + "/disk-hog") {
   if (kind_ == "partition" || kind_ == "mix") {
     // Our own chain, flushed first: leftovers of an interrupted run must not partition this one.
     Iptables(std::string("-D INPUT -j ") + kChain + " 2>/dev/null");
@@ -56,7 +60,7 @@ void Nemesis::Strike() {
   std::string k = kind_;
   if (k == "none") return;
   if (k == "mix") {
-    std::vector<std::string> kinds = {"kill", "kill-leader", "pause", "membership"};
+    std::vector<std::string> kinds = {"kill", "kill-leader", "pause", "membership", "disk"};
     if (chain_) kinds.push_back("partition");
     k = kinds[rng_() % kinds.size()];
   }
@@ -68,6 +72,8 @@ void Nemesis::Strike() {
     Partition();
   } else if (k == "membership") {
     RemoveMember();
+  } else if (k == "disk") {
+    StallDisk();
   }
 }
 
@@ -79,6 +85,12 @@ void Nemesis::RemoveMember() {
   if (!s.ok()) name += " (not confirmed: " + s.message() + ")";
   faults_.push_back({name, clock_.Now(), 0});
   removed_ = target;
+  active_ = true;
+}
+
+void Nemesis::StallDisk() {
+  disk_hog_.Start();
+  faults_.push_back({"stall the disk", clock_.Now(), 0});
   active_ = true;
 }
 
@@ -157,6 +169,15 @@ void Nemesis::Partition() {
 
 void Nemesis::Heal() {
   if (chain_) Iptables(std::string("-F ") + kChain);
+  if (disk_hog_.running()) {
+    disk_hog_.Stop();
+    if (!faults_.empty()) {
+      Fault& f = faults_.back();
+      f.name += " (" + std::to_string(disk_hog_.written_bytes() >> 20) + " MiB written, " +
+                std::to_string(disk_hog_.synced_bytes() >> 20) + " MiB synced)";
+      f.applied = disk_hog_.written_bytes() > 0;
+    }
+  }
   for (int i = 0; i < nodes_.size(); ++i) {
     if (nodes_.paused(i)) nodes_.Resume(i);
     if (!nodes_.running(i) && removed_ != i) nodes_.Start(i);

@@ -37,6 +37,8 @@ class NodeSet {
   NodeSet& operator=(const NodeSet&) = delete;
 
   int size() const { return options_.nodes; }
+  // The folder the members' data directories are in (their disk).
+  const std::string& dir() const { return options_.dir; }
   std::string address(int i) const { return "127.0.0.1" + std::to_string(1 + i); }
   std::string client(int i) const;
   std::string peer(int i) const;

@@ -62,9 +62,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"register", "lock", "registry", "watch"}))
       ->capture_default_str();
   app.add_option("--nemesis", nemesis_kind,
-                 "none, kill, kill-leader, pause, partition, membership, mix")
-      ->check(
-          CLI::IsMember({"none", "kill", "kill-leader", "pause", "partition", "membership", "mix"}))
+                 "none, kill, kill-leader, pause, partition, membership, disk, mix")
+      ->check(CLI::IsMember(
+          {"none", "kill", "kill-leader", "pause", "partition", "membership", "disk", "mix"}))
       ->capture_default_str();
   app.add_option("--time", seconds, "seconds of workload")->capture_default_str();
   app.add_option("--nodes", nodes, "3 or 5")->check(CLI::IsMember({3, 5}))->capture_default_str();
@@ -215,6 +215,10 @@ int main(int argc, char** argv) {
     if (f.end_ns == 0) {
       run.counts = false;
       run.notes.push_back("fault not healed: " + f.name);
+    }
+    if (!f.applied) {
+      run.counts = false;
+      run.notes.push_back("fault not applied: " + f.name);
     }
   }
   if (nemesis_kind != "none" && faults.empty()) {

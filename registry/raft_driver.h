@@ -56,10 +56,9 @@ struct RaftDriverOptions {
   // proposal's appends to carry it (RaftConfig::defer_commit_broadcast); 0 sends it at once.
   // Followers apply, and their watchers hear, that much later when no proposal follows.
   int commit_linger_us = 200;
-  // A raft log write that takes longer than this is logged as a warning: a follower writing its
-  // log answers no heartbeat meanwhile, and a leader that hears from no quorum for an election
-  // timeout steps down (CheckQuorum). Negative: half the election timeout's lower bound (75 ms
-  // by default).
+  // A raft log write that takes longer than this is logged as a warning: the disk is stalling,
+  // and commits wait on it (the raft thread does not: it goes on answering heartbeats). Negative:
+  // half the election timeout's lower bound (75 ms by default).
   int warn_log_write_ms = -1;
   // Compact the log once this many entries have been applied since the last compaction.
   uint64_t snapshot_count = 10000;

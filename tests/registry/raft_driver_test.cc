@@ -343,8 +343,8 @@ TEST_F(RaftDriverTest, ALeaderWhoseFollowersDisksStallKeepsLeading) {
 }
 
 TEST_F(RaftDriverTest, ALogWriteSlowerThanTheWarningIsLogged) {
-  // Every write counts as slow here: the warning of each path (the leader's writer thread, a
-  // follower's raft thread) must reach the log. The sink is added while no driver runs.
+  // Every write counts as slow here: the warning of each role (leader, follower) must reach the
+  // log. The sink is added while no driver runs.
   for (auto& [id, m] : members_) StopMember(id);
   auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(4096);
   spdlog::default_logger()->sinks().push_back(sink);

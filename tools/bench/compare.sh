@@ -105,14 +105,8 @@ status=0
 trap 'status=$?; cleanup' EXIT
 trap 'echo "compare.sh: interrupted" >&2; exit 130' INT TERM
 
-port_free() { ! ss -Htan 2>/dev/null | awk '{print $4}' | grep -q ":$1\$"; }
-free_port() {
-  local p
-  while :; do
-    p=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768 and up): see FreePort
-    port_free "$p" && port_free $((p + 1)) && port_free $((p + 2)) && { echo "$p"; return; }
-  done
-}
+# shellcheck source=tools/bench/free_port.sh
+source "$root/tools/bench/free_port.sh"
 
 # --- Pharos ------------------------------------------------------------------------------------
 p_base=$(free_port)

@@ -20,8 +20,8 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=tools/bench/free_port.sh
 source "$root/tools/bench/free_port.sh"
 
-usage() {
-  sed -n '10,12p' "$0" | sed 's/^# //' >&2
+usage() {  # the synopsis from the header above
+  sed -n '/^#   tools\/bench\/ab.sh/,/PHAROS-BENCH ARGS\]$/s/^# //p' "$0" >&2
   exit 2
 }
 a_build=${PHAROS_BUILD_DIR:-$root/build} b_build=""

@@ -17,8 +17,8 @@
 # exits, also on Ctrl-C. Exit: 0 every round ran without errors, 1 otherwise, 2 bad arguments.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-# shellcheck source=tools/bench/free_port.sh
-source "$root/tools/bench/free_port.sh"
+# shellcheck source=tools/bench/cluster_lib.sh
+source "$root/tools/bench/cluster_lib.sh"
 
 usage() {  # the synopsis from the header above
   sed -n '/^#   tools\/bench\/ab.sh/,/PHAROS-BENCH ARGS\]$/s/^# //p' "$0" >&2
@@ -61,15 +61,7 @@ bench=$dir/a/bin/pharos-bench
 
 declare -A pid_of  # "a1" -> pid
 cleanup() {
-  local name pid
-  for pid in "${pid_of[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for name in "${!pid_of[@]}"; do
-    pid=${pid_of[$name]}
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    { wait "$pid"; } 2>/dev/null
-  done
-  pid_of=()
+  stop_started
   rm -rf "$dir"/a/p*/data "$dir"/b/p*/data "$dir/a/bin" "$dir/b/bin"
 }
 trap cleanup EXIT

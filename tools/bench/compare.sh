@@ -76,20 +76,11 @@ cp "$pharosd" "$bench" "$dir/bin/" || exit 1
 pharosd=$dir/bin/pharosd bench=$dir/bin/pharos-bench
 
 # --- processes: every pid we start, stopped by pid on any exit ---------------------------------
+# shellcheck source=tools/bench/cluster_lib.sh
+source "$root/tools/bench/cluster_lib.sh"
 declare -A pid_of  # "pharos1" -> pid
 cleanup() {
-  local name pid
-  for name in "${!pid_of[@]}"; do
-    pid=${pid_of[$name]}
-    kill -TERM "$pid" 2>/dev/null
-  done
-  for name in "${!pid_of[@]}"; do
-    pid=${pid_of[$name]}
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    { wait "$pid"; } 2>/dev/null
-  done
-  pid_of=()
+  stop_started
   if [ $keep -eq 0 ]; then
     rm -rf "$dir/bin"
     # A failed run, or one with an invalid workload (a leader lost mid-run), keeps its members'
@@ -105,8 +96,6 @@ status=0
 trap 'status=$?; cleanup' EXIT
 trap 'echo "compare.sh: interrupted" >&2; exit 130' INT TERM
 
-# shellcheck source=tools/bench/free_port.sh
-source "$root/tools/bench/free_port.sh"
 
 # --- Pharos ------------------------------------------------------------------------------------
 p_base=$(free_port)

@@ -336,7 +336,9 @@ void RaftDriver::Send(std::vector<raftpb::Message> messages) {
 
 void RaftDriver::MaybeCompact() {
   if (compacting_ || !options_.applied_index) return;
-  const uint64_t index = options_.applied_index();
+  const uint64_t applied = options_.applied_index();
+  if (applied <= options_.snapshot_catchup_entries) return;
+  const uint64_t index = applied - options_.snapshot_catchup_entries;
   if (index < log_->FirstIndex() + options_.snapshot_count) return;
   const auto term = node_->log().Term(index);
   if (!term) return;

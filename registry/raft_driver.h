@@ -62,6 +62,10 @@ struct RaftDriverOptions {
   int warn_log_write_ms = -1;
   // Compact the log once this many entries have been applied since the last compaction.
   uint64_t snapshot_count = 10000;
+  // Entries a compaction keeps below the applied index, as etcd keeps 5,000: a follower that fell
+  // no further behind (a pause, a restart, a short partition) catches up from the log instead of
+  // being sent a snapshot of the whole key-value store.
+  uint64_t snapshot_catchup_entries = 5000;
   // Thread-safe: the index up to which the state machine has applied and written every entry.
   // Read on each tick to decide a compaction (empty: the log is never compacted). Polled rather
   // than pushed: a push per applied batch woke this thread, or the owner's, for every put.
@@ -158,8 +162,9 @@ class RaftDriver {
   // cluster id and saving it failed.
   bool SameCluster(const raftpb::Message& m);
   void PublishStatus();
-  // Compacts the log up to the applied index once enough has accumulated there (raft thread).
-  // The compaction's synced write also makes the state machine's writes up to there durable.
+  // Compacts the log up to snapshot_catchup_entries below the applied index, once snapshot_count
+  // entries have accumulated above the last compaction (raft thread). The compaction's synced
+  // write also makes the state machine's writes up to there durable.
   void MaybeCompact();
 
   Post post_;

@@ -112,6 +112,7 @@ Status Server::Start() {
   ro.election_max_ticks = config_.election_max_ms / config_.tick_ms;
   ro.applied = applier_->applied_index();
   ro.snapshot_count = config_.snapshot_count;
+  ro.snapshot_catchup_entries = config_.snapshot_catchup_entries;
   // The raft thread is joined before the applier goes (Stop).
   ro.applied_index = [applier = applier_.get()] { return applier->applied_index(); };
   ro.cluster_id = cluster_id_;

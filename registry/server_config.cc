@@ -123,7 +123,14 @@ ParseOutcome ParseServerConfig(int argc, const char* const* argv, std::ostream& 
       ->capture_default_str();
   app.add_option("--heartbeat-ms", c.heartbeat_ms, "leader heartbeat interval")
       ->capture_default_str();
+  // NonNegativeNumber: CLI11 reads "-5" into an unsigned option as a huge number.
   app.add_option("--snapshot-count", c.snapshot_count, "applied entries between snapshots")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--snapshot-catchup-entries", c.snapshot_catchup_entries,
+                 "entries a log compaction keeps below the applied index, for followers to "
+                 "catch up from without a snapshot")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--warning-request-duration-ms", c.warning_request_duration_ms,
                  "requests slower than this are logged as warnings")

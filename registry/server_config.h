@@ -35,7 +35,8 @@ struct ServerConfig {
   int election_min_ms = 150;
   int election_max_ms = 300;
   int heartbeat_ms = 50;
-  uint64_t snapshot_count = 10000;  // applied entries between snapshots
+  uint64_t snapshot_count = 10000;           // applied entries between snapshots
+  uint64_t snapshot_catchup_entries = 5000;  // entries a log compaction keeps for slow followers
   std::string log_level = "info";
   // A request slower than this is logged as a warning with its trace id (etcd's
   // --warning-apply-duration).

@@ -139,7 +139,8 @@ TEST(ClusterTest, FiveMembersServeWithTwoDown) {
 }
 
 TEST(ClusterTest, MemberDownPastTheSnapshotThresholdCatchesUpByInstallSnapshot) {
-  ProcessCluster cluster(3, {"--snapshot-count", "50", "--log-level", "info"});
+  ProcessCluster cluster(
+      3, {"--snapshot-count", "50", "--snapshot-catchup-entries", "0", "--log-level", "info"});
   const int leader = cluster.WaitForLeader();
   ASSERT_GE(leader, 0);
   const int down = (leader + 1) % 3;
@@ -170,7 +171,8 @@ TEST(ClusterTest, MemberDownPastTheSnapshotThresholdCatchesUpByInstallSnapshot) 
 // members published after it, so it listed members short and answered NOT_LEADER without a hint
 // (a client that only knew it could not write). The snapshot carries the member table now.
 TEST(ClusterTest, AMemberThatJoinsBySnapshotKnowsEveryMemberAndRedirectsWrites) {
-  ProcessCluster cluster(3, {"--snapshot-count", "50", "--log-level", "info"});
+  ProcessCluster cluster(
+      3, {"--snapshot-count", "50", "--snapshot-catchup-entries", "0", "--log-level", "info"});
   const int leader = cluster.WaitForLeader();
   ASSERT_GE(leader, 0);
   SyncClient c(cluster.clients());

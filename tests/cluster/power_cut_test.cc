@@ -106,9 +106,11 @@ class PowerCutTest : public ::testing::TestWithParam<int> {};
 
 TEST_P(PowerCutTest, EveryAcknowledgedWriteSurvivesPowerCutsOfEveryMember) {
   const int nodes = GetParam();
-  // The log is compacted every 100 applied entries, so that it is compacted many times between
-  // cuts: a compaction must never drop entries whose KV writes are not yet durable.
-  ProcessCluster cluster(nodes, {"--snapshot-count", "100"}, /*start=*/false);
+  // The log is compacted every 100 applied entries, up to the applied index itself, so that it is
+  // compacted many times between cuts: a compaction must never drop entries whose KV writes are
+  // not yet durable.
+  ProcessCluster cluster(nodes, {"--snapshot-count", "100", "--snapshot-catchup-entries", "0"},
+                         /*start=*/false);
   // tests/durability_mutation_test.sh --process points this at a build with a durability bug.
   const char* binary = std::getenv("PHAROS_CRASHABLE_PHAROSD");
   cluster.UseBinary(binary != nullptr ? binary : CRASHABLE_PHAROSD_BINARY);

@@ -36,6 +36,7 @@ struct Member {
   std::vector<std::string> applied;  // owner's thread
   // The last index handed to the apply callback, as pharosd's applier publishes what it wrote.
   std::atomic<uint64_t> applied_index{0};
+  std::atomic<int> snapshots{0};  // snapshots handed to the apply callback since the start
 };
 
 class RaftDriverTest : public ::testing::Test {
@@ -54,6 +55,7 @@ class RaftDriverTest : public ::testing::Test {
   void StartMember(uint64_t id) {
     Member& m = members_[id];
     m.applied.clear();
+    m.snapshots = 0;
     auto storage = StorageEngine::Open(m.dir);
     ASSERT_TRUE(storage.ok()) << storage.status().ToString();
     m.storage = std::move(*storage);
@@ -64,11 +66,13 @@ class RaftDriverTest : public ::testing::Test {
     o.bootstrap_voters = {1, 2, 3};
     o.cluster_id = cluster_ids_[id];
     o.snapshot_count = snapshot_count_;
+    o.snapshot_catchup_entries = catchup_entries_;
     o.warn_log_write_ms = warn_log_write_ms_;
     o.applied_index = [&m] { return m.applied_index.load(); };
     RaftDriver::Callbacks cb;
     // On the raft thread: hop to the owner's, as pharosd's apply thread queue does.
-    cb.apply = [&m](std::optional<raftpb::Snapshot>, std::vector<raftpb::Entry> entries) {
+    cb.apply = [&m](std::optional<raftpb::Snapshot> snapshot, std::vector<raftpb::Entry> entries) {
+      if (snapshot) ++m.snapshots;
       if (!entries.empty()) m.applied_index = entries.back().index();
       asio::post(m.owner, [&m, entries = std::move(entries)] {
         for (const auto& e : entries) {
@@ -149,6 +153,7 @@ class RaftDriverTest : public ::testing::Test {
   }
 
   uint64_t snapshot_count_ = 10000;  // for the members started from now on
+  uint64_t catchup_entries_ = 5000;  // likewise
   int warn_log_write_ms_ = -1;       // likewise
   std::map<uint64_t, std::string> peers_;
   std::map<uint64_t, uint64_t> cluster_ids_;  // member -> the id it starts with (0: none yet)
@@ -183,6 +188,7 @@ TEST_F(RaftDriverTest, ElectsReplicatesAndRecovers) {
 TEST_F(RaftDriverTest, EveryMemberCompactsItsLogOnceEnoughIsApplied) {
   for (auto& [id, m] : members_) StopMember(id);
   snapshot_count_ = 20;
+  catchup_entries_ = 0;
   for (auto& [id, m] : members_) StartMember(id);
   ASSERT_TRUE(RunUntil([&] { return Leader() != 0; }, std::chrono::seconds(10)));
   const uint64_t leader = Leader();
@@ -209,6 +215,58 @@ TEST_F(RaftDriverTest, EveryMemberCompactsItsLogOnceEnoughIsApplied) {
         return !applied.empty() && applied.back() == "after";
       },
       std::chrono::seconds(10)));
+}
+
+// A compaction keeps RaftDriverOptions::snapshot_catchup_entries below the applied index. A
+// follower down for fewer entries than that comes back through ordinary appends, every entry
+// applied in order, and no snapshot of the whole store is sent to it. With none kept, as before,
+// the leader has compacted past where the follower stopped and must send it a snapshot (checked
+// by running this with catchup_entries_ = 0: the follower was sent one, 10 runs of 10).
+TEST_F(RaftDriverTest, AFollowerBehindByFewerThanTheCatchUpEntriesCatchesUpFromTheLog) {
+  for (auto& [id, m] : members_) StopMember(id);
+  snapshot_count_ = 20;
+  catchup_entries_ = 200;
+  for (auto& [id, m] : members_) StartMember(id);
+  ASSERT_TRUE(RunUntil([&] { return Leader() != 0; }, std::chrono::seconds(10)));
+  const uint64_t leader = Leader();
+  for (int i = 0; i < 300; ++i) Propose(leader, "a" + std::to_string(i));
+  ASSERT_TRUE(WaitAllApplied(300, "a299"));
+  const uint64_t follower = leader == 1 ? 2 : 1;
+  const uint64_t stopped_at = members_[follower].applied_index.load();
+  StopMember(follower);
+  for (int i = 0; i < 150; ++i) Propose(leader, "b" + std::to_string(i));
+  // The others compact on while the follower is away, but keep what the follower still lacks.
+  const auto compacted_past = [&](uint64_t index) {
+    for (auto& [id, m] : members_) {
+      if (id != follower && CompactedTo(id) <= index) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(RunUntil([&] { return compacted_past(stopped_at - 200 + 100); },
+                       std::chrono::seconds(10), follower));
+  for (auto& [id, m] : members_) {
+    if (id == follower) continue;
+    ASSERT_LT(CompactedTo(id), stopped_at) << "member " << id;
+  }
+  // The others restart too, so that no append the leader queued for the follower while it was
+  // away reaches it afterwards: what it lacks must come from a log.
+  for (auto& [id, m] : members_) {
+    if (id != follower) StopMember(id);
+  }
+  for (auto& [id, m] : members_) StartMember(id);
+  // It replays its own log (compacted too), then takes the rest from the new leader's.
+  const auto& applied = members_[follower].applied;
+  ASSERT_TRUE(RunUntil(
+      [&] {
+        return members_[follower].snapshots > 0 || (!applied.empty() && applied.back() == "b149");
+      },
+      std::chrono::seconds(10)));
+  ASSERT_EQ(members_[follower].snapshots.load(), 0) << "the follower was sent a snapshot";
+  const auto from = std::find(applied.begin(), applied.end(), "a299");
+  ASSERT_NE(from, applied.end()) << "the follower's replay did not reach its last entry";
+  std::vector<std::string> after(from + 1, applied.end());
+  ASSERT_EQ(after.size(), 150u);
+  for (int i = 0; i < 150; ++i) EXPECT_EQ(after[i], "b" + std::to_string(i));
 }
 
 TEST_F(RaftDriverTest, AJoiningMemberKeepsTheClusterIdBeforeItActsOnIt) {

@@ -46,6 +46,22 @@ TEST(ServerConfigTest, BadInputIsExitCodeTwoWithAReason) {
   EXPECT_EQ(Parse({"--election-min-ms", "40"}, &err).exit_code, 2);
   EXPECT_EQ(Parse({"--log-level", "loud"}, &err).exit_code, 2);
   EXPECT_FALSE(Parse({"--tick-ms", "ten"}, &err).run);
+  // CLI11 alone reads a negative number into an unsigned option as a huge one.
+  EXPECT_FALSE(Parse({"--snapshot-count", "-5"}, &err).run);
+  EXPECT_NE(err.find("snapshot-count"), std::string::npos) << err;
+  EXPECT_FALSE(Parse({"--snapshot-catchup-entries", "-1"}, &err).run);
+  EXPECT_NE(err.find("snapshot-catchup-entries"), std::string::npos) << err;
+}
+
+TEST(ServerConfigTest, TheLogKeepsEtcdsCatchUpEntriesUnlessTold) {
+  ParseOutcome o = Parse({});
+  ASSERT_TRUE(o.run);
+  EXPECT_EQ(o.config.snapshot_count, 10000u);
+  EXPECT_EQ(o.config.snapshot_catchup_entries, 5000u);
+  o = Parse({"--snapshot-count", "50", "--snapshot-catchup-entries", "0"});
+  ASSERT_TRUE(o.run);
+  EXPECT_EQ(o.config.snapshot_count, 50u);
+  EXPECT_EQ(o.config.snapshot_catchup_entries, 0u);
 }
 
 TEST(ServerConfigTest, HelpExitsZero) {

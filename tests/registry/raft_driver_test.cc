@@ -145,6 +145,14 @@ class RaftDriverTest : public ::testing::Test {
     raftpb::SnapshotMetadata meta;
     return meta.ParseFromString(record) ? meta.index() : 0;
   }
+  // Restarts every member with these compaction settings and waits for a leader; returns it.
+  uint64_t RestartAllCompactingEvery(uint64_t snapshot_count, uint64_t catchup_entries) {
+    for (auto& [id, m] : members_) StopMember(id);
+    snapshot_count_ = snapshot_count;
+    catchup_entries_ = catchup_entries;
+    for (auto& [id, m] : members_) StartMember(id);
+    return RunUntil([&] { return Leader() != 0; }, std::chrono::seconds(10)) ? Leader() : 0;
+  }
   uint64_t Leader() {
     for (auto& [id, m] : members_) {
       if (m.driver && m.driver->status().role == raft::Role::kLeader) return id;
@@ -180,18 +188,10 @@ TEST_F(RaftDriverTest, ElectsReplicatesAndRecovers) {
   EXPECT_EQ(members_[follower].applied.size(), 51u);
 }
 
-// A member that does not know its cluster id yet adopts it from a peer's message, and keeps it
-// (synced) on the raft thread before that message reaches its core: by the time anything it
-// stepped is applied, the id is in its data directory, though nobody ran cluster_id_learned (a
-// crash between the two would otherwise restart it with a log and no id, open to any cluster).
 // The applied index is polled on the raft thread's ticks, not pushed after every batch.
 TEST_F(RaftDriverTest, EveryMemberCompactsItsLogOnceEnoughIsApplied) {
-  for (auto& [id, m] : members_) StopMember(id);
-  snapshot_count_ = 20;
-  catchup_entries_ = 0;
-  for (auto& [id, m] : members_) StartMember(id);
-  ASSERT_TRUE(RunUntil([&] { return Leader() != 0; }, std::chrono::seconds(10)));
-  const uint64_t leader = Leader();
+  const uint64_t leader = RestartAllCompactingEvery(20, /*catchup_entries=*/0);
+  ASSERT_NE(leader, 0u);
   for (auto& [id, m] : members_) EXPECT_EQ(CompactedTo(id), 0u) << "member " << id;
   for (int i = 0; i < 50; ++i) Propose(leader, "w" + std::to_string(i));
   ASSERT_TRUE(WaitAllApplied(50, "w49"));
@@ -221,14 +221,10 @@ TEST_F(RaftDriverTest, EveryMemberCompactsItsLogOnceEnoughIsApplied) {
 // follower down for fewer entries than that comes back through ordinary appends, every entry
 // applied in order, and no snapshot of the whole store is sent to it. With none kept, as before,
 // the leader has compacted past where the follower stopped and must send it a snapshot (checked
-// by running this with catchup_entries_ = 0: the follower was sent one, 10 runs of 10).
+// by running this with 0 catch-up entries: the follower was sent one, 10 runs of 10).
 TEST_F(RaftDriverTest, AFollowerBehindByFewerThanTheCatchUpEntriesCatchesUpFromTheLog) {
-  for (auto& [id, m] : members_) StopMember(id);
-  snapshot_count_ = 20;
-  catchup_entries_ = 200;
-  for (auto& [id, m] : members_) StartMember(id);
-  ASSERT_TRUE(RunUntil([&] { return Leader() != 0; }, std::chrono::seconds(10)));
-  const uint64_t leader = Leader();
+  const uint64_t leader = RestartAllCompactingEvery(20, /*catchup_entries=*/200);
+  ASSERT_NE(leader, 0u);
   for (int i = 0; i < 300; ++i) Propose(leader, "a" + std::to_string(i));
   ASSERT_TRUE(WaitAllApplied(300, "a299"));
   const uint64_t follower = leader == 1 ? 2 : 1;
@@ -270,6 +266,10 @@ TEST_F(RaftDriverTest, AFollowerBehindByFewerThanTheCatchUpEntriesCatchesUpFromT
   for (int i = 0; i < 150; ++i) EXPECT_EQ(after[i], "b" + std::to_string(i));
 }
 
+// A member that does not know its cluster id yet adopts it from a peer's message, and keeps it
+// (synced) on the raft thread before that message reaches its core: by the time anything it
+// stepped is applied, the id is in its data directory, though nobody ran cluster_id_learned (a
+// crash between the two would otherwise restart it with a log and no id, open to any cluster).
 TEST_F(RaftDriverTest, AJoiningMemberKeepsTheClusterIdBeforeItActsOnIt) {
   for (auto& [id, m] : members_) StopMember(id);
   constexpr uint64_t kClusterId = 0xC1D;

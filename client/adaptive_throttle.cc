@@ -11,8 +11,9 @@ AdaptiveThrottle::AdaptiveThrottle(AdaptiveThrottleOptions options, const Clock*
       rng_(options_.seed ? *options_.seed : std::random_device{}()) {}
 
 Result<Permit> AdaptiveThrottle::TryAcquire() {
-  const Clock::TimePoint now = clock_->Now();
+  const Clock::TimePoint read = clock_->Now();
   std::lock_guard lock(mu_);
+  const Clock::TimePoint now = latest_ = CountAt(read);
   // The probability is taken before this attempt is counted: requests + 1 in the formula's
   // denominator already stands for it.
   const double p = RejectProbabilityLocked(now);
@@ -27,16 +28,17 @@ Result<Permit> AdaptiveThrottle::TryAcquire() {
 
 void AdaptiveThrottle::Report(uint64_t /*id*/, Clock::TimePoint /*start*/, bool success) {
   if (!success) return;
-  const Clock::TimePoint now = clock_->Now();
+  const Clock::TimePoint read = clock_->Now();
   std::lock_guard lock(mu_);
-  window_.Add(now, kAccepts);
+  latest_ = CountAt(read);
+  window_.Add(latest_, kAccepts);
   ++counters_.accepts;
 }
 
 double AdaptiveThrottle::RejectProbability() const {
-  const Clock::TimePoint now = clock_->Now();
+  const Clock::TimePoint read = clock_->Now();
   std::lock_guard lock(mu_);
-  return RejectProbabilityLocked(now);
+  return RejectProbabilityLocked(CountAt(read));
 }
 
 double AdaptiveThrottle::RejectProbabilityLocked(Clock::TimePoint now) const {
@@ -44,6 +46,13 @@ double AdaptiveThrottle::RejectProbabilityLocked(Clock::TimePoint now) const {
   const auto requests = static_cast<double>(counts[kRequests]);
   const auto accepts = static_cast<double>(counts[kAccepts]);
   return std::max(0.0, (requests - options_.k * accepts) / (requests + 1));
+}
+
+Clock::TimePoint AdaptiveThrottle::CountAt(Clock::TimePoint now) const {
+  // The clock is read before the lock, so a caller can arrive with a time older than one another
+  // caller already counted at. Counting it there would take the window back: with one bucket the
+  // slot is reused for the older slice and the newer counts are lost.
+  return std::max(now, latest_);
 }
 
 AdaptiveThrottle::Counters AdaptiveThrottle::counters() const {

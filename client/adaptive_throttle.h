@@ -59,12 +59,15 @@ class AdaptiveThrottle : public CallGuard {
 
   void Report(uint64_t id, Clock::TimePoint start, bool success) override;
   double RejectProbabilityLocked(Clock::TimePoint now) const;
+  // The time to count a clock reading at (mu_ held): never before the latest time counted at.
+  Clock::TimePoint CountAt(Clock::TimePoint now) const;
 
   const AdaptiveThrottleOptions options_;
   const Clock* const clock_;
 
   mutable std::mutex mu_;
   RollingWindow<2> window_;
+  Clock::TimePoint latest_;  // the latest time counted at
   std::mt19937_64 rng_;
   Counters counters_;
 };

@@ -49,6 +49,10 @@ bool CountsAsFailure(const Status& status) {
     case StatusCode::kIoError:
     case StatusCode::kCorruption:
     case StatusCode::kInternal:
+    // The connection was lost after the request went out, or the server gave up waiting for its
+    // own commit: the backend did not answer, like a deadline overrun on a read. Counting it as a
+    // success would let a half-open probe to a dead backend close the circuit.
+    case StatusCode::kOutcomeUnknown:
       return true;
     default:
       return false;

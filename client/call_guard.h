@@ -66,9 +66,10 @@ class CallGuard {
   friend class Permit;
 };
 
-// Whether a call's status says the backend is unhealthy (down, overloaded, too slow, broken) as
-// opposed to the request being wrong or answered with a redirect: an INVALID_ARGUMENT or a
-// NOT_FOUND from a healthy server must not open its circuit (Hystrix's BadRequestException).
+// Whether a call's status says the backend is unhealthy (down, overloaded, too slow, broken, or
+// gone silent after the request was sent: OUTCOME_UNKNOWN) as opposed to the request being wrong
+// or answered with a redirect: an INVALID_ARGUMENT or a NOT_FOUND from a healthy server must not
+// open its circuit (Hystrix's BadRequestException).
 bool CountsAsFailure(const Status& status);
 
 }  // namespace pharos::client

@@ -97,8 +97,12 @@ void CircuitBreaker::Report(uint64_t id, Clock::TimePoint start, bool success) {
 }
 
 void CircuitBreaker::Record(Clock::TimePoint now, bool error, Transitions* transitions) {
-  window_.Add(now, error ? kError : kSuccess);
-  const auto counts = window_.Sum(now);
+  // The clock is read before the lock, so a caller can arrive with a time older than one another
+  // caller already counted at. Counting it there would take the window back: with one bucket the
+  // slot is reused for the older slice and the newer counts are lost.
+  window_latest_ = std::max(window_latest_, now);
+  window_.Add(window_latest_, error ? kError : kSuccess);
+  const auto counts = window_.Sum(window_latest_);
   const uint64_t requests = counts[kSuccess] + counts[kError];
   if (requests < static_cast<uint64_t>(std::max(0, options_.request_volume_threshold))) return;
   // Exact, where Hystrix truncates the percentage to an integer first.
@@ -166,7 +170,7 @@ CircuitBreaker::Counters CircuitBreaker::counters() const {
 CircuitBreaker::Health CircuitBreaker::health() const {
   const Clock::TimePoint now = clock_->Now();
   std::lock_guard lock(mu_);
-  const auto counts = window_.Sum(now);
+  const auto counts = window_.Sum(std::max(now, window_latest_));
   return {counts[kSuccess] + counts[kError], counts[kError]};
 }
 

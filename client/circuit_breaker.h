@@ -107,6 +107,7 @@ class CircuitBreaker : public CallGuard {
   mutable std::mutex mu_;
   CircuitState state_ = CircuitState::kClosed;
   RollingWindow<2> window_;
+  Clock::TimePoint window_latest_;  // the latest time the window counted at
   uint64_t next_id_ = 1;
   // Permits with a smaller id were issued before the last state change.
   uint64_t epoch_first_id_ = 1;

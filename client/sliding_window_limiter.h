@@ -33,6 +33,12 @@ class SlidingWindowLimiter : public RateLimiter {
     int64_t previous = 0;
     int64_t current = 0;
   };
+  struct Position {
+    int64_t index = 0;                   // of the aligned window
+    std::chrono::nanoseconds elapsed{};  // since that window began
+  };
+  // Where `now` falls (mu_ held), never before the current window.
+  Position PositionOf(Clock::TimePoint now) const;
   // The counters as they stand in window `index` (mu_ held).
   Counts CountsAt(int64_t index) const;
 

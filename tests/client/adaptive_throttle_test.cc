@@ -11,6 +11,7 @@
 namespace pharos::client {
 namespace {
 
+using std::chrono::milliseconds;
 using std::chrono::minutes;
 using std::chrono::seconds;
 
@@ -148,6 +149,36 @@ TEST(AdaptiveThrottleTest, SameSeedSameDecisions) {
   };
   EXPECT_EQ(decisions(1), decisions(1));
   EXPECT_NE(decisions(1), decisions(2));
+}
+
+// A caller that read the clock just before a slice boundary can reach the lock after others have
+// counted in the next slice. With one bucket, counting it in the slice it read would reuse the
+// bucket for that slice and forget every newer request, so the throttle would stop throttling.
+TEST(AdaptiveThrottleTest, CallerLateFromThePreviousSliceCountsInTheCurrentOne) {
+  FakeClock clock;
+  AdaptiveThrottleOptions options = Seeded();
+  options.window = seconds(1);
+  options.buckets = 1;
+  AdaptiveThrottle throttle(options, &clock);
+  clock.Advance(seconds(1));
+  Attempt(throttle, 100, false);
+  ASSERT_DOUBLE_EQ(throttle.RejectProbability(), 100.0 / 101);
+  clock.Advance(-milliseconds(1));  // the late caller's reading
+  Attempt(throttle, 1, false);
+  clock.Advance(milliseconds(1));
+  EXPECT_DOUBLE_EQ(throttle.RejectProbability(), 101.0 / 102);
+}
+
+// OUTCOME_UNKNOWN means the backend never answered, so it is no accept: a backend that drops
+// every connection must get throttled like one that refuses every call.
+TEST(AdaptiveThrottleTest, UnknownOutcomeIsNoAccept) {
+  FakeClock clock;
+  AdaptiveThrottle throttle(Seeded(), &clock);
+  for (int i = 0; i < 10; ++i) {
+    (void)throttle.Run([] { return Status::OutcomeUnknown("connection lost after sending"); });
+  }
+  EXPECT_EQ(throttle.counters().accepts, 0u);
+  EXPECT_DOUBLE_EQ(throttle.RejectProbability(), 10.0 / 11);
 }
 
 }  // namespace

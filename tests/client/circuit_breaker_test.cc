@@ -443,5 +443,45 @@ TEST_F(CircuitBreakerTest, ThreadsNeverHoldMoreThanTheConcurrencyLimit) {
   EXPECT_EQ(breaker.counters().rejections, kThreads * 500u - options.max_concurrent_requests);
 }
 
+// A write whose connection dropped after it was sent, or that the server could not commit in time,
+// ends OUTCOME_UNKNOWN: the backend gave no answer, so a probe that ends that way has not shown it
+// is back, and the circuit must stay open.
+TEST_F(CircuitBreakerTest, ProbeWithUnknownOutcomeReopens) {
+  std::vector<std::pair<CircuitState, CircuitState>> seen;
+  CircuitBreakerOptions options;
+  options.on_state_change = [&](CircuitState from, CircuitState to) {
+    seen.emplace_back(from, to);
+  };
+  CircuitBreaker breaker(options, &clock_);
+  Trip(breaker);
+  clock_.Advance(options.sleep_window);
+  const Status status =
+      breaker.Run([] { return Status::OutcomeUnknown("connection lost after sending"); });
+  EXPECT_EQ(status.code(), StatusCode::kOutcomeUnknown);
+  using S = CircuitState;
+  const std::vector<std::pair<S, S>> expected = {
+      {S::kClosed, S::kOpen}, {S::kOpen, S::kHalfOpen}, {S::kHalfOpen, S::kOpen}};
+  EXPECT_EQ(seen, expected);
+  EXPECT_EQ(breaker.state(), CircuitState::kOpen);
+  EXPECT_FALSE(breaker.Available());
+}
+
+// A caller that read the clock just before a slice boundary can reach the lock after others have
+// counted in the next slice. With one bucket, counting it in the slice it read would reuse the
+// bucket for that slice and forget every newer error, so the circuit would not open.
+TEST_F(CircuitBreakerTest, CallerLateFromThePreviousSliceCountsInTheCurrentOne) {
+  CircuitBreakerOptions options;
+  options.rolling_window_buckets = 1;
+  CircuitBreaker breaker(options, &clock_);
+  clock_.Advance(options.rolling_window);
+  Fail(breaker, 18);
+  clock_.Advance(-milliseconds(1));  // the late caller's reading
+  Fail(breaker, 1);
+  clock_.Advance(milliseconds(1));
+  EXPECT_EQ(breaker.health().requests, 19u);
+  Fail(breaker, 1);
+  EXPECT_EQ(breaker.state(), CircuitState::kOpen);
+}
+
 }  // namespace
 }  // namespace pharos::client

@@ -62,5 +62,20 @@ TEST(FixedWindowLimiterTest, SteadyRateOverTenSimulatedSeconds) {
   EXPECT_EQ(admitted, 1000);
 }
 
+// A caller that read the clock just before a boundary can reach the lock after the next window
+// has filled. Counted in the window it read, it would reopen that one and throw the newer count
+// away, letting a second limit through; it must count in the current window instead.
+TEST(FixedWindowLimiterTest, CallerLateFromThePreviousWindowCountsInTheCurrentOne) {
+  FakeClock clock;
+  FixedWindowLimiter limiter(100, seconds(1), &clock);
+  clock.Advance(seconds(1));
+  ASSERT_EQ(AllowMany(limiter, 150), 100);
+  clock.Advance(-milliseconds(1));  // the late caller's reading
+  EXPECT_FALSE(limiter.Allow());
+  clock.Advance(milliseconds(1));
+  EXPECT_FALSE(limiter.Allow());
+  EXPECT_EQ(limiter.Count(), 100);
+}
+
 }  // namespace
 }  // namespace pharos::client

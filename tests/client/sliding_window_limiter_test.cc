@@ -76,5 +76,20 @@ TEST(SlidingWindowLimiterTest, SteadyRateOverTenSimulatedSeconds) {
   EXPECT_GE(admitted, 1000 - 2 * 10);
 }
 
+// A caller that read the clock just before a boundary can reach the lock after the next window
+// has filled. Judged in the window it read, it would find that window's counters gone, take the
+// window back and throw the newer count away; it must be judged in the current window instead.
+TEST(SlidingWindowLimiterTest, CallerLateFromThePreviousWindowCountsInTheCurrentOne) {
+  FakeClock clock;
+  SlidingWindowLimiter limiter(100, seconds(1), &clock);
+  clock.Advance(seconds(5));
+  ASSERT_EQ(AllowMany(limiter, 150), 100);
+  clock.Advance(-milliseconds(1));  // the late caller's reading
+  EXPECT_FALSE(limiter.Allow());
+  clock.Advance(milliseconds(1));
+  EXPECT_FALSE(limiter.Allow());
+  EXPECT_DOUBLE_EQ(limiter.Estimate(), 100);
+}
+
 }  // namespace
 }  // namespace pharos::client

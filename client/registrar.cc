@@ -18,7 +18,12 @@ struct Registrar::State : std::enable_shared_from_this<State> {
     ServiceInstance instance;
     int64_t lease = 0;
     std::unique_ptr<LeaseKeepAlive> keepalive;
-    int generation = 0;  // bumped on every (re-)registration; stale callbacks compare it
+    // Drawn from State::last_generation on every (re-)registration, so that a stale callback
+    // never matches, not even an entry registered again under the same key after a Deregister.
+    int64_t generation = 0;
+    // Granted by the re-registration in flight and not yet kept alive: Deregister revokes it
+    // too, or the record that re-registration writes would outlive the deregistration.
+    int64_t pending_lease = 0;
     int failures = 0;
   };
 
@@ -27,12 +32,13 @@ struct Registrar::State : std::enable_shared_from_this<State> {
   mutable std::mutex mu;
   std::map<std::string, Entry> entries;  // key -> entry; guarded by mu
   bool closed = false;                   // guarded by mu
+  int64_t last_generation = 0;           // guarded by mu
 
   std::string KeyOf(const std::string& service, const std::string& id) const {
     return options.prefix + service + "/" + id;
   }
 
-  std::function<void(Status)> OnLost(const std::string& key, int generation) {
+  std::function<void(Status)> OnLost(const std::string& key, int64_t generation) {
     std::weak_ptr<State> weak = shared_from_this();
     return [weak, key, generation](Status) {
       // Runs inside the keepalive's callback, which may not destroy it: re-register later.
@@ -43,7 +49,7 @@ struct Registrar::State : std::enable_shared_from_this<State> {
   }
 
   // On the I/O thread: a new lease, then the record, then a keepalive — all asynchronous.
-  void Reregister(const std::string& key, int generation) {
+  void Reregister(const std::string& key, int64_t generation) {
     ServiceInstance instance;
     {
       std::lock_guard lock(mu);
@@ -60,41 +66,65 @@ struct Registrar::State : std::enable_shared_from_this<State> {
           if (!r.ok()) return self->RetryLater(key, generation, r.status());
           const int64_t lease = r->lease_grant_response().id();
           const auto alive_until = sent + std::chrono::seconds(r->lease_grant_response().ttl());
+          {
+            std::lock_guard lock(self->mu);
+            Entry* e = self->Current(key, generation);
+            // Deregistered while the grant was in flight: a put now would bring the record back.
+            if (e == nullptr) return self->RevokeAsync(lease);
+            // Set before the put leaves, so that a Deregister from now on revokes it.
+            e->pending_lease = lease;
+          }
           pb::Envelope put;
           *put.mutable_put() = MakePutRequest(key, ToJson(instance), {.lease = lease});
           self->client->CallAsync(
               std::move(put), {},
               [self, key, generation, lease, alive_until](Result<pb::Envelope> p) {
-                if (!p.ok()) return self->RetryLater(key, generation, p.status());
                 std::unique_ptr<LeaseKeepAlive> old;
-                Status status = Status::Ok();
                 {
                   std::lock_guard lock(self->mu);
-                  auto it = self->entries.find(key);
-                  if (self->closed || it == self->entries.end() ||
-                      it->second.generation != generation) {
-                    return;  // deregistered meanwhile; the new lease expires on its own
+                  Entry* e = self->Current(key, generation);
+                  if (e == nullptr) {
+                    // Deregistered after the put left. Deregister revoked the lease too,
+                    // unless that failed: a record the put wrote must not live out the TTL.
+                    return self->RevokeAsync(lease);
                   }
-                  Entry& e = it->second;
-                  old = std::move(e.keepalive);
-                  e.lease = lease;
-                  e.generation = generation + 1;
-                  e.failures = 0;
-                  e.keepalive = std::make_unique<LeaseKeepAlive>(*self->client, lease, alive_until,
-                                                                 self->OnLost(key, e.generation));
+                  if (p.ok()) {
+                    old = std::move(e->keepalive);
+                    e->lease = lease;
+                    e->pending_lease = 0;
+                    e->generation = ++self->last_generation;
+                    e->failures = 0;
+                    e->keepalive = std::make_unique<LeaseKeepAlive>(
+                        *self->client, lease, alive_until, self->OnLost(key, e->generation));
+                  }
                 }
-                if (self->options.on_reregister) self->options.on_reregister(key, status);
+                if (!p.ok()) return self->RetryLater(key, generation, p.status());
+                if (self->options.on_reregister) self->options.on_reregister(key, Status::Ok());
               });
         });
   }
 
-  void RetryLater(const std::string& key, int generation, const Status& why) {
+  // The entry at `key` if it is still the one a callback of `generation` works for; mu held.
+  Entry* Current(const std::string& key, int64_t generation) {
+    auto it = entries.find(key);
+    if (closed || it == entries.end() || it->second.generation != generation) return nullptr;
+    return &it->second;
+  }
+
+  // Best effort: a lease nobody keeps alive expires anyway, this only ends it sooner.
+  void RevokeAsync(int64_t lease) {
+    pb::Envelope revoke;
+    revoke.mutable_lease_revoke()->set_id(lease);
+    client->CallAsync(std::move(revoke), kRepeatable, [](Result<pb::Envelope>) {});
+  }
+
+  void RetryLater(const std::string& key, int64_t generation, const Status& why) {
     int failures = 0;
     {
       std::lock_guard lock(mu);
-      auto it = entries.find(key);
-      if (closed || it == entries.end() || it->second.generation != generation) return;
-      failures = it->second.failures++;
+      Entry* e = Current(key, generation);
+      if (e == nullptr) return;
+      failures = e->failures++;
     }
     if (options.on_reregister) options.on_reregister(key, why);
     auto self = shared_from_this();
@@ -152,6 +182,7 @@ Status Registrar::Register(const ServiceInstance& instance) {
   State::Entry& e = state_->entries[key];
   e.instance = instance;
   e.lease = granted->id();
+  e.generation = ++state_->last_generation;
   e.keepalive = std::make_unique<LeaseKeepAlive>(*state_->client, granted->id(),
                                                  sent + std::chrono::seconds(granted->ttl()),
                                                  state_->OnLost(key, e.generation));
@@ -177,22 +208,35 @@ Status Registrar::Deregister(const std::string& service, const std::string& id) 
   const std::string key = KeyOf(service, id);
   std::unique_ptr<LeaseKeepAlive> keepalive;
   int64_t lease = 0;
+  int64_t pending_lease = 0;
   {
     std::lock_guard lock(state_->mu);
     auto it = state_->entries.find(key);
     if (it == state_->entries.end()) return Status::NotFound(key + " is not registered here");
     keepalive = std::move(it->second.keepalive);
     lease = it->second.lease;
+    pending_lease = it->second.pending_lease;
     state_->entries.erase(it);
   }
   keepalive.reset();
+  // A re-registration in flight may still put the record under its new lease; once that lease
+  // is revoked the server refuses the put, or the revoke deletes what it wrote. A grant still
+  // in flight is revoked by its callback, which finds the entry gone.
+  Status pending = Status::Ok();
+  if (pending_lease != 0) {
+    auto revoked = Lease(*state_->client).Revoke(pending_lease, kRepeatable);
+    if (!revoked.ok() && revoked.status().code() != StatusCode::kLeaseNotFound) {
+      pending = revoked.status();
+    }
+  }
   // Revoking the lease deletes the record in the same revision.
   auto revoked = Lease(*state_->client).Revoke(lease, kRepeatable);
   if (revoked.ok() || revoked.status().code() == StatusCode::kLeaseNotFound) {
     KV kv(*state_->client);
     auto deleted =
         kv.Delete(key, {}, kRepeatable);  // in case the record was written under another lease
-    return deleted.ok() ? Status::Ok() : deleted.status();
+    if (!deleted.ok()) return deleted.status();
+    return pending;  // not OK: that put may still land
   }
   return revoked.status();
 }

@@ -38,7 +38,8 @@ class Registrar {
   Status Register(const ServiceInstance& instance);
   // Rewrites the record (weight, metadata, ...) under the same lease.
   Status Update(const ServiceInstance& instance);
-  // Deletes the record and revokes its lease.
+  // Deletes the record and revokes its lease, and the lease of a re-registration in flight:
+  // once it returns OK, no record of the instance appears again.
   Status Deregister(const std::string& service, const std::string& instance_id);
   // The key an instance lives at.
   std::string KeyOf(const std::string& service, const std::string& instance_id) const;

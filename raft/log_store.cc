@@ -21,6 +21,7 @@ constexpr uint64_t kRecentBytes = 256 * 1024;
 
 constexpr char kHardStateKey[] = "hard_state";
 constexpr char kSnapshotKey[] = "snapshot";
+constexpr char kReceivedSnapshotKey[] = "received_snapshot";
 
 std::string IndexKey(uint64_t index) {
   std::string key(8, '\0');
@@ -87,6 +88,9 @@ Status LogStore::Load(const std::vector<uint64_t>& bootstrap) {
     return FromRocks(s, "reading raft snapshot metadata");
   }
   terms_.assign(1, snapshot_.term());
+  auto received = ReceivedSnapshot();
+  if (!received.ok()) return received.status();
+  if (*received) received_index_ = (*received)->metadata().index();
 
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), log_cf_));
   uint64_t expect = snapshot_.index() + 1;
@@ -249,6 +253,22 @@ void LogStore::CompactAsync(const raftpb::SnapshotMetadata& meta,
   Enqueue({Write(), meta, std::move(done)});
 }
 
+Result<std::optional<raftpb::Snapshot>> LogStore::ReceivedSnapshot() const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), meta_cf_, kReceivedSnapshotKey, &value);
+  if (s.IsNotFound()) return std::optional<raftpb::Snapshot>();
+  if (!s.ok()) return FromRocks(s, "reading the received snapshot");
+  raftpb::Snapshot snap;
+  if (!snap.ParseFromString(value)) return Status::Corruption("raft received snapshot");
+  return std::optional<raftpb::Snapshot>(std::move(snap));
+}
+
+void LogStore::ForgetReceivedSnapshot(uint64_t index) {
+  Pending p{Write(), std::nullopt, nullptr, index};
+  p.write.sync = false;
+  Enqueue(std::move(p));
+}
+
 LogStore::Stats LogStore::stats() const {
   std::lock_guard<std::mutex> lock(queue_mu_);
   return stats_;
@@ -292,6 +312,7 @@ Status LogStore::WriteBatchOf(std::vector<Pending>& batch) {
     uint64_t bytes = 0;
   };
   std::vector<TermsEdit> edits;
+  uint64_t received = received_index_;
   rocksdb::WriteBatch wb;
   for (Pending& p : batch) {
     Write& w = p.write;
@@ -301,6 +322,21 @@ Status LogStore::WriteBatchOf(std::vector<Pending>& batch) {
       last = snapshot.index();
       edits.push_back({TermsEdit::kReset, snapshot.term()});
       wb.Put(meta_cf_, kSnapshotKey, snapshot.SerializeAsString());
+      if (w.snapshot_data) {
+        raftpb::Snapshot kept;
+        *kept.mutable_metadata() = snapshot;
+        kept.set_data(std::move(*w.snapshot_data));
+        wb.Put(meta_cf_, kReceivedSnapshotKey, kept.SerializeAsString());
+        received = snapshot.index();
+      } else if (received != 0) {
+        // A snapshot point made here (snapshot-restore) supersedes any received one.
+        wb.Delete(meta_cf_, kReceivedSnapshotKey);
+        received = 0;
+      }
+    }
+    if (p.forget_received != 0 && p.forget_received == received) {
+      wb.Delete(meta_cf_, kReceivedSnapshotKey);
+      received = 0;
     }
     if (!w.entries.empty()) {
       const uint64_t first = w.entries.front().index();
@@ -334,6 +370,11 @@ Status LogStore::WriteBatchOf(std::vector<Pending>& batch) {
       edits.push_back({TermsEdit::kDropFront, meta.index() - snapshot.index(), meta.index()});
       snapshot = meta;
       wb.Put(meta_cf_, kSnapshotKey, snapshot.SerializeAsString());
+      if (received != 0) {
+        // The application's state is durable at a later index than the received snapshot's.
+        wb.Delete(meta_cf_, kReceivedSnapshotKey);
+        received = 0;
+      }
     }
   }
   bool sync = false, compacts = false;
@@ -395,6 +436,7 @@ Status LogStore::WriteBatchOf(std::vector<Pending>& batch) {
   }
   hard_state_ = std::move(hard_state);
   snapshot_ = std::move(snapshot);
+  received_index_ = received;
   return Status::Ok();
 }
 

@@ -1,7 +1,8 @@
 // LogStore: the Raft log and hard state on RocksDB, implementing raft::Storage for the core.
 // Column families (opened by the caller, who owns the one RocksDB instance of the node):
 //   raft_log:  8-byte big-endian index -> Entry
-//   raft_meta: "hard_state" -> HardState, "snapshot" -> SnapshotMetadata
+//   raft_meta: "hard_state" -> HardState, "snapshot" -> SnapshotMetadata,
+//              "received_snapshot" -> Snapshot (metadata and data; while it is being restored)
 // Every write that must be durable is synced. Writes go through one writer thread with group
 // commit: whatever is submitted while an fsync is in flight goes into the next batch, so throughput
 // rises with the number of concurrent appenders instead of being capped at one append per fsync.
@@ -19,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -40,6 +42,11 @@ class LogStore : public Storage {
     std::vector<raftpb::Entry> entries;
     // A snapshot received from the leader: the log becomes exactly this snapshot point.
     std::optional<raftpb::SnapshotMetadata> snapshot;
+    // Its data, kept beside it (ReceivedSnapshot) until the application says it has restored it
+    // (ForgetReceivedSnapshot). The log forgets everything below the snapshot in this write: a
+    // crash before the application's restore would otherwise leave a log that starts past a state
+    // machine that never got the data, and the entries in between would be lost to it for good.
+    std::optional<std::string> snapshot_data;
     // Whether the write must reach the disk before it is acknowledged. Only a hard state whose
     // commit index alone changed may skip the fsync (Ready::must_sync); the next synced write
     // carries it along.
@@ -76,6 +83,12 @@ class LogStore : public Storage {
   Status Compact(const raftpb::SnapshotMetadata& meta);
   // The same without waiting: `done` runs on the writer thread.
   void CompactAsync(const raftpb::SnapshotMetadata& meta, std::function<void(Status)> done);
+  // The last snapshot received with its data (Write::snapshot_data), if its data is still kept:
+  // for a restart to restore what a crash kept the application from restoring.
+  Result<std::optional<raftpb::Snapshot>> ReceivedSnapshot() const;
+  // The application's state at the received snapshot at `index` is durable: its data can go.
+  // Queued, not synced: data kept after a restore is only space (a later compaction drops it too).
+  void ForgetReceivedSnapshot(uint64_t index);
   Stats stats() const;
 
  private:
@@ -83,6 +96,7 @@ class LogStore : public Storage {
     Write write;
     std::optional<raftpb::SnapshotMetadata> compact;
     std::function<void(Status)> done;
+    uint64_t forget_received = 0;  // ForgetReceivedSnapshot's index
   };
 
   LogStore(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* log, rocksdb::ColumnFamilyHandle* meta);
@@ -117,6 +131,8 @@ class LogStore : public Storage {
   };
   std::deque<RecentEntry> recent_;
   uint64_t recent_bytes_ = 0;
+  // The index of the received snapshot whose data is kept (0: none). Load and the writer thread.
+  uint64_t received_index_ = 0;
 
   mutable std::mutex queue_mu_;
   std::condition_variable queue_cv_;

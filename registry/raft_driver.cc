@@ -41,6 +41,7 @@ Result<std::unique_ptr<RaftDriver>> RaftDriver::Start(StorageEngine& storage,
                                   options.bootstrap_voters);
   if (!log.ok()) return log.status();
   d->log_ = std::move(*log);
+  if (Status s = d->RestoreReceivedSnapshot(); !s.ok()) return s;
 
   raft::RaftConfig config;
   config.id = options.id;
@@ -89,6 +90,35 @@ Result<std::unique_ptr<RaftDriver>> RaftDriver::Start(StorageEngine& storage,
     loop->io.run();
   });
   return d;
+}
+
+Status RaftDriver::RestoreReceivedSnapshot() {
+  auto received = log_->ReceivedSnapshot();
+  if (!received.ok()) return received.status();
+  const uint64_t snapshot_index = log_->FirstIndex() - 1;
+  if (options_.applied >= snapshot_index) {
+    // Restored before the stop: the data is only space now.
+    if (*received) log_->ForgetReceivedSnapshot((*received)->metadata().index());
+    return Status::Ok();
+  }
+  // The log was cut at a snapshot the state machine never restored (a crash between the two).
+  // Starting anyway would apply the entries after the snapshot on top of a state that lacks
+  // those before it.
+  if (!*received || (*received)->metadata().index() != snapshot_index) {
+    return Status::Corruption(
+        "the raft log starts after index " + std::to_string(snapshot_index) +
+        " but the key-value store has applied only up to " + std::to_string(options_.applied) +
+        ", and no snapshot data is kept to restore: this member's data cannot be used (remove "
+        "the member, and add it back with an empty data directory)");
+  }
+  spdlog::warn(
+      "member {:x}: restoring the snapshot at raft index {}, received before the last stop "
+      "(the key-value store had applied up to {})",
+      options_.id, snapshot_index, options_.applied);
+  received_snapshot_ = snapshot_index;
+  // Queued ahead of every entry the core will hand over.
+  if (callbacks_.apply) callbacks_.apply(std::move(**received), {});
+  return Status::Ok();
 }
 
 void RaftDriver::RunOnRaftThread(std::function<void()> fn) {
@@ -201,7 +231,10 @@ void RaftDriver::PumpReady() {
   w.hard_state = rd.hard_state;
   // Moved: nothing reads rd.entries after this (OnPersisted uses the other parts of the Ready).
   w.entries = std::move(rd.entries);
-  if (rd.snapshot) w.snapshot = rd.snapshot->metadata();
+  if (rd.snapshot) {
+    w.snapshot = rd.snapshot->metadata();
+    w.snapshot_data = rd.snapshot->data();  // a copy: the apply thread restores from the Ready's
+  }
   // Every member's write goes to the log's writer thread, a follower's too, so this thread never
   // waits on the disk. Writing here would save a follower two wake-ups per append, but while its
   // disk stalled it would answer no heartbeat: two followers stalled past an election timeout and
@@ -255,6 +288,7 @@ void RaftDriver::OnPersisted(Status s, raft::Ready rd) {
     std::abort();
   }
   Send(std::move(rd.messages_after_persist));
+  if (rd.snapshot) received_snapshot_ = rd.snapshot->metadata().index();
   if ((rd.snapshot || !rd.committed_entries.empty()) && callbacks_.apply) {
     callbacks_.apply(std::move(rd.snapshot), std::move(rd.committed_entries));
   }
@@ -309,11 +343,10 @@ void RaftDriver::Send(std::vector<raftpb::Message> messages) {
       continue;
     }
     // The log holds only the snapshot's metadata: the data is the state machine's own,
-    // produced on the apply thread (at or after the snapshot's index; entries the follower then
-    // receives again are skipped by the state machine as already applied).
+    // produced on the apply thread, at or after the snapshot's index (DescribeSnapshotByItsData).
     const uint64_t to = m.to();
-    callbacks_.snapshot_data([this, m = std::move(m), to,
-                              weak = std::weak_ptr<Loop>(loop_)](Result<std::string> data) mutable {
+    callbacks_.snapshot_data([this, m = std::move(m), to, weak = std::weak_ptr<Loop>(loop_)](
+                                 Result<SnapshotData> data) mutable {
       // Any thread: the driver may be gone, or stopped (then the post is never run).
       std::shared_ptr<Loop> loop = weak.lock();
       if (!loop) return;
@@ -324,7 +357,13 @@ void RaftDriver::Send(std::vector<raftpb::Message> messages) {
           node_->ReportSnapshot(to, false);
           return;
         }
-        m.mutable_snapshot()->set_data(std::move(*data));
+        if (!DescribeSnapshotByItsData(m, *data)) {
+          spdlog::warn("snapshot for {:x}: the log no longer holds index {}, the data's; retrying",
+                       to, data->applied_index);
+          node_->ReportSnapshot(to, false);
+          return;
+        }
+        m.mutable_snapshot()->set_data(std::move(data->data));
         std::vector<raftpb::Message> one;
         one.push_back(std::move(m));
         transport_->Send(std::move(one));
@@ -334,9 +373,33 @@ void RaftDriver::Send(std::vector<raftpb::Message> messages) {
   transport_->Send(std::move(now));
 }
 
+bool RaftDriver::DescribeSnapshotByItsData(raftpb::Message& m, const SnapshotData& data) {
+  // The core chose the compacted point, up to snapshot_catchup_entries below what the data
+  // holds. Described by that point, the follower's log would end there while its state machine
+  // went on to the data's index, and a restart before its log caught up would find a state
+  // machine ahead of its log (Node::Create refuses that). Described by the data's own index, the
+  // two agree, and the follower gets from the log only the entries the data lacks. The leader
+  // still holds that index: the data was read after the compaction's applied index.
+  raftpb::SnapshotMetadata* meta = m.mutable_snapshot()->mutable_metadata();
+  if (data.applied_index < meta->index()) return false;
+  if (data.applied_index == meta->index()) return true;
+  const std::optional<uint64_t> term = node_->log().Term(data.applied_index);
+  if (!term) return false;
+  meta->set_index(data.applied_index);
+  meta->set_term(*term);
+  *meta->mutable_conf_state() = node_->ConfStateAt(data.applied_index);
+  return true;
+}
+
 void RaftDriver::MaybeCompact() {
-  if (compacting_ || !options_.applied_index) return;
+  if (!options_.applied_index) return;
   const uint64_t applied = options_.applied_index();
+  if (received_snapshot_ != 0 && applied >= received_snapshot_) {
+    // Restored (its write is synced) and applied past: the log need not keep its data.
+    log_->ForgetReceivedSnapshot(received_snapshot_);
+    received_snapshot_ = 0;
+  }
+  if (compacting_) return;
   if (applied <= options_.snapshot_catchup_entries) return;
   const uint64_t index = applied - options_.snapshot_catchup_entries;
   if (index < log_->FirstIndex() + options_.snapshot_count) return;

@@ -81,13 +81,18 @@ class RaftDriver {
  public:
   // Runs `fn` on the owner's thread (and, if it never runs it, destroys it there).
   using Post = std::function<void(std::function<void()> fn)>;
+  struct SnapshotData {
+    std::string data;
+    uint64_t applied_index = 0;
+  };
   struct Callbacks {
     // Raft thread. The snapshot to restore (if any), then committed entries in order, once
     // durable. Must only queue the work (the apply thread's queue): it runs between heartbeats.
     std::function<void(std::optional<raftpb::Snapshot>, std::vector<raftpb::Entry>)> apply;
-    // Raft thread. The state machine's data for a snapshot a follower needs: `done` gets it (or
-    // an error), from any thread, at any time until the driver is destroyed.
-    std::function<void(std::function<void(Result<std::string>)> done)> snapshot_data;
+    // Raft thread. The state machine's data for a snapshot a follower needs, and the index it
+    // had applied when the data was read: `done` gets them (or an error), from any thread, at any
+    // time until the driver is destroyed.
+    std::function<void(std::function<void(Result<SnapshotData>)> done)> snapshot_data;
     // Owner's thread, in the order the core produced them.
     std::function<void(const raft::ReadState&)> read_state;
     // Owner's thread: the leader, this member's role or the term changed. Every proposal whose
@@ -164,8 +169,14 @@ class RaftDriver {
   void PublishStatus();
   // Compacts the log up to snapshot_catchup_entries below the applied index, once snapshot_count
   // entries have accumulated above the last compaction (raft thread). The compaction's synced
-  // write also makes the state machine's writes up to there durable.
+  // write also makes the state machine's writes up to there durable. First, it lets the log drop
+  // a received snapshot's data once the state machine has applied past it.
   void MaybeCompact();
+  // Start: hands the state machine a snapshot the log was cut at but that it never restored.
+  Status RestoreReceivedSnapshot();
+  // A snapshot's message, its data now read: described by the data's own applied index (raft
+  // thread). False when the log no longer holds that index.
+  bool DescribeSnapshotByItsData(raftpb::Message& m, const SnapshotData& data);
 
   Post post_;
   Callbacks callbacks_;
@@ -184,8 +195,10 @@ class RaftDriver {
   uint64_t foreign_dropped_ = 0;
   raft::SoftState told_soft_;  // what the owner was last told
   uint64_t told_term_ = 0;
-  uint64_t seen_ticket_ = 0;       // the last proposal that reached the core
-  bool compacting_ = false;        // a compaction is being written
+  uint64_t seen_ticket_ = 0;  // the last proposal that reached the core
+  bool compacting_ = false;   // a compaction is being written
+  // A received snapshot whose data the log keeps until the state machine has applied this far.
+  uint64_t received_snapshot_ = 0;
   bool commit_lingering_ = false;  // the commit_linger timer is armed
 
   // Proposals waiting for the raft thread, and whether it has been asked to take them.

@@ -128,7 +128,7 @@ Status Server::Start() {
   // The raft thread saved it (synced) before stepping the message that brought it.
   rcb.cluster_id_learned = [this](uint64_t id) { cluster_id_ = id; };
   // On the raft thread; `done` is called on the apply thread and hands the data back to it.
-  rcb.snapshot_data = [this](std::function<void(Result<std::string>)> done) {
+  rcb.snapshot_data = [this](std::function<void(Result<RaftDriver::SnapshotData>)> done) {
     applier_->Run([this, done](kv::MvccStore& store, kv::WatchHub&, kv::Lessor&) {
       auto reader = store.CreateSnapshot();
       std::string data = applier_->SnapshotPrefix();  // the member table first
@@ -143,7 +143,8 @@ Status Server::Start() {
         data += **chunk;
       }
       if (status.ok()) {
-        done(std::move(data));
+        // The reader's view and the applied index are the same moment: this thread applies.
+        done(RaftDriver::SnapshotData{std::move(data), store.applied_index()});
       } else {
         done(status);
       }

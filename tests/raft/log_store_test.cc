@@ -163,6 +163,53 @@ TEST_F(LogStoreTest, InstallingSnapshotReplacesTheLog) {
   EXPECT_EQ(*store_->Term(20), 4u);
 }
 
+// A received snapshot's data is kept, durably and with the write that cuts the log, until the
+// application says it has restored it, or a compaction shows its state is past it.
+TEST_F(LogStoreTest, AReceivedSnapshotsDataIsKeptUntilForgottenOrCompactedPast) {
+  ASSERT_TRUE(Append(Range(1, 5, 1)).ok());
+  EXPECT_FALSE(*store_->ReceivedSnapshot());
+  LogStore::Write w;
+  raftpb::SnapshotMetadata meta;
+  meta.set_index(20);
+  meta.set_term(4);
+  w.snapshot = meta;
+  w.snapshot_data = "state at 20";
+  ASSERT_TRUE(store_->WriteSync(w).ok());
+  Reopen();
+  auto kept = store_->ReceivedSnapshot();
+  ASSERT_TRUE(kept.ok() && *kept);
+  EXPECT_EQ((*kept)->metadata().index(), 20u);
+  EXPECT_EQ((*kept)->data(), "state at 20");
+
+  // Forgetting another snapshot's index keeps it; forgetting its own drops it.
+  store_->ForgetReceivedSnapshot(19);
+  ASSERT_TRUE(Append(Range(21, 40, 4)).ok());  // written after the forget: the queue is in order
+  EXPECT_TRUE(*store_->ReceivedSnapshot());
+  store_->ForgetReceivedSnapshot(20);
+  ASSERT_TRUE(Append(Range(41, 41, 4)).ok());
+  EXPECT_FALSE(*store_->ReceivedSnapshot());
+
+  // A compaction past it drops it too, as does a snapshot point written without data.
+  w.snapshot->set_index(50);
+  w.snapshot_data = "state at 50";
+  ASSERT_TRUE(store_->WriteSync(w).ok());
+  EXPECT_TRUE(*store_->ReceivedSnapshot());
+  ASSERT_TRUE(Append(Range(51, 60, 4)).ok());
+  raftpb::SnapshotMetadata past;
+  past.set_index(55);
+  past.set_term(4);
+  ASSERT_TRUE(store_->Compact(past).ok());
+  EXPECT_FALSE(*store_->ReceivedSnapshot());
+  w.snapshot->set_index(70);
+  ASSERT_TRUE(store_->WriteSync(w).ok());
+  EXPECT_TRUE(*store_->ReceivedSnapshot());
+  LogStore::Write restored;
+  restored.snapshot = meta;
+  restored.snapshot->set_index(80);
+  ASSERT_TRUE(store_->WriteSync(restored).ok());
+  EXPECT_FALSE(*store_->ReceivedSnapshot());
+}
+
 TEST_F(LogStoreTest, BootstrapWritesInitialMembersOnce) {
   Reopen({1, 2, 3});
   EXPECT_EQ(store_->LastIndex(), 3u);

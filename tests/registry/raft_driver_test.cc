@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
 #include "common/asio.h"
@@ -37,6 +38,14 @@ struct Member {
   // The last index handed to the apply callback, as pharosd's applier publishes what it wrote.
   std::atomic<uint64_t> applied_index{0};
   std::atomic<int> snapshots{0};  // snapshots handed to the apply callback since the start
+  std::atomic<uint64_t> last_snapshot_index{0};  // the last one's
+  std::string last_snapshot_data;                // owner's thread
+  // Plays a crash of the state machine at the next snapshot: nothing from there on is applied.
+  std::atomic<bool> crash_at_snapshot{false};
+  std::atomic<bool> crashed{false};
+  // What the state machine says it applied when the member starts; unset: the log's snapshot
+  // point (this state machine lives in memory and replays the log after that point).
+  std::optional<uint64_t> applied_on_start;
 };
 
 class RaftDriverTest : public ::testing::Test {
@@ -56,6 +65,7 @@ class RaftDriverTest : public ::testing::Test {
     Member& m = members_[id];
     m.applied.clear();
     m.snapshots = 0;
+    m.crashed = false;
     auto storage = StorageEngine::Open(m.dir);
     ASSERT_TRUE(storage.ok()) << storage.status().ToString();
     m.storage = std::move(*storage);
@@ -68,11 +78,26 @@ class RaftDriverTest : public ::testing::Test {
     o.snapshot_count = snapshot_count_;
     o.snapshot_catchup_entries = catchup_entries_;
     o.warn_log_write_ms = warn_log_write_ms_;
+    o.heartbeat_ticks = heartbeat_ticks_;
+    o.election_min_ticks = election_min_ticks_;
+    o.election_max_ticks = election_max_ticks_;
+    o.applied = m.applied_on_start.value_or(CompactedTo(id));
+    m.applied_index = o.applied;
     o.applied_index = [&m] { return m.applied_index.load(); };
     RaftDriver::Callbacks cb;
     // On the raft thread: hop to the owner's, as pharosd's apply thread queue does.
     cb.apply = [&m](std::optional<raftpb::Snapshot> snapshot, std::vector<raftpb::Entry> entries) {
-      if (snapshot) ++m.snapshots;
+      if (m.crashed) return;
+      if (snapshot) {
+        ++m.snapshots;
+        m.last_snapshot_index = snapshot->metadata().index();
+        asio::post(m.owner, [&m, data = snapshot->data()] { m.last_snapshot_data = data; });
+        if (m.crash_at_snapshot) {
+          m.crashed = true;
+          return;
+        }
+        m.applied_index = snapshot->metadata().index();
+      }
       if (!entries.empty()) m.applied_index = entries.back().index();
       asio::post(m.owner, [&m, entries = std::move(entries)] {
         for (const auto& e : entries) {
@@ -81,6 +106,11 @@ class RaftDriverTest : public ::testing::Test {
           }
         }
       });
+    };
+    // The state machine's data names the index it holds, as pharosd's snapshot carries its own.
+    cb.snapshot_data = [&m](std::function<void(Result<RaftDriver::SnapshotData>)> done) {
+      const uint64_t at = m.applied_index;
+      done(RaftDriver::SnapshotData{"state@" + std::to_string(at), at});
     };
     auto post = [&m](std::function<void()> fn) { asio::post(m.owner, std::move(fn)); };
     auto driver = RaftDriver::Start(*m.storage, o, post, cb);
@@ -163,6 +193,9 @@ class RaftDriverTest : public ::testing::Test {
   uint64_t snapshot_count_ = 10000;  // for the members started from now on
   uint64_t catchup_entries_ = 5000;  // likewise
   int warn_log_write_ms_ = -1;       // likewise
+  int heartbeat_ticks_ = 5;          // likewise
+  int election_min_ticks_ = 15;      // likewise
+  int election_max_ticks_ = 30;      // likewise
   std::map<uint64_t, std::string> peers_;
   std::map<uint64_t, uint64_t> cluster_ids_;  // member -> the id it starts with (0: none yet)
   std::map<uint64_t, Member> members_;
@@ -266,6 +299,101 @@ TEST_F(RaftDriverTest, AFollowerBehindByFewerThanTheCatchUpEntriesCatchesUpFromT
   for (int i = 0; i < 150; ++i) EXPECT_EQ(after[i], "b" + std::to_string(i));
 }
 
+// A follower stopped after its log took a snapshot but before its state machine restored it (a
+// crash between the two) is handed that snapshot again when it starts, ahead of every entry. Its
+// log starts past everything the state machine lacks: started as if restored, as before, it
+// applied the entries after the snapshot on top of a state that lacked those before it.
+TEST_F(RaftDriverTest, ASnapshotTheStateMachineNeverRestoredIsHandedOverAgainOnStart) {
+  const uint64_t leader = RestartAllCompactingEvery(20, /*catchup_entries=*/0);
+  ASSERT_NE(leader, 0u);
+  for (int i = 0; i < 5; ++i) Propose(leader, "x" + std::to_string(i));
+  ASSERT_TRUE(WaitAllApplied(5, "x4"));
+  const uint64_t follower = leader == 1 ? 2 : 1;
+  Member& f = members_[follower];
+  const uint64_t before = f.applied_index.load();
+  StopMember(follower);
+  for (int i = 0; i < 60; ++i) Propose(leader, "y" + std::to_string(i));
+  ASSERT_TRUE(RunUntil(
+      [&] {
+        for (auto& [id, m] : members_) {
+          if (id != follower && CompactedTo(id) <= before) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(10), follower));
+
+  // It comes back, is sent a snapshot, its log takes it, and it "crashes" before restoring it.
+  f.applied_on_start = before;
+  f.crash_at_snapshot = true;
+  StartMember(follower);
+  ASSERT_TRUE(RunUntil([&] { return f.snapshots > 0; }, std::chrono::seconds(10)));
+  const uint64_t snapshot_index = f.last_snapshot_index;
+  ASSERT_GT(snapshot_index, before);
+  EXPECT_EQ(CompactedTo(follower), snapshot_index);
+  StopMember(follower);
+
+  // Its state machine still stands where it stood: the snapshot comes again, before any entry.
+  f.crash_at_snapshot = false;
+  f.last_snapshot_data.clear();
+  StartMember(follower);
+  EXPECT_EQ(f.snapshots.load(), 1) << "not handed over again on start";
+  EXPECT_EQ(f.last_snapshot_index.load(), snapshot_index);
+  ASSERT_TRUE(RunUntil([&] { return !f.last_snapshot_data.empty(); }, std::chrono::seconds(10)));
+  EXPECT_EQ(f.last_snapshot_data, "state@" + std::to_string(snapshot_index));
+  // And it serves on from there.
+  ASSERT_TRUE(RunUntil([&] { return Leader() != 0; }, std::chrono::seconds(10)));
+  Propose(Leader(), "after");
+  EXPECT_TRUE(RunUntil([&] { return !f.applied.empty() && f.applied.back() == "after"; },
+                       std::chrono::seconds(10)));
+  // Once the state machine is past it, the log drops the snapshot's data.
+  EXPECT_TRUE(RunUntil(
+      [&] {
+        std::string kept;
+        return f.storage->db()
+            ->Get(rocksdb::ReadOptions(), f.storage->raft_meta(), "received_snapshot", &kept)
+            .IsNotFound();
+      },
+      std::chrono::seconds(10)));
+}
+
+// The leader compacts snapshot_catchup_entries below its applied index, but the data it sends a
+// follower is its state machine's as it is now. The snapshot is described by the data's own
+// index, so the follower's log and state machine agree: described by the compacted point, as
+// before, a follower restarted before its log caught up found its state machine ahead of its log,
+// and Node::Create refused to start it ("applied index ... is beyond the last log index").
+TEST_F(RaftDriverTest, ASnapshotIsDescribedByTheIndexItsDataHolds) {
+  const uint64_t leader = RestartAllCompactingEvery(20, /*catchup_entries=*/15);
+  ASSERT_NE(leader, 0u);
+  for (int i = 0; i < 5; ++i) Propose(leader, "x" + std::to_string(i));
+  ASSERT_TRUE(WaitAllApplied(5, "x4"));
+  const uint64_t follower = leader == 1 ? 2 : 1;
+  Member& f = members_[follower];
+  const uint64_t before = f.applied_index.load();
+  StopMember(follower);
+  for (int i = 0; i < 80; ++i) Propose(leader, "y" + std::to_string(i));
+  ASSERT_TRUE(RunUntil(
+      [&] {
+        for (auto& [id, m] : members_) {
+          if (id != follower && CompactedTo(id) <= before) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(10), follower));
+  f.applied_on_start = before;
+  StartMember(follower);
+  ASSERT_TRUE(RunUntil([&] { return !f.last_snapshot_data.empty(); }, std::chrono::seconds(10)));
+  EXPECT_EQ(f.last_snapshot_data, "state@" + std::to_string(f.last_snapshot_index.load()));
+  // Restarted at once, with its state machine where the data put it, it starts.
+  f.applied_on_start = f.last_snapshot_index.load();
+  StopMember(follower);
+  StartMember(follower);
+  ASSERT_TRUE(f.driver);
+  ASSERT_TRUE(RunUntil([&] { return Leader() != 0; }, std::chrono::seconds(10)));
+  Propose(Leader(), "after");
+  EXPECT_TRUE(RunUntil([&] { return !f.applied.empty() && f.applied.back() == "after"; },
+                       std::chrono::seconds(10)));
+}
+
 // A member that does not know its cluster id yet adopts it from a peer's message, and keeps it
 // (synced) on the raft thread before that message reaches its core: by the time anything it
 // stepped is applied, the id is in its data directory, though nobody ran cluster_id_learned (a
@@ -296,7 +424,15 @@ TEST_F(RaftDriverTest, AJoiningMemberKeepsTheClusterIdBeforeItActsOnIt) {
 // in the median with the driver's timer disabled): the median bound below tells the two apart
 // without timing any single proposal tightly.
 TEST_F(RaftDriverTest, FollowersApplyALoneProposalWithoutWaitingForAHeartbeat) {
-  ASSERT_TRUE(RunUntil([&] { return Leader() != 0; }, std::chrono::seconds(10)));
+  // Heartbeats a second apart: waiting for one would take half a second on average, far from
+  // anything a loaded machine adds to a commit (a 10 ms bound with 50 ms heartbeats failed once
+  // under a CI run beside two builds).
+  for (auto& [id, m] : members_) StopMember(id);
+  heartbeat_ticks_ = 100;
+  election_min_ticks_ = 300;
+  election_max_ticks_ = 600;
+  for (auto& [id, m] : members_) StartMember(id);
+  ASSERT_TRUE(RunUntil([&] { return Leader() != 0; }, std::chrono::seconds(15)));
   const uint64_t leader = Leader();
   std::vector<double> waited_ms;
   for (int i = 0; i < 21; ++i) {
@@ -307,7 +443,7 @@ TEST_F(RaftDriverTest, FollowersApplyALoneProposalWithoutWaitingForAHeartbeat) {
     waited_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - proposed).count());
   }
   std::sort(waited_ms.begin(), waited_ms.end());
-  EXPECT_LT(waited_ms[waited_ms.size() / 2], 10.0);
+  EXPECT_LT(waited_ms[waited_ms.size() / 2], 100.0);
 }
 
 // DESIGN.md §8: client work never delays a heartbeat. The leader's owner thread (pharosd's client

@@ -92,6 +92,13 @@ struct Op {
   RetryPolicy retry = RetryPolicy::kNever;
   SteadyClock::time_point deadline;
   Client::Callback done;
+  // Not IsIdempotent: whatever the retry policy, giving up on it after an attempt that may have
+  // been applied must say OUTCOME_UNKNOWN (a lock's create-if-absent txn, sent with kAlways,
+  // must not come back DEADLINE_EXCEEDED while its key exists).
+  bool write = false;
+  // Some attempt of this write may have been applied: it was sent and its connection failed, the
+  // server answered OUTCOME_UNKNOWN, or it was still on a connection at the deadline.
+  bool maybe_applied = false;
   bool finished = false;
   int attempts = 0;
   int redirects = 0;
@@ -107,13 +114,25 @@ struct Client::Impl {
   explicit Impl(ClientOptions o) : options(std::move(o)), rng(std::random_device{}()) {
     if (options.endpoints.empty()) options.endpoints.push_back("127.0.0.1:2379");
     current = options.endpoints.front();
+    // Zero or negative means "the default", as a call's timeout of 0 does.
+    const ClientOptions defaults;
+    for (auto [value, fallback] : {std::pair{&options.keepalive_time, defaults.keepalive_time},
+                                   {&options.keepalive_timeout, defaults.keepalive_timeout},
+                                   {&options.dial_timeout, defaults.dial_timeout}}) {
+      if (value->count() <= 0) *value = fallback;
+    }
   }
 
   // --- all below run on the I/O thread, except where noted ---
   std::shared_ptr<Connection> ConnTo(const std::string& endpoint) {
     auto& c = conns[endpoint];
     if (!c || c->broken()) {
-      c = std::make_shared<Connection>(io, endpoint, options.max_frame_bytes);
+      c = std::make_shared<Connection>(
+          io, endpoint,
+          ConnectionOptions{.max_frame_bytes = options.max_frame_bytes,
+                            .dial_timeout = options.dial_timeout,
+                            .keepalive_time = options.keepalive_time,
+                            .keepalive_timeout = options.keepalive_timeout});
     }
     return c;
   }
@@ -175,13 +194,16 @@ struct Client::Impl {
     op->deadline_timer = std::make_unique<asio::steady_timer>(io, op->deadline);
     op->deadline_timer->async_wait([this, op](const boost::system::error_code& ec) {
       if (ec || op->finished) return;
-      const bool write = op->retry == RetryPolicy::kBeforeProposal;
-      if (op->outstanding && write) {
-        return Finish(op, Status::OutcomeUnknown(
-                              "no answer before the deadline; the write may have been applied"));
+      if (!op->outstanding) {
+        return GiveUp(op,
+                      Status(StatusCode::kDeadlineExceeded,
+                             "deadline exceeded (last error: " + op->last_error.ToString() + ")"));
       }
-      Finish(op, Status(StatusCode::kDeadlineExceeded,
-                        "deadline exceeded (last error: " + op->last_error.ToString() + ")"));
+      op->maybe_applied = true;  // on the wire or in the server: it may yet be applied
+      GiveUp(op, Status(StatusCode::kDeadlineExceeded,
+                        op->attempts == 0 ? std::string("no answer before the deadline")
+                                          : "no answer before the deadline (earlier error: " +
+                                                op->last_error.ToString() + ")"));
     });
     Attempt(op);
   }
@@ -206,10 +228,13 @@ struct Client::Impl {
                         const Status& error, bool sent) {
     MarkDown(endpoint);
     MoveOn(endpoint);
-    if (sent && op->retry != RetryPolicy::kAlways) {
-      return Finish(op,
-                    Status::OutcomeUnknown(error.message() +
-                                           "; the request had been sent, its outcome is unknown"));
+    if (sent && op->write) {
+      op->maybe_applied = true;
+      if (op->retry != RetryPolicy::kAlways) {
+        return Finish(
+            op, Status::OutcomeUnknown(error.message() +
+                                       "; the request had been sent, its outcome is unknown"));
+      }
     }
     RetryLater(op, error);
   }
@@ -238,6 +263,7 @@ struct Client::Impl {
       case StatusCode::kResourceExhausted:  // refused at once, before proposing
         return RetryLater(op, s);
       case StatusCode::kOutcomeUnknown:
+        op->maybe_applied = op->maybe_applied || op->write;
         if (op->retry == RetryPolicy::kAlways) return RetryLater(op, s);
         return Finish(op, s);
       default:
@@ -247,13 +273,26 @@ struct Client::Impl {
 
   void RetryLater(const std::shared_ptr<Op>& op, const Status& last) {
     op->last_error = last;
-    if (op->retry == RetryPolicy::kNever) return Finish(op, last);
+    if (op->retry == RetryPolicy::kNever) return GiveUp(op, last);
     const auto delay = Backoff(op->attempts++);
-    if (SteadyClock::now() + delay >= op->deadline) return Finish(op, last);
+    if (SteadyClock::now() + delay >= op->deadline) return GiveUp(op, last);
     op->retry_timer = std::make_unique<asio::steady_timer>(io, delay);
     op->retry_timer->async_wait([this, op](const boost::system::error_code& ec) {
       if (!ec) Attempt(op);
     });
+  }
+
+  // The op stops trying (deadline, no time left for another try, or not allowed to retry) with
+  // `why`. A write that may have been applied must not look like one that surely was not: its
+  // caller would not clean up (a lock's contender key left behind blocks every other contender).
+  void GiveUp(const std::shared_ptr<Op>& op, const Status& why) {
+    if (op->write && op->maybe_applied) {
+      return Finish(op, Status::OutcomeUnknown(
+                            "gave up (" + why.ToString() +
+                            ") after an attempt that may have been applied; its outcome is "
+                            "unknown"));
+    }
+    Finish(op, why);
   }
 
   void Finish(const std::shared_ptr<Op>& op, Result<pb::Envelope> result) {
@@ -316,9 +355,10 @@ Client::~Client() {
 void Client::CallAsync(pb::Envelope request, CallOptions options, Callback done) {
   auto op = std::make_shared<Op>();
   if (request.traceparent().empty()) request.set_traceparent(NewTraceparent());
+  op->write = !IsIdempotent(request);
   op->retry = options.retry;
   if (op->retry == RetryPolicy::kByRequest) {
-    op->retry = IsIdempotent(request) ? RetryPolicy::kAlways : RetryPolicy::kBeforeProposal;
+    op->retry = op->write ? RetryPolicy::kBeforeProposal : RetryPolicy::kAlways;
   }
   op->deadline =
       SteadyClock::now() + (options.timeout.count() > 0 ? options.timeout : impl_->options.timeout);
@@ -343,7 +383,12 @@ namespace {
 
 // Handles given to callers may outlive the client: they hold the io_context only weakly, and
 // never own an Asio object themselves.
-class StreamImpl : public Client::Stream {
+//
+// A watch also lives on the server, which keeps its watcher (and sends its events) until it is
+// cancelled or the connection ends; forgetting the envelope id here stops only the delivery. So
+// closing a watch whose connection lives also sends a WatchCancel for its watch id, and a watch
+// closed before the `created` reply that names that id stays registered until the reply comes.
+class StreamImpl : public Client::Stream, public std::enable_shared_from_this<StreamImpl> {
  public:
   StreamImpl(std::weak_ptr<asio::io_context> io, std::string endpoint)
       : io_(std::move(io)), endpoint_(std::move(endpoint)) {}
@@ -351,18 +396,58 @@ class StreamImpl : public Client::Stream {
     if (closed_.exchange(true)) return;
     auto io = io_.lock();
     if (!io) return;
-    asio::post(*io, [conn = conn_, id = id_] {
-      if (auto c = conn.lock()) c->Forget(id);
-    });
+    asio::post(*io, [self = shared_from_this()] { self->Settle(); });
   }
   const std::string& endpoint() const override { return endpoint_; }
+
+  // What a message (or the connection's failure) says about the server's watcher.
+  void Track(const Status& error, const pb::Envelope* message) {
+    if (!watch_) return;
+    if (!error.ok()) {
+      server_gone_ = true;  // the server drops a connection's watches with it
+      return;
+    }
+    const pb::WatchResponse& w = message->watch_response();
+    if (!StatusOf(*message).ok() || w.canceled()) {
+      server_gone_ = true;
+    } else if (w.created()) {
+      created_ = true;
+      watch_id_ = w.watch_id();
+    }
+  }
+
+  // After Close(): stops routing the id and, for a watch the server still runs, cancels it there.
+  void Settle() {
+    if (settled_) return;
+    auto conn = conn_.lock();
+    // Until `created` arrives the watch id is unknown: keep listening (the handler settles).
+    if (conn && !conn->broken() && watch_ && !created_ && !server_gone_) return;
+    settled_ = true;
+    if (!conn) return;  // never sent, or the connection is gone
+    conn->Forget(id_);
+    if (!watch_ || server_gone_ || conn->broken()) return;
+    pb::Envelope cancel;
+    cancel.set_id(cancel_id_);
+    cancel.set_traceparent(traceparent_);
+    cancel.mutable_watch_cancel()->set_watch_id(watch_id_);
+    // Nothing to retry or report: if this connection fails, the watch ends with it.
+    conn->Send(cancel, /*stream=*/false, [](const Status&, pb::Envelope*, bool) {});
+  }
 
   std::weak_ptr<asio::io_context> io_;
   std::string endpoint_;
   std::atomic<bool> closed_{false};
-  // Set on the I/O thread before any message can arrive; read there by Close's task.
-  std::weak_ptr<Connection> conn_;
+  // Set by OpenStream before the request is posted; constant afterwards.
   uint64_t id_ = 0;
+  bool watch_ = false;
+  uint64_t cancel_id_ = 0;
+  std::string traceparent_;
+  // I/O thread only. conn_ is set before any message can arrive.
+  std::weak_ptr<Connection> conn_;
+  bool created_ = false;
+  int64_t watch_id_ = 0;
+  bool server_gone_ = false;  // the server has no watcher left to cancel
+  bool settled_ = false;
 };
 
 class TimerImpl : public Client::Timer {
@@ -394,6 +479,11 @@ std::shared_ptr<Client::Stream> Client::OpenStream(
   // it (Close's task runs after this one: both are posted to the same thread, in order).
   stream->id_ = impl_->next_id++;
   request.set_id(stream->id_);
+  if (request.has_watch_create()) {
+    stream->watch_ = true;
+    stream->cancel_id_ = impl_->next_id++;
+    stream->traceparent_ = request.traceparent();  // the cancel is part of the same trace
+  }
   asio::post(impl_->io, [impl = impl_.get(), stream, request = std::move(request),
                          on_message = std::move(on_message)]() mutable {
     if (stream->closed_) return;
@@ -403,7 +493,9 @@ std::shared_ptr<Client::Stream> Client::OpenStream(
     conn->Send(request, /*stream=*/true,
                [impl, stream, on_message = std::move(on_message)](const Status& error,
                                                                   pb::Envelope* response, bool) {
-                 if (stream->closed_) return;
+                 stream->Track(error, response);
+                 // Closed by the caller: only the reply naming the watch was still awaited.
+                 if (stream->closed_) return stream->Settle();
                  if (!error.ok()) {
                    stream->closed_ = true;
                    impl->MoveOn(stream->endpoint());

@@ -3,7 +3,15 @@
 // retries, with jittered exponential backoff inside that deadline, what is safe to retry: reads,
 // and writes the server refused before proposing them (NOT_LEADER, no leader, overload, or a
 // connection that failed before the request left). A write whose outcome is unknown is reported
-// as OUTCOME_UNKNOWN, never retried behind the caller's back.
+// as OUTCOME_UNKNOWN, never retried behind the caller's back; and a write the caller allowed to
+// be retried (kAlways) that gives up after an attempt that may have been applied (sent on a
+// connection that then failed, answered OUTCOME_UNKNOWN, or unanswered at the deadline) is
+// reported as OUTCOME_UNKNOWN too, never as the last transport error or DEADLINE_EXCEEDED.
+//
+// A member that accepts connections but stops answering (paused, frozen, blackholed) is found
+// out by the connection's liveness check (keepalive_time, keepalive_timeout, dial_timeout below):
+// its connection is closed as a transport failure, the client moves on to another member, reads
+// are retried there, and the streams on it end with an error so their owners reopen them.
 //
 // Every request carries a W3C traceparent: the caller's when it set one, else a fresh one.
 //
@@ -36,11 +44,30 @@ struct ClientOptions {
   std::chrono::milliseconds backoff_initial{10};
   std::chrono::milliseconds backoff_max{50};
   size_t max_frame_bytes = 3 * 512 * 1024;
+  // A member that is paused (SIGSTOP, a GC pause, a frozen VM) or blackholed keeps its socket
+  // open, so nothing fails by itself: without these, every call to it would wait for its own
+  // deadline, for minutes, while the other members elected a new leader in ~300 ms. As in gRPC's
+  // keepalive (etcd's DialKeepAliveTime/DialKeepAliveTimeout), a connection that owes answers
+  // and has heard nothing for `keepalive_time` sends a probe (a StatusRequest, answered from
+  // cached state on the server's I/O thread, so a busy but live member still answers it fast);
+  // if no byte at all comes within `keepalive_timeout`, the connection is closed as UNAVAILABLE
+  // and the client moves on. 1 s + 1 s finds a dead member in about 2 s, well inside the default
+  // 5 s call timeout, leaving time to retry elsewhere; lower finds it sooner but probes busy
+  // connections more often and risks a false verdict on a loaded host. A connection that owes
+  // nothing sends no probes.
+  std::chrono::milliseconds keepalive_time{1000};
+  std::chrono::milliseconds keepalive_timeout{1000};
+  // A connect (resolve + TCP handshake) not done in this long fails as UNAVAILABLE: a host that
+  // drops SYNs would otherwise hold it for the kernel's SYN retries, over a minute on Linux.
+  std::chrono::milliseconds dial_timeout{2000};
+  // For the three above, zero or negative means the default (as a call's timeout of 0 does):
+  // there is no way to turn the checks off, since a client pinned to a silent member is a bug.
 };
 
 enum class RetryPolicy {
   kByRequest,       // reads (and lease keepalives) kAlways, writes kBeforeProposal
-  kAlways,          // idempotent: retry any failure until the deadline
+  kAlways,          // idempotent: retry any failure until the deadline (a write that then gives
+                    // up after an attempt that may have been applied reports OUTCOME_UNKNOWN)
   kBeforeProposal,  // retry only failures that prove the request was not proposed
   kNever,
 };
@@ -75,7 +102,12 @@ class Client {
   class Stream {
    public:
     virtual ~Stream() = default;
-    // Stops delivery. Safe from any thread, including from `on_message`.
+    // Stops delivery. Safe from any thread, including from `on_message`. Closing a watch also
+    // ends it on the server, which would otherwise keep the watcher, and send its events, for as
+    // long as the connection lives: a WatchCancel for its watch id goes on the same connection —
+    // once the `created` reply that names the id has come, if Close() came first. Nothing is
+    // sent when the connection is gone (the server dropped the watch with it) or the server ended
+    // the watch itself. Other streams are only forgotten here.
     virtual void Close() = 0;
     virtual const std::string& endpoint() const = 0;
   };

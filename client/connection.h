@@ -5,16 +5,26 @@
 // once with the error and whether its request had been handed to the socket: a write that was
 // never sent may be retried safely, one that was sent has an unknown outcome.
 //
+// A member that accepts connections but never answers (SIGSTOPped, a frozen VM, a blackholed
+// network) would otherwise hold its callers until the kernel gives up on the socket, minutes
+// later. So the connection breaks itself: a connect not done within `dial_timeout`, and, while
+// it owes answers (a pending call or an open stream), silence for `keepalive_time` followed by
+// no byte at all within `keepalive_timeout` of a probe (a StatusRequest, which the server answers
+// from cached state on its I/O thread). A connection that owes nothing sends no probes and arms
+// no timer.
+//
 // Internal to client/ (it includes Asio). Thread rules: every method runs on the io_context's
 // thread; handlers run there too.
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,13 +35,24 @@
 
 namespace pharos::client {
 
+struct ConnectionOptions {
+  size_t max_frame_bytes = 3 * 512 * 1024;
+  std::chrono::milliseconds dial_timeout{2000};
+  std::chrono::milliseconds keepalive_time{1000};
+  std::chrono::milliseconds keepalive_timeout{1000};
+};
+
 class Connection : public std::enable_shared_from_this<Connection> {
  public:
   // `error` is OK with a response, else the transport failure (and `response` is null). `sent`
   // tells whether the request had left for the server when the connection failed.
   using Handler = std::function<void(const Status& error, pb::Envelope* response, bool sent)>;
 
-  Connection(boost::asio::io_context& io, std::string endpoint, size_t max_frame_bytes);
+  // Probes carry ids with this bit set; the Client numbers its requests from 1 up, so a probe's
+  // answer can never be taken for a call's.
+  static constexpr uint64_t kProbeIdBit = uint64_t{1} << 63;
+
+  Connection(boost::asio::io_context& io, std::string endpoint, ConnectionOptions options);
   ~Connection();
 
   void Send(const pb::Envelope& request, bool stream, Handler handler);
@@ -43,6 +64,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const std::string& endpoint() const { return endpoint_; }
 
  private:
+  using SteadyClock = std::chrono::steady_clock;
   enum class State { kIdle, kConnecting, kOpen, kBroken };
   struct Pending {
     Handler handler;
@@ -54,9 +76,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Write();
   void Read();
   void Deliver(pb::Envelope response);
+  // Bookkeeping for the liveness check around every change of pending_.
+  void Owe(bool was_owing);
+  void Settled();
+  void ArmLiveness(SteadyClock::time_point at);
+  void CheckLiveness();
+  SteadyClock::time_point NextCheck(SteadyClock::time_point now) const;
 
   boost::asio::io_context& io_;
   std::string endpoint_;
+  ConnectionOptions options_;
   boost::asio::ip::tcp::socket socket_;
   boost::asio::ip::tcp::resolver resolver_;
   State state_ = State::kIdle;
@@ -67,6 +96,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string out_;
   FrameDecoder decoder_;
   std::array<char, 64 * 1024> in_;
+
+  boost::asio::steady_timer dial_timer_;
+  boost::asio::steady_timer liveness_timer_;
+  bool liveness_armed_ = false;
+  // Silence is counted only while something is owed: time spent owing nothing is skipped by
+  // moving these forward when owing resumes. Calls that gave up unanswered do not reset it, so
+  // a string of short calls to a silent member still adds up to a verdict.
+  SteadyClock::time_point quiet_since_;                // the last byte received (or the connect)
+  std::optional<SteadyClock::time_point> probe_sent_;  // a probe unanswered by any byte
+  SteadyClock::time_point idle_since_;                 // pending_ last became empty
+  uint64_t probes_ = 0;
 };
 
 }  // namespace pharos::client

@@ -1,5 +1,7 @@
 #include "client/election.h"
 
+#include <algorithm>
+
 #include "client/kv.h"
 #include "client/lease.h"
 #include "client/turn.h"
@@ -17,7 +19,12 @@ std::optional<pb::KeyValue> Oldest(const pb::RangeResponse& r) {
   return *oldest;
 }
 
-// Re-reads the leader after every change under the prefix and reports it when it differs.
+// Re-reads the leader after every change under the prefix and reports it when it differs. The
+// watch starts right after a read (its header revision + 1), so no change between the two is
+// missed; when the watch ends (COMPACTED: a watch resumed after a reconnect can fall behind the
+// compaction), the leader is read again and a new watch starts after that read. A failed read is
+// retried with the client's backoff until it succeeds or the observer goes: else the observer
+// would show a stale leader for as long as nothing else changes.
 class ObserverImpl : public Election::Observer {
  public:
   ObserverImpl(Client& client, const std::string& prefix,
@@ -26,16 +33,20 @@ class ObserverImpl : public Election::Observer {
     state_->client = &client;
     state_->prefix = prefix;
     state_->cb = std::move(cb);
-    state_->Read();
-    watcher_ = std::make_unique<Watcher>(
-        client, prefix, WatchOptions{.prefix = true},
-        [s = state_](const std::vector<pb::Event>&, int64_t) { s->Read(); },
-        [s = state_](const WatchError&) { s->Read(); });
+    state_->Read(/*rewatch=*/true, 0);
   }
   ~ObserverImpl() override {
-    watcher_.reset();
-    std::lock_guard lock(state_->mu);
-    state_->stopped = true;
+    std::unique_ptr<Watcher> watcher;
+    std::shared_ptr<Client::Timer> retry;
+    {
+      std::lock_guard lock(state_->mu);
+      state_->stopped = true;
+      watcher = std::move(state_->watcher);
+      retry = std::move(state_->retry);
+    }
+    if (retry) retry->Cancel();
+    // Outside mu: the watcher's destructor waits for its running callback.
+    watcher.reset();
   }
 
  private:
@@ -44,33 +55,82 @@ class ObserverImpl : public Election::Observer {
     std::string prefix;
     std::function<void(const std::optional<pb::KeyValue>&)> cb;
     std::mutex mu;
-    bool stopped = false;
-    bool reported = false;
-    int64_t reported_revision = 0;  // readings older than the last report are dropped
-    std::optional<pb::KeyValue> last;
+    bool stopped = false;                  // guarded by mu
+    bool reported = false;                 // guarded by mu
+    int64_t reported_revision = 0;         // guarded by mu: older readings are dropped
+    std::optional<pb::KeyValue> last;      // guarded by mu
+    std::unique_ptr<Watcher> watcher;      // guarded by mu; replaced on the I/O thread only
+    std::shared_ptr<Client::Timer> retry;  // guarded by mu: the pending retry of a read
+    bool retry_rewatch = false;            // guarded by mu: ... and what it is for
+    int retry_attempt = 0;                 // guarded by mu
 
-    void Read() {
+    // Reads the leader and reports it; with `rewatch`, then (re)starts the watch after the read.
+    void Read(bool rewatch, int attempt) {
       pb::Envelope e;
       *e.mutable_range() = MakeRangeRequest(prefix, {.prefix = true});
-      client->CallAsync(std::move(e), {}, [self = shared_from_this()](Result<pb::Envelope> r) {
-        if (!r.ok()) return;  // the next change (or the watcher's resume) reads again
-        auto leader = Oldest(r->range_response());
-        std::lock_guard lock(self->mu);
-        const int64_t rev = r->range_response().header().revision();
-        if (self->stopped || rev < self->reported_revision) return;
-        self->reported_revision = rev;
-        const bool same = self->reported && leader.has_value() == self->last.has_value() &&
-                          (!leader || (leader->key() == self->last->key() &&
-                                       leader->value() == self->last->value()));
-        if (same) return;
-        self->reported = true;
-        self->last = leader;
-        self->cb(leader);
-      });
+      client->CallAsync(std::move(e), {},
+                        [self = shared_from_this(), rewatch, attempt](Result<pb::Envelope> r) {
+                          if (!r.ok()) return self->RetryRead(rewatch, attempt);
+                          self->OnRead(r->range_response(), rewatch);
+                        });
+    }
+
+    void RetryRead(bool rewatch, int attempt) {
+      std::lock_guard lock(mu);
+      // The observer goes before its client, whose end fails the calls still pending.
+      if (stopped) return;
+      // One retry pending at a time: it stands for every read that failed before it.
+      if (retry) {
+        retry->Cancel();
+        rewatch = rewatch || retry_rewatch;
+        attempt = std::max(attempt, retry_attempt);
+      }
+      retry_rewatch = rewatch;
+      retry_attempt = attempt;
+      retry =
+          client->After(client->Backoff(attempt), [self = shared_from_this(), rewatch, attempt] {
+            {
+              std::lock_guard lock(self->mu);
+              if (self->stopped) return;
+              self->retry.reset();
+            }
+            self->Read(rewatch, attempt + 1);
+          });
+    }
+
+    // On the I/O thread, in a call's callback: never inside the watcher's own callbacks, so the
+    // old watcher can be destroyed here.
+    void OnRead(const pb::RangeResponse& range, bool rewatch) {
+      auto leader = Oldest(range);
+      const int64_t rev = range.header().revision();
+      std::unique_ptr<Watcher> old;
+      std::lock_guard lock(mu);
+      if (stopped) return;
+      if (rewatch) {
+        old = std::move(watcher);
+        std::weak_ptr<State> weak = weak_from_this();
+        watcher = std::make_unique<Watcher>(
+            *client, prefix, WatchOptions{.prefix = true, .start_revision = rev + 1},
+            [weak](const std::vector<pb::Event>&, int64_t) {
+              if (auto s = weak.lock()) s->Read(/*rewatch=*/false, 0);
+            },
+            // The watch has ended; the read's callback replaces it.
+            [weak](const WatchError&) {
+              if (auto s = weak.lock()) s->Read(/*rewatch=*/true, 0);
+            });
+      }
+      if (rev < reported_revision) return;
+      reported_revision = rev;
+      const bool same =
+          reported && leader.has_value() == last.has_value() &&
+          (!leader || (leader->key() == last->key() && leader->value() == last->value()));
+      if (same) return;
+      reported = true;
+      last = leader;
+      cb(leader);
     }
   };
   std::shared_ptr<State> state_;
-  std::unique_ptr<Watcher> watcher_;
 };
 
 }  // namespace
@@ -83,30 +143,50 @@ Election::Election(Client& client, std::string name, ElectionOptions options)
 
 Election::~Election() {
   if (is_leader()) (void)Resign();
-  if (session_) {
-    const int64_t lease = session_->id();
-    session_.reset();
-    (void)Lease(client_).Revoke(lease);
+  DropSession();
+}
+
+// Stops the keepalive (outside mu_: its lost callback takes mu_) and revokes the lease, which
+// deletes our key if it is still there.
+void Election::DropSession() {
+  std::unique_ptr<LeaseKeepAlive> session;
+  {
+    std::lock_guard lock(mu_);
+    session = std::move(session_);
   }
+  if (!session) return;
+  const int64_t lease = session->id();
+  session.reset();
+  (void)Lease(client_).Revoke(lease);
+}
+
+Status Election::EnsureSession() {
+  if (session_ && !session_->lost()) return Status::Ok();
+  std::unique_ptr<LeaseKeepAlive> old;
+  {
+    std::lock_guard lock(mu_);
+    old = std::move(session_);
+  }
+  old.reset();  // outside mu_: its lost callback takes mu_
+  auto s = Lease(client_).GrantAndKeepAlive(options_.ttl_seconds, [this](Status) {
+    bool was = false;
+    {
+      std::lock_guard lock(mu_);
+      was = leading_;
+      leading_ = false;
+    }
+    if (was && options_.on_lost) options_.on_lost();
+  });
+  if (!s.ok()) return s.status();
+  std::lock_guard lock(mu_);
+  session_ = std::move(*s);
+  key_ = ContenderKey(prefix_, session_->id());
+  return Status::Ok();
 }
 
 Status Election::Campaign(const std::string& value, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  if (!session_ || session_->lost()) {
-    session_.reset();
-    auto s = Lease(client_).GrantAndKeepAlive(options_.ttl_seconds, [this](Status) {
-      bool was = false;
-      {
-        std::lock_guard lock(mu_);
-        was = leading_;
-        leading_ = false;
-      }
-      if (was && options_.on_lost) options_.on_lost();
-    });
-    if (!s.ok()) return s.status();
-    session_ = std::move(*s);
-    key_ = ContenderKey(prefix_, session_->id());
-  }
+  if (Status s = EnsureSession(); !s.ok()) return s;
   KV kv(client_);
   Txn txn;
   txn.If(Compare::CreateRevision(key_, CompareOp::kEqual, 0))
@@ -114,10 +194,18 @@ Status Election::Campaign(const std::string& value, std::chrono::milliseconds ti
       .Else(Op::Get(key_));
   // Create-if-absent, else read: repeating it when its outcome is unknown finds our own key.
   auto r = kv.Commit(txn, {.timeout = timeout, .retry = RetryPolicy::kAlways});
-  if (!r.ok()) return r.status();
+  if (!r.ok()) {
+    // Given up after sending: our key may be there, kept alive by our session, and every
+    // candidate behind it would wait for one who is not campaigning. Leave the line.
+    if (r.status().code() == StatusCode::kOutcomeUnknown) (void)kv.Delete(key_);
+    return r.status();
+  }
   if (r->succeeded()) {
     create_revision_ = r->header().revision();
   } else {
+    if (r->responses_size() != 1 || r->responses(0).response_range().kvs_size() != 1) {
+      return Status::Internal("campaign txn answered neither way");
+    }
     // Already a candidate (a campaign that timed out before): keep the place, take the value.
     create_revision_ = r->responses(0).response_range().kvs(0).create_revision();
     if (Status s = Proclaim(value); !s.ok() && s.code() != StatusCode::kFailedPrecondition) {

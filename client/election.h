@@ -49,7 +49,8 @@ class Election {
   Result<std::optional<pb::KeyValue>> Leader();
 
   // Calls back with every change of leader or of its value (nullopt: nobody leads), on the
-  // client's thread, in order. Observing stops when the handle is destroyed.
+  // client's thread, in order. Observing stops when the handle is destroyed, and only then: a
+  // watch that ends (compacted) is replaced, and a failed read is retried.
   class Observer {
    public:
     virtual ~Observer() = default;
@@ -57,12 +58,18 @@ class Election {
   std::unique_ptr<Observer> Observe(std::function<void(const std::optional<pb::KeyValue>&)> cb);
 
  private:
+  // A live session lease, granted anew when there is none or it was lost.
+  Status EnsureSession();
+  void DropSession();
+
   Client& client_;
   std::string name_;
   ElectionOptions options_;
   std::string prefix_;
   std::string key_;
   int64_t create_revision_ = 0;
+  // Written under mu_ (is_leader() reads it from any thread); the campaigning thread, its only
+  // writer, reads it without.
   std::unique_ptr<LeaseKeepAlive> session_;
   mutable std::mutex mu_;
   bool leading_ = false;  // guarded by mu_

@@ -1,5 +1,6 @@
 #include "client/watch.h"
 
+#include <algorithm>
 #include <mutex>
 
 #include "client/txn.h"
@@ -66,7 +67,14 @@ struct Watcher::State : std::enable_shared_from_this<State> {
       }
       return;
     }
-    if (w.events().empty()) return;  // a progress notification
+    if (w.events().empty()) {
+      // A progress notification. The server sends one only to a watcher that has caught up to
+      // its revision, behind every event up to it (WatchHub::RequestProgress), so nothing up to
+      // there is still to come: resuming after it keeps an idle watch clear of compaction.
+      std::lock_guard lock(mu);
+      if (next_revision > 0) next_revision = std::max(next_revision, header_revision + 1);
+      return;
+    }
     const int64_t revision = w.events(0).kv().mod_revision();
     {
       std::lock_guard lock(mu);

@@ -4,6 +4,9 @@
 // exactly once, in revision order, across failovers (the server sends each revision's events
 // in one message, so a revision is never half delivered). A start revision that has been
 // compacted away is reported through `on_error` with the compact revision, and the watch ends.
+// A progress notification (the server's word that it has sent everything up to a revision)
+// advances the resume point too, so an idle watch need not resume from a compacted revision.
+// Destroying the Watcher also cancels its watch on the server (Client::Stream::Close).
 //
 // Thread rules: callbacks run on the client's I/O thread, one at a time. Destroy the Watcher
 // from any thread except its own callbacks; after the destructor returns no callback runs.

@@ -616,7 +616,16 @@ void Server::HandleWatch(std::shared_ptr<Connection> c, pb::Envelope env) {
   }
   if (env.has_watch_cancel()) {
     const int64_t id = env.watch_cancel().watch_id();
-    watches_.erase(id);
+    auto it = watches_.find(id);
+    // Watch ids are the member's, not the connection's: a connection may end only the watches it
+    // opened, else a stale or mistaken id would silence another client's watch.
+    if (it == watches_.end() || it->second.connection_id != c->id()) {
+      pb::Envelope reply =
+          Reply(env, Status::NotFound("no watch " + std::to_string(id) + " on this connection"));
+      reply.mutable_watch_response()->set_watch_id(id);
+      return Respond(c, std::move(reply));
+    }
+    watches_.erase(it);
     applier_->Run([id](kv::MvccStore&, kv::WatchHub& hub, kv::Lessor&) { hub.Cancel(id); });
     pb::Envelope reply = Reply(env, Status::Ok());
     reply.mutable_watch_response()->set_watch_id(id);

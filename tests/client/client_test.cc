@@ -6,8 +6,10 @@
 #include <future>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "client/kv.h"
+#include "common/asio.h"
 #include "common/trace.h"
 #include "tests/client/fake_server.h"
 
@@ -230,6 +232,194 @@ TEST(ClientTest, AMemberThatJustFailedIsNotRetriedOnAStaleHint) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(dead.connections(), 1);
   EXPECT_EQ(leader.requests(), 1);
+}
+
+}  // namespace
+}  // namespace pharos::client
+
+namespace pharos::client {
+namespace {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+using SteadyClock = std::chrono::steady_clock;
+
+// Polls `holds` until it is true or `deadline` passes.
+bool WaitFor(const std::function<bool()>& holds, milliseconds deadline = std::chrono::seconds(5)) {
+  const auto end = SteadyClock::now() + deadline;
+  while (!holds()) {
+    if (SteadyClock::now() > end) return false;
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  return true;
+}
+
+// A paused member: it accepts connections (the kernel does that) but answers nothing, not even
+// the liveness probes.
+FakeServer::Action Silent(const pb::Envelope&) { return FakeServer::Action{Kind::kIgnore, {}}; }
+
+ClientOptions FastKeepalive(std::vector<std::string> endpoints) {
+  ClientOptions o = Options(std::move(endpoints));
+  o.keepalive_time = milliseconds(100);
+  o.keepalive_timeout = milliseconds(100);
+  return o;
+}
+
+TEST(ClientTest, ASilentMemberIsDeclaredDeadAndReadsMoveToAHealthyOne) {
+  std::atomic<int> probes{0};
+  FakeServer silent([&](const pb::Envelope& req) {
+    if (req.has_status_request()) ++probes;
+    return Silent(req);
+  });
+  FakeServer healthy([](const pb::Envelope&) { return FakeServer::Ok(); });
+  Client c(FastKeepalive({silent.endpoint(), healthy.endpoint()}));
+  const auto start = SteadyClock::now();
+  auto r = c.Call(Get());  // the call's own deadline is 5 s
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  // 100 ms of silence, a probe, 100 ms more: ~200 ms; allow for a loaded machine.
+  EXPECT_LT(SteadyClock::now() - start, std::chrono::seconds(2));
+  EXPECT_GE(probes, 1);
+  EXPECT_EQ(healthy.requests(), 1);
+  // Later calls go to the healthy member directly.
+  const int to_silent = silent.requests();
+  ASSERT_TRUE(c.Call(Get()).ok());
+  ASSERT_TRUE(c.Call(Put()).ok());
+  EXPECT_EQ(silent.requests(), to_silent);
+  EXPECT_EQ(healthy.requests(), 3);
+  EXPECT_EQ(c.current_endpoint(), healthy.endpoint());
+}
+
+TEST(ClientTest, AWriteSentToASilentMemberIsReportedUnknownOnceItsConnectionIsDeclaredDead) {
+  FakeServer silent(Silent);
+  FakeServer healthy([](const pb::Envelope&) { return FakeServer::Ok(); });
+  Client c(FastKeepalive({silent.endpoint(), healthy.endpoint()}));
+  const auto start = SteadyClock::now();
+  auto r = c.Call(Put());
+  EXPECT_EQ(r.status().code(), StatusCode::kOutcomeUnknown) << r.status().ToString();
+  EXPECT_NE(r.status().message().find("no answer from " + silent.endpoint()), std::string::npos)
+      << r.status().ToString();
+  EXPECT_LT(SteadyClock::now() - start, std::chrono::seconds(2));  // not the 5 s deadline
+  EXPECT_EQ(healthy.requests(), 0);  // it was sent: not repeated elsewhere
+}
+
+TEST(ClientTest, AStreamOnASilentMemberEndsWithAnErrorSoItsOwnerCanReopenIt) {
+  FakeServer silent(Silent);
+  FakeServer healthy([](const pb::Envelope&) { return FakeServer::Ok(); });
+  std::promise<Status> ended;  // before the client: its shutdown may still report to it
+  std::atomic<bool> reported{false};
+  Client c(FastKeepalive({silent.endpoint(), healthy.endpoint()}));
+  pb::Envelope watch;
+  watch.mutable_watch_create()->set_key("k");
+  auto stream = c.OpenStream(watch, "", [&](Result<pb::Envelope> m) {
+    if (!m.ok() && !reported.exchange(true)) ended.set_value(m.status());
+  });
+  auto f = ended.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(2)), std::future_status::ready);
+  EXPECT_EQ(f.get().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(c.current_endpoint(), healthy.endpoint());  // where a reopened watch would go
+  stream->Close();
+}
+
+TEST(ClientTest, ProbesAreSentOnlyWhileAnswersAreOwed) {
+  std::atomic<int> probes{0};
+  FakeServer s([&](const pb::Envelope& req) {
+    if (req.has_status_request()) ++probes;
+    if (req.has_put()) return FakeServer::Action{Kind::kIgnore, {}};  // owed until the deadline
+    return FakeServer::Ok();
+  });
+  ClientOptions o = Options({s.endpoint()});
+  o.keepalive_time = milliseconds(20);
+  o.keepalive_timeout = milliseconds(200);
+  Client c(o);
+  std::promise<Result<pb::Envelope>> put;
+  c.CallAsync(Put(), {.timeout = milliseconds(300)},
+              [&](Result<pb::Envelope> r) { put.set_value(std::move(r)); });
+  // While the put is owed, the silence is probed; the probes are answered, so the connection lives.
+  ASSERT_TRUE(WaitFor([&] { return probes >= 3; }));
+  auto r = put.get_future().get();
+  EXPECT_EQ(r.status().code(), StatusCode::kOutcomeUnknown) << r.status().ToString();
+  EXPECT_EQ(r.status().message().find("no answer from"), std::string::npos)
+      << "a member that answers its probes was declared dead: " << r.status().ToString();
+  // Owing nothing now. Proving an absence needs a bounded wait: 15 keepalive periods, in which
+  // an idle connection that probed would send about 15 probes. One probe may have been on its
+  // way when the put was given up.
+  const int owed_probes = probes;
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_LE(probes, owed_probes + 1);
+  ASSERT_TRUE(c.Call(Get()).ok());
+  EXPECT_EQ(s.connections(), 1);
+}
+
+// A lease keepalive loop sends short calls (kNever, 500 ms) one after another. Each gives up on its
+// own deadline, before a keepalive_time + keepalive_timeout of silence; the silence they share
+// must still add up to a verdict, or the loop would keep renewing at a dead member until the
+// lease ran out.
+TEST(ClientTest, ShortCallsToASilentMemberAddUpToAVerdict) {
+  FakeServer silent(Silent);
+  Client c(FastKeepalive({silent.endpoint()}));
+  Status last;
+  ASSERT_TRUE(WaitFor([&] {
+    last = c.Call(Get(), {.timeout = milliseconds(150), .retry = RetryPolicy::kNever}).status();
+    return last.code() != StatusCode::kDeadlineExceeded;
+  })) << last.ToString();
+  EXPECT_EQ(last.code(), StatusCode::kUnavailable) << last.ToString();
+  EXPECT_NE(last.message().find("no answer from"), std::string::npos) << last.ToString();
+}
+
+// A listening socket whose accept queue is full: the kernel drops further SYNs, so a connect to
+// it neither completes nor fails (the client's SYN retries go on for over a minute).
+class Blackhole {
+ public:
+  Blackhole() {
+    acceptor_.open(asio::ip::tcp::v4());
+    acceptor_.bind({asio::ip::make_address("127.0.0.1"), 0});
+    acceptor_.listen(0);  // Linux queues one connection beyond a backlog of 0
+    filler_.connect(acceptor_.local_endpoint());  // never accepted: the queue stays full
+  }
+  std::string endpoint() const {
+    return "127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port());
+  }
+
+ private:
+  asio::io_context io_;
+  asio::ip::tcp::acceptor acceptor_{io_};
+  asio::ip::tcp::socket filler_{io_};
+};
+
+TEST(ClientTest, AConnectThatNeverCompletesIsGivenUpAfterTheDialTimeout) {
+  Blackhole hole;
+  FakeServer healthy([](const pb::Envelope&) { return FakeServer::Ok(); });
+  ClientOptions o = Options({hole.endpoint(), healthy.endpoint()});
+  o.dial_timeout = milliseconds(100);
+  Client c(o);
+  const auto start = SteadyClock::now();
+  auto r = c.Call(Put());  // never sent: safe to send to the next member
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_LT(SteadyClock::now() - start, std::chrono::seconds(2));
+  EXPECT_EQ(healthy.requests(), 1);
+  EXPECT_EQ(c.current_endpoint(), healthy.endpoint());
+}
+
+TEST(ClientTest, AnAlwaysRetriedWriteThatGetsNoAnswerIsReportedUnknown) {
+  FakeServer silent(Silent);
+  Client c(Options({silent.endpoint()}));
+  auto w = c.Call(Put(), {.timeout = milliseconds(100), .retry = RetryPolicy::kAlways});
+  EXPECT_EQ(w.status().code(), StatusCode::kOutcomeUnknown) << w.status().ToString();
+  // A read has no outcome to be unknown: it stays a plain deadline.
+  auto r = c.Call(Get(), {.timeout = milliseconds(100), .retry = RetryPolicy::kAlways});
+  EXPECT_EQ(r.status().code(), StatusCode::kDeadlineExceeded) << r.status().ToString();
+}
+
+TEST(ClientTest, AnAlwaysRetriedWriteSentBeforeItsConnectionDiedIsReportedUnknownWhenItGivesUp) {
+  FakeServer dies([](const pb::Envelope&) { return FakeServer::Action{Kind::kClose, {}}; });
+  const std::string nobody = DeadEndpoint();
+  Client c(Options({dies.endpoint(), nobody}));
+  auto w = c.Call(Put(), {.timeout = milliseconds(300), .retry = RetryPolicy::kAlways});
+  EXPECT_EQ(w.status().code(), StatusCode::kOutcomeUnknown) << w.status().ToString();
+  EXPECT_GE(dies.requests(), 1);
+  // The last error is named, for the operator.
+  EXPECT_NE(w.status().message().find("cannot connect to " + nobody), std::string::npos)
+      << w.status().ToString();
 }
 
 }  // namespace

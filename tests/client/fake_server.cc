@@ -1,6 +1,9 @@
 #include "tests/client/fake_server.h"
 
+#include <condition_variable>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "common/asio.h"
 #include "common/frame.h"
@@ -35,6 +38,7 @@ struct FakeServer::Impl {
           pb::Envelope req;
           req.ParseFromString(**f);
           ++self->impl->owner->requests_;
+          self->impl->Record(req);
           Action a = self->impl->script(req);
           if (a.kind == Action::Kind::kClose) {
             self->socket.close();
@@ -43,21 +47,50 @@ struct FakeServer::Impl {
           if (a.kind == Action::Kind::kIgnore) continue;
           a.reply.set_id(req.id());
           a.reply.set_traceparent(req.traceparent());
-          auto out = std::make_shared<std::string>();
-          AppendFrame(out.get(), a.reply.SerializeAsString());
-          asio::async_write(self->socket, asio::buffer(*out),
-                            [self, out](boost::system::error_code, size_t) {});
+          self->Send(a.reply);
         }
         self->Read();
       });
     }
+
+    // One write at a time: frames written concurrently could interleave on the socket.
+    void Send(const pb::Envelope& message) {
+      AppendFrame(&queued, message.SerializeAsString());
+      if (!writing) Write();
+    }
+    void Write() {
+      if (queued.empty()) return;
+      writing = true;
+      auto out = std::make_shared<std::string>(std::move(queued));
+      queued.clear();
+      auto self = shared_from_this();
+      asio::async_write(socket, asio::buffer(*out),
+                        [self, out](boost::system::error_code ec, size_t) {
+                          self->writing = false;
+                          if (!ec) self->Write();
+                        });
+    }
+    std::string queued;
+    bool writing = false;
   };
+  std::vector<std::weak_ptr<Conn>> conns;  // I/O thread
+
+  void Record(const pb::Envelope& request) {
+    std::lock_guard lock(mu);
+    received.push_back(request);
+    arrived.notify_all();
+  }
+  mutable std::mutex mu;
+  mutable std::condition_variable arrived;
+  std::vector<pb::Envelope> received;  // guarded by mu
 
   void Accept() {
     acceptor.async_accept([this](boost::system::error_code ec, tcp::socket s) {
       if (ec) return;
       ++owner->connections_;
-      std::make_shared<Conn>(std::move(s), this)->Read();
+      auto conn = std::make_shared<Conn>(std::move(s), this);
+      conns.push_back(conn);
+      conn->Read();
       Accept();
     });
   }
@@ -77,6 +110,31 @@ FakeServer::~FakeServer() {
 
 std::string FakeServer::endpoint() const {
   return "127.0.0.1:" + std::to_string(impl_->acceptor.local_endpoint().port());
+}
+
+std::optional<pb::Envelope> FakeServer::WaitForRequest(
+    const std::function<bool(const pb::Envelope&)>& pred,
+    std::chrono::milliseconds deadline) const {
+  std::unique_lock lock(impl_->mu);
+  std::optional<pb::Envelope> found;
+  impl_->arrived.wait_for(lock, deadline, [&] {
+    for (const pb::Envelope& e : impl_->received) {
+      if (pred(e)) {
+        found = e;
+        return true;
+      }
+    }
+    return false;
+  });
+  return found;
+}
+
+void FakeServer::Push(const pb::Envelope& message) {
+  asio::post(impl_->io, [impl = impl_.get(), message] {
+    for (const auto& weak : impl->conns) {
+      if (auto conn = weak.lock(); conn && conn->socket.is_open()) conn->Send(message);
+    }
+  });
 }
 
 FakeServer::Action FakeServer::Ok(pb::Envelope reply) {

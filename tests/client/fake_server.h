@@ -1,10 +1,13 @@
 // FakeServer: a scripted stand-in for one pharosd on a free loopback port, for the SDK's unit
-// tests. Each request is answered by the script: a reply, silence, or the connection closed.
+// tests. Each request is answered by the script: a reply, silence, or the connection closed;
+// Push sends what no request asks for.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "proto/pharos.pb.h"
@@ -23,7 +26,14 @@ class FakeServer {
   ~FakeServer();
 
   std::string endpoint() const;
+  // Sends `message` as it is on every open connection: a stream's later messages (a watch's
+  // events, or a reply the script held back), which answer no request of their own.
+  void Push(const pb::Envelope& message);
   int requests() const { return requests_; }
+  // The first request received for which `pred` holds, waiting up to `deadline` for it.
+  std::optional<pb::Envelope> WaitForRequest(
+      const std::function<bool(const pb::Envelope&)>& pred,
+      std::chrono::milliseconds deadline = std::chrono::seconds(5)) const;
   int connections() const { return connections_; }
 
   static Action Ok(pb::Envelope reply = {});

@@ -2,7 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <functional>
 #include <map>
+#include <utility>
+#include <vector>
 
 #include "common/asio.h"
 #include "common/frame.h"
@@ -67,6 +71,9 @@ pb::Envelope Reply(const pb::Envelope& request, const Status& status,
 
 namespace {
 
+// Every connection's unsent bytes together, for the gauge: the memory slow readers hold.
+std::atomic<size_t> unsent_total{0};
+
 class TcpConnection : public Connection, public std::enable_shared_from_this<TcpConnection> {
  public:
   TcpConnection(tcp::socket socket, uint64_t id, const ClientServiceOptions& options,
@@ -89,10 +96,12 @@ class TcpConnection : public Connection, public std::enable_shared_from_this<Tcp
     if (!open_) return;
     // Serialized straight onto the bytes waiting for the socket: no string, no copy per reply.
     const size_t bytes = envelope.ByteSizeLong();
+    const size_t before = pending_.size();
     AppendFrameHeader(&pending_, bytes);
     const size_t at = pending_.size();
     pending_.resize(at + bytes);
     envelope.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(pending_.data() + at));
+    unsent_total += pending_.size() - before;
     // Written at the end of this turn of the event loop, with every other reply made in it: the
     // apply thread hands over a batch's answers at once, and one write then carries them all.
     if (flush_posted_ || writing_) return;
@@ -108,10 +117,22 @@ class TcpConnection : public Connection, public std::enable_shared_from_this<Tcp
   bool open() const override { return open_; }
   uint64_t id() const override { return id_; }
   std::string peer() const override { return peer_; }
+  size_t unsent_bytes() const override { return pending_.size() + (writing_ ? batch_.size() : 0); }
+  void WhenUnsentAtMost(size_t bytes, std::function<void()> fn) override {
+    if (!open_) return;
+    if (unsent_bytes() <= bytes) {
+      asio::post(socket_.get_executor(), std::move(fn));
+      return;
+    }
+    unsent_waiters_.emplace_back(bytes, std::move(fn));
+  }
 
   void Close(const std::string& why) {
     if (!open_) return;
     open_ = false;
+    unsent_total -= unsent_bytes();
+    pending_.clear();
+    unsent_waiters_.clear();
     if (!why.empty()) spdlog::warn("closing client connection {}: {}", peer_, why);
     boost::system::error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
@@ -163,13 +184,31 @@ class TcpConnection : public Connection, public std::enable_shared_from_this<Tcp
     batch_.swap(pending_);
     asio::async_write(socket_, asio::buffer(batch_),
                       [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+                        if (!self->open_) return;  // Close counted the batch out already
+                        unsent_total -= self->batch_.size();
                         self->writing_ = false;
                         if (ec) {
                           self->Close("");
                           return;
                         }
                         self->Flush();
+                        self->RunUnsentWaiters();
                       });
+  }
+
+  void RunUnsentWaiters() {
+    if (unsent_waiters_.empty()) return;
+    const size_t unsent = unsent_bytes();
+    std::vector<std::function<void()>> due;
+    for (auto it = unsent_waiters_.begin(); it != unsent_waiters_.end();) {
+      if (unsent <= it->first) {
+        due.push_back(std::move(it->second));
+        it = unsent_waiters_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    for (auto& fn : due) fn();
   }
 
   tcp::socket socket_;
@@ -186,6 +225,7 @@ class TcpConnection : public Connection, public std::enable_shared_from_this<Tcp
   bool flush_posted_ = false;
   bool open_ = true;
   size_t in_flight_ = 0;
+  std::vector<std::pair<size_t, std::function<void()>>> unsent_waiters_;  // WhenUnsentAtMost
 };
 
 }  // namespace
@@ -272,5 +312,7 @@ uint16_t ClientService::port() const { return impl_->port(); }
 void ClientService::StopAccepting() { impl_->StopAccepting(); }
 void ClientService::CloseAll() { impl_->CloseAll(); }
 size_t ClientService::connections() const { return impl_->count(); }
+
+size_t ClientService::UnsentBytes() { return unsent_total.load(); }
 
 }  // namespace pharos::registry

@@ -8,6 +8,7 @@
 // be called there.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -33,6 +34,11 @@ class Connection {
   virtual bool open() const = 0;
   virtual uint64_t id() const = 0;
   virtual std::string peer() const = 0;
+  // Bytes queued for the socket and not written yet: a client that reads slowly makes them grow.
+  virtual size_t unsent_bytes() const = 0;
+  // Runs `fn` once, on the I/O thread, when unsent_bytes() is at most `bytes` (at once if it is
+  // now); never if the connection closes first.
+  virtual void WhenUnsentAtMost(size_t bytes, std::function<void()> fn) = 0;
 };
 
 struct ClientServiceOptions {
@@ -56,6 +62,8 @@ class ClientService {
   // Closes every connection.
   void CloseAll();
   size_t connections() const;
+  // Bytes queued for every client socket of the process and not written yet (any thread).
+  static size_t UnsentBytes();
 
  private:
   class Impl;

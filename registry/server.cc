@@ -45,6 +45,10 @@ constexpr auto kReadRetry = std::chrono::milliseconds(200);
 constexpr auto kReadRoundSpacing = std::chrono::microseconds(400);
 constexpr size_t kBusyReadRound = 8;
 constexpr size_t kWatchBatch = 64;
+// Events queued for a client socket beyond this wait in the watch hub, which holds a bounded
+// number per watcher and then falls back to reading them from storage: a client that stops
+// reading costs the server this much memory per connection, not every event since it stopped.
+constexpr size_t kWatchBacklogBytes = 4 << 20;
 }  // namespace
 
 struct Server::Timers {
@@ -264,6 +268,9 @@ void Server::RegisterMetrics() {
              fn([this] { return double(applier_->leases()); }));
   m.gauge_fn("pharos_kv_watchers", "Open watchers",
              fn([this] { return double(applier_->watchers()); }));
+  m.gauge_fn("pharos_client_unsent_bytes",
+             "Replies and events queued for client sockets and not written yet",
+             [] { return double(ClientService::UnsentBytes()); });
   m.gauge_fn("pharos_kv_db_size_bytes", "Size of the data directory",
              fn([this] { return double(storage_->SizeBytes()); }));
   m.gauge_fn("pharos_kv_compact_revision", "Revision history is compacted to",
@@ -276,6 +283,8 @@ void Server::RegisterMetrics() {
              fn([this] { return double(alarms_.size()); }));
   m.counter("pharos_raft_proposals_committed_total", "Client proposals applied");
   m.counter("pharos_raft_proposals_failed_total", "Client proposals with an unknown outcome");
+  m.counter("pharos_watch_slow_reader_pauses_total",
+            "Times a watch stopped sending because its client had not read what was sent");
   m.histogram("pharos_disk_fsync_duration_seconds", "Latency of the Raft log's synced writes");
   m.histogram("pharos_kv_apply_duration_seconds", "Time to apply one batch of committed entries");
 }
@@ -646,12 +655,28 @@ void Server::HandleWatch(std::shared_ptr<Connection> c, pb::Envelope env) {
 void Server::OnWatchReady(int64_t watch_id) {
   auto it = watches_.find(watch_id);
   if (it == watches_.end()) return;
-  if (it->second.polling) {
+  if (it->second.polling || it->second.backlogged) {
     it->second.repoll = true;
     return;
   }
-  it->second.polling = true;
   std::weak_ptr<bool> alive = alive_;
+  if (auto conn = it->second.conn.lock(); conn && conn->unsent_bytes() > kWatchBacklogBytes) {
+    static Counter& paused = Metrics::Global().counter(
+        "pharos_watch_slow_reader_pauses_total",
+        "Times a watch stopped sending because its client had not read what was sent");
+    paused.Inc();
+    it->second.backlogged = true;
+    conn->WhenUnsentAtMost(kWatchBacklogBytes / 2, [this, watch_id, alive] {
+      if (alive.expired()) return;
+      auto it = watches_.find(watch_id);
+      if (it == watches_.end()) return;
+      it->second.backlogged = false;
+      it->second.repoll = false;
+      OnWatchReady(watch_id);
+    });
+    return;
+  }
+  it->second.polling = true;
   applier_->Run([this, watch_id, alive](kv::MvccStore&, kv::WatchHub& hub, kv::Lessor&) {
     auto batch = hub.Poll(watch_id, kWatchBatch);
     asio::post(io_, [this, watch_id, alive, batch = std::move(batch)]() mutable {

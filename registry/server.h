@@ -73,6 +73,8 @@ class Server {
     uint64_t connection_id = 0;
     bool polling = false;
     bool repoll = false;
+    // Its connection's client reads too slowly: no polling until the backlog shrinks.
+    bool backlogged = false;
   };
 
   void Handle(std::shared_ptr<Connection> c, pb::Envelope env);

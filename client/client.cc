@@ -56,7 +56,16 @@ StatusCode FromCode(pb::Code code) {
   }
 }
 
-// Reads, and keepalives (extending a lease twice is harmless), may be repeated at will.
+}  // namespace
+
+Status StatusOf(const pb::Envelope& response) {
+  if (!response.has_status() || response.status().code() == pb::OK) return Status::Ok();
+  if (response.status().outcome_unknown()) {
+    return Status::OutcomeUnknown(response.status().message());
+  }
+  return Status(FromCode(response.status().code()), response.status().message());
+}
+
 bool IsIdempotent(const pb::Envelope& e) {
   switch (e.body_case()) {
     case pb::Envelope::kRange:
@@ -73,16 +82,6 @@ bool IsIdempotent(const pb::Envelope& e) {
     default:
       return false;
   }
-}
-
-}  // namespace
-
-Status StatusOf(const pb::Envelope& response) {
-  if (!response.has_status() || response.status().code() == pb::OK) return Status::Ok();
-  if (response.status().outcome_unknown()) {
-    return Status::OutcomeUnknown(response.status().message());
-  }
-  return Status(FromCode(response.status().code()), response.status().message());
 }
 
 // One call in progress: its request, deadline, retries and the callback still owed.
@@ -498,6 +497,8 @@ std::shared_ptr<Client::Stream> Client::OpenStream(
                  if (stream->closed_) return stream->Settle();
                  if (!error.ok()) {
                    stream->closed_ = true;
+                   // As for a call: a stale NOT_LEADER hint must not send calls straight back.
+                   impl->MarkDown(stream->endpoint());
                    impl->MoveOn(stream->endpoint());
                    return on_message(error);
                  }

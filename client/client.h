@@ -82,6 +82,9 @@ struct CallOptions {
 
 // A response's status as a Status: OK, the server's code and message, or OUTCOME_UNKNOWN.
 Status StatusOf(const pb::Envelope& response);
+// Whether sending `request` twice is the same as once: reads, and keepalives (extending a lease
+// twice is harmless). Anything else whose answer was lost has an unknown outcome.
+bool IsIdempotent(const pb::Envelope& request);
 
 class Client {
  public:

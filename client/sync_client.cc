@@ -17,7 +17,10 @@ class SyncClient::Conn {
   explicit Conn(std::string endpoint) : endpoint_(std::move(endpoint)), socket_(io_) {}
   const std::string& endpoint() const { return endpoint_; }
 
-  Result<pb::Envelope> Call(const pb::Envelope& request, std::chrono::milliseconds timeout) {
+  // `sent` tells whether the request was written to the socket (when the call fails).
+  Result<pb::Envelope> Call(const pb::Envelope& request, std::chrono::milliseconds timeout,
+                            bool* sent) {
+    *sent = false;
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     if (!connected_) {
       if (Status s = Connect(deadline); !s.ok()) return s;
@@ -30,6 +33,7 @@ class SyncClient::Conn {
       Reset();
       return Status::Unavailable("sending to " + endpoint_ + ": " + ec.message());
     }
+    *sent = true;
     for (;;) {
       auto f = decoder_.Next();
       if (!f.ok()) {
@@ -129,7 +133,8 @@ SyncClient::Conn& SyncClient::ConnTo(const std::string& endpoint) {
 Result<pb::Envelope> SyncClient::CallEndpoint(const std::string& endpoint, pb::Envelope request) {
   request.set_id(next_id_++);
   if (request.traceparent().empty()) request.set_traceparent(NewTraceparent());
-  return ConnTo(endpoint).Call(request, timeout_);
+  bool sent = false;
+  return ConnTo(endpoint).Call(request, timeout_, &sent);
 }
 
 Result<pb::Envelope> SyncClient::Call(pb::Envelope request) {
@@ -141,11 +146,16 @@ Result<pb::Envelope> SyncClient::Call(pb::Envelope request) {
     request.set_id(next_id_++);
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    auto resp = ConnTo(endpoints_[current_]).Call(request, left);
+    bool sent = false;
+    auto resp = ConnTo(endpoints_[current_]).Call(request, left, &sent);
     if (!resp.ok()) {
-      // Unreachable or silent: try the next endpoint. (A timed-out write may have happened;
-      // the caller sees DEADLINE_EXCEEDED only if every endpoint stays silent.)
       last = resp.status();
+      // A write that reached a member whose answer was lost may have been applied: sent again,
+      // it could be applied twice.
+      if (sent && !IsIdempotent(request)) {
+        return Status::OutcomeUnknown(last.message() + "; the request had been sent");
+      }
+      // Unreachable, or a read that got no answer: try the next endpoint.
       if (last.code() == StatusCode::kDeadlineExceeded) return last;
       current_ = (current_ + 1) % endpoints_.size();
       continue;

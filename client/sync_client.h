@@ -1,8 +1,9 @@
 // SyncClient: the smallest client of the wire protocol — one blocking request at a time, on
 // the caller's thread, with a deadline. It follows NOT_LEADER hints and moves to the next
 // endpoint when one cannot be reached (both safe: nothing was proposed), and never retries a
-// write whose outcome is unknown. pharosctl and the process tests use it; the full SDK (async,
-// many requests in flight on one connection, its own I/O thread) is client::Client.
+// write whose outcome is unknown: a write whose connection failed after it was sent comes back
+// OUTCOME_UNKNOWN. The process tests use it; the full SDK (async, many requests in flight on one
+// connection, its own I/O thread) is client::Client.
 //
 // Thread rules: one thread at a time per SyncClient.
 #pragma once

@@ -1,5 +1,7 @@
 #include "kvstore/watch_hub.h"
 
+#include <algorithm>
+
 namespace pharos::kv {
 
 WatchHub::WatchHub(const MvccStore* store, Options options, ReadyCallback ready)
@@ -104,8 +106,10 @@ void WatchHub::CatchUp(int64_t id, Watcher& w) {
     w.next_revision = rev.revision + 1;
   }
   if (history->size() < options_.catch_up_revisions) {
-    // Everything up to `to` has been read: from here on, live revisions.
-    w.next_revision = to + 1;
+    // Everything up to `to` has been read: from here on, live revisions. A watcher that starts
+    // beyond `to` (a future start revision, re-read after a restore) keeps its start: its next
+    // revision never moves backwards, or it would get revisions it never asked for.
+    w.next_revision = std::max(w.next_revision, to + 1);
     w.synced = true;
   }
 }

@@ -179,6 +179,26 @@ TEST_F(WatchHubTest, CatchUpOvertakenByCompactionCancelsWithCompactRevision) {
   EXPECT_EQ(hub_->watcher_count(), 0u);
 }
 
+// A snapshot restore makes every watcher re-read from storage. One that asked to start beyond the
+// store's revision has nothing to read there yet: it must still start where it asked, not at the
+// revision after the restored one (which is where catching up used to leave it).
+TEST_F(WatchHubTest, RestoreNeverMovesAFutureWatchBackwards) {
+  MakeHub();
+  for (int i = 0; i < 49; ++i) Apply(PutReq("k", std::to_string(i)));  // revisions 2..50
+  ASSERT_EQ((*store_)->revision(), 50);
+  auto id = hub_->Watch(Prefix("k", 100));
+  ASSERT_TRUE(id.ok());
+  hub_->OnRestore();
+  EXPECT_TRUE(Drain(*id).empty());
+  Apply(PutReq("k", "51"));
+  EXPECT_TRUE(Drain(*id).empty()) << "revision 51 reached a watch that starts at 100";
+  for (int rev = 52; rev <= 101; ++rev) Apply(PutReq("k", std::to_string(rev)));
+  auto got = Drain(*id);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(std::get<0>(got[0]), 100);
+  EXPECT_EQ(std::get<0>(got[1]), 101);
+}
+
 TEST_F(WatchHubTest, ProgressNotificationCarriesTheCurrentRevision) {
   MakeHub();
   auto id = hub_->Watch(Prefix("k"));

@@ -53,8 +53,8 @@ constexpr size_t kWatchBacklogBytes = 4 << 20;
 
 struct Server::Timers {
   explicit Timers(asio::io_context& io)
-      : sweep(io), leases(io), publish(io), shutdown(io), read_round(io) {}
-  asio::steady_timer sweep, leases, publish, shutdown, read_round;
+      : sweep(io), leases(io), publish(io), shutdown(io), read_round(io), progress_notify(io) {}
+  asio::steady_timer sweep, leases, publish, shutdown, read_round, progress_notify;
 };
 
 Server::Server(asio::io_context& io, ServerConfig config)
@@ -173,6 +173,7 @@ Status Server::Start() {
   if (Status s = http_->Start(); !s.ok()) return s;
   RegisterMetrics();
   ScheduleTimers();
+  ScheduleProgressNotify();
   spdlog::info("pharosd {} (member {:x} of cluster {:x}) serving clients on {}, peers on {}",
                config_.name, config_.member_id, cluster_id_, config_.listen_client,
                config_.listen_peer);
@@ -203,6 +204,30 @@ void Server::ScheduleTimers() {
     AutoCompact();
     CheckQuota();
     ScheduleTimers();
+  });
+}
+
+void Server::ScheduleProgressNotify() {
+  if (config_.watch_progress_notify.count() == 0) return;  // off
+  std::weak_ptr<bool> alive = alive_;
+  timers_->progress_notify.expires_after(config_.watch_progress_notify);
+  timers_->progress_notify.async_wait([this, alive](const boost::system::error_code& ec) {
+    if (ec || alive.expired()) return;
+    NotifyProgress();
+    ScheduleProgressNotify();
+  });
+}
+
+void Server::NotifyProgress() {
+  std::vector<int64_t> ids;
+  for (const auto& [id, w] : watches_) {
+    if (w.progress_notify) ids.push_back(id);
+  }
+  if (ids.empty()) return;
+  // The hub queues one only for a watch that has caught up: a watch still reading history
+  // would otherwise be told a revision it has not been sent every event up to (as etcd).
+  applier_->Run([ids](kv::MvccStore&, kv::WatchHub& hub, kv::Lessor&) {
+    for (int64_t id : ids) hub.RequestProgress(id);
   });
 }
 
@@ -611,7 +636,8 @@ void Server::HandleWatch(std::shared_ptr<Connection> c, pb::Envelope env) {
         if (id.ok()) {
           w->set_created(true);
           w->set_watch_id(*id);
-          watches_[*id] = WatchStream{c, env.id(), c->id()};
+          WatchStream& stream = watches_[*id] = WatchStream{c, env.id(), c->id()};
+          stream.progress_notify = env.watch_create().progress_notify();
         } else {
           w->set_canceled(true);
           w->set_compact_revision(compact);

@@ -75,6 +75,8 @@ class Server {
     bool repoll = false;
     // Its connection's client reads too slowly: no polling until the backlog shrinks.
     bool backlogged = false;
+    // Created with progress_notify: the periodic timer asks the hub for a progress notification.
+    bool progress_notify = false;
   };
 
   void Handle(std::shared_ptr<Connection> c, pb::Envelope env);
@@ -122,6 +124,10 @@ class Server {
   void ExpireLeases();
   void Publish();
   void ScheduleTimers();
+  // Every --watch-progress-notify-interval: a progress notification for each watch that asked
+  // for them (the hub sends one only to a watch that has caught up).
+  void ScheduleProgressNotify();
+  void NotifyProgress();
   Status LoadOrMakeClusterId();
   HttpResponse Http(const std::string& path);
   void RegisterMetrics();

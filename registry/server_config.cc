@@ -1,6 +1,7 @@
 #include "registry/server_config.h"
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <ostream>
 #include <set>
 
@@ -24,6 +25,43 @@ bool ValidHostPort(const std::string& address) {
 }
 
 namespace {
+
+// A non-negative interval: a bare number of milliseconds, or a number with the unit h, m, s or
+// ms. "0" is off. A period under 10 ms is refused as a likely mistake: every period costs the
+// apply thread a task per watch that asked for it.
+Result<std::chrono::milliseconds> ParseInterval(const std::string& flag, const std::string& text) {
+  auto invalid = [&](const std::string& why) {
+    return Status::InvalidArgument(flag + " '" + text + "': " + why);
+  };
+  if (!text.empty() && text[0] == '-') return invalid("must not be negative");
+  // Only digits and a point before the unit: strtod alone would take hex, "inf" and spaces.
+  const size_t unit_at = text.find_first_not_of("0123456789.");
+  const std::string number_text = text.substr(0, unit_at);
+  const std::string unit = unit_at == std::string::npos ? "" : text.substr(unit_at);
+  char* end = nullptr;
+  const double number = std::strtod(number_text.c_str(), &end);
+  if (number_text.empty() || end != number_text.c_str() + number_text.size()) {
+    return invalid("not a number of milliseconds or a duration such as 10m, 30s, 500ms");
+  }
+  double ms_per_unit = 0;
+  if (unit.empty() || unit == "ms") {
+    ms_per_unit = 1;
+  } else if (unit == "s") {
+    ms_per_unit = 1e3;
+  } else if (unit == "m") {
+    ms_per_unit = 60e3;
+  } else if (unit == "h") {
+    ms_per_unit = 3600e3;
+  } else {
+    return invalid("unknown unit '" + unit + "' (use h, m, s or ms; a bare number means ms)");
+  }
+  const double ms = number * ms_per_unit;
+  if (ms == 0) return std::chrono::milliseconds(0);
+  if (ms < 10) return invalid("an interval under 10 ms (0 turns it off)");
+  // A year is far beyond any use and keeps the conversion and the timer's arithmetic in range.
+  if (ms > 365 * 24 * 3600e3) return invalid("an interval over a year");
+  return std::chrono::milliseconds(static_cast<int64_t>(ms));
+}
 
 Status Validate(ServerConfig* c) {
   if (c->name.empty()) return Status::InvalidArgument("--name must not be empty");
@@ -54,6 +92,10 @@ Status Validate(ServerConfig* c) {
   auto policy = ParseAutoCompaction(c->auto_compaction_mode, c->auto_compaction_retention);
   if (!policy.ok()) return policy.status();
   c->auto_compaction = *policy;
+  auto progress =
+      ParseInterval("--watch-progress-notify-interval", c->watch_progress_notify_interval);
+  if (!progress.ok()) return progress.status();
+  c->watch_progress_notify = *progress;
   if (c->quota_backend_bytes < 0) {
     return Status::InvalidArgument("--quota-backend-bytes must not be negative");
   }
@@ -150,6 +192,11 @@ ParseOutcome ParseServerConfig(int argc, const char* const* argv, std::ostream& 
       ->capture_default_str();
   app.add_option("--max-requests-per-connection", c.max_requests_per_connection,
                  "requests in flight on one client connection before it is refused")
+      ->capture_default_str();
+  app.add_option("--watch-progress-notify-interval", c.watch_progress_notify_interval,
+                 "how often a caught-up watch that asked for progress notifications is sent one "
+                 "(the current revision): milliseconds or a duration such as 10m, 30s, 500ms; "
+                 "0 is off")
       ->capture_default_str();
   app.add_option("--log-level", c.log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))

@@ -4,6 +4,7 @@
 // code 2. Plain value type.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <iosfwd>
 #include <string>
@@ -51,9 +52,14 @@ struct ServerConfig {
   int max_pending_proposals = 20000;
   // Requests in flight on one client connection, bounded the same way.
   int max_requests_per_connection = 1024;
+  // How often a watch created with progress_notify, once caught up, is sent an empty response at
+  // the current revision (etcd's --experimental-watch-progress-notify-interval, 10 minutes):
+  // milliseconds, or a duration such as "10m", "30s", "500ms". "0" turns it off.
+  std::string watch_progress_notify_interval = "600000";
 
   // Derived by Parse.
   AutoCompactionPolicy auto_compaction;
+  std::chrono::milliseconds watch_progress_notify{};  // zero: off
   std::vector<PeerSpec> peers;
   uint64_t member_id = 0;
 };

@@ -64,6 +64,38 @@ TEST(ServerConfigTest, TheLogKeepsEtcdsCatchUpEntriesUnlessTold) {
   EXPECT_EQ(o.config.snapshot_catchup_entries, 0u);
 }
 
+TEST(ServerConfigTest, WatchProgressNotifyIntervalIsMillisecondsOrADuration) {
+  using std::chrono::milliseconds;
+  ParseOutcome o = Parse({});
+  ASSERT_TRUE(o.run);
+  EXPECT_EQ(o.config.watch_progress_notify, milliseconds(600000));  // etcd's 10 minutes
+  for (const auto& [text, ms] : std::vector<std::pair<std::string, int64_t>>{{"200", 200},
+                                                                             {"500ms", 500},
+                                                                             {"1.5s", 1500},
+                                                                             {"10m", 600000},
+                                                                             {"1h", 3600000},
+                                                                             {"0", 0},
+                                                                             {"0s", 0}}) {
+    o = Parse({"--watch-progress-notify-interval", text});
+    ASSERT_TRUE(o.run) << text;
+    EXPECT_EQ(o.config.watch_progress_notify, milliseconds(ms)) << text;
+  }
+  std::string err;
+  for (const std::string bad : {"-5", "-1s", "ten", "5x", "0x10", "inf", "", "1.2.3", "5 s", "3"}) {
+    o = Parse({"--watch-progress-notify-interval=" + bad}, &err);
+    EXPECT_FALSE(o.run) << bad;
+    EXPECT_EQ(o.exit_code, 2) << bad;
+    EXPECT_NE(err.find("--watch-progress-notify-interval"), std::string::npos)
+        << bad << ": " << err;
+  }
+  Parse({"--watch-progress-notify-interval=-5"}, &err);
+  EXPECT_NE(err.find("must not be negative"), std::string::npos) << err;
+  // Given as a separate argument, the negative number is taken as the value, not as a flag.
+  o = Parse({"--watch-progress-notify-interval", "-200"}, &err);
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(err.find("must not be negative"), std::string::npos) << err;
+}
+
 TEST(ServerConfigTest, HelpExitsZero) {
   ParseOutcome o = Parse({"--help"});
   EXPECT_FALSE(o.run);

@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "client/kv.h"
-#include "client/lease.h"
 #include "client/turn.h"
 
 namespace pharos::client {
@@ -139,65 +138,39 @@ Election::Election(Client& client, std::string name, ElectionOptions options)
     : client_(client),
       name_(std::move(name)),
       options_(std::move(options)),
-      prefix_(options_.prefix + name_ + "/") {}
+      prefix_(options_.prefix + name_ + "/"),
+      session_(client, prefix_, options_.ttl_seconds, [this] { OnSessionLost(); }) {}
 
 Election::~Election() {
   if (is_leader()) (void)Resign();
-  DropSession();
+  session_.Drop();
 }
 
-// Stops the keepalive (outside mu_: its lost callback takes mu_) and revokes the lease, which
-// deletes our key if it is still there.
-void Election::DropSession() {
-  std::unique_ptr<LeaseKeepAlive> session;
+void Election::OnSessionLost() {
+  bool was = false;
   {
     std::lock_guard lock(mu_);
-    session = std::move(session_);
+    was = leading_;
+    leading_ = false;
   }
-  if (!session) return;
-  const int64_t lease = session->id();
-  session.reset();
-  (void)Lease(client_).Revoke(lease);
-}
-
-Status Election::EnsureSession() {
-  if (session_ && !session_->lost()) return Status::Ok();
-  std::unique_ptr<LeaseKeepAlive> old;
-  {
-    std::lock_guard lock(mu_);
-    old = std::move(session_);
-  }
-  old.reset();  // outside mu_: its lost callback takes mu_
-  auto s = Lease(client_).GrantAndKeepAlive(options_.ttl_seconds, [this](Status) {
-    bool was = false;
-    {
-      std::lock_guard lock(mu_);
-      was = leading_;
-      leading_ = false;
-    }
-    if (was && options_.on_lost) options_.on_lost();
-  });
-  if (!s.ok()) return s.status();
-  std::lock_guard lock(mu_);
-  session_ = std::move(*s);
-  key_ = ContenderKey(prefix_, session_->id());
-  return Status::Ok();
+  if (was && options_.on_lost) options_.on_lost();
 }
 
 Status Election::Campaign(const std::string& value, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  if (Status s = EnsureSession(); !s.ok()) return s;
+  if (Status s = session_.Ensure(); !s.ok()) return s;
+  const std::string key = session_.key();
   KV kv(client_);
   Txn txn;
-  txn.If(Compare::CreateRevision(key_, CompareOp::kEqual, 0))
-      .Then(Op::Put(key_, value, {.lease = session_->id()}))
-      .Else(Op::Get(key_));
+  txn.If(Compare::CreateRevision(key, CompareOp::kEqual, 0))
+      .Then(Op::Put(key, value, {.lease = session_.lease()}))
+      .Else(Op::Get(key));
   // Create-if-absent, else read: repeating it when its outcome is unknown finds our own key.
   auto r = kv.Commit(txn, {.timeout = timeout, .retry = RetryPolicy::kAlways});
   if (!r.ok()) {
     // Given up after sending: our key may be there, kept alive by our session, and every
     // candidate behind it would wait for one who is not campaigning. Leave the line.
-    if (r.status().code() == StatusCode::kOutcomeUnknown) (void)kv.Delete(key_);
+    if (r.status().code() == StatusCode::kOutcomeUnknown) (void)kv.Delete(key);
     return r.status();
   }
   if (r->succeeded()) {
@@ -212,9 +185,9 @@ Status Election::Campaign(const std::string& value, std::chrono::milliseconds ti
       return s;
     }
   }
-  Status waited = WaitForTurn(client_, prefix_, key_, create_revision_, deadline);
+  Status waited = WaitForTurn(client_, prefix_, key, create_revision_, deadline);
   if (!waited.ok()) {
-    (void)kv.Delete(key_);  // leave the line: nobody should wait behind a candidate who left
+    (void)kv.Delete(key);  // leave the line: nobody should wait behind a candidate who left
     return waited;
   }
   std::lock_guard lock(mu_);
@@ -223,10 +196,11 @@ Status Election::Campaign(const std::string& value, std::chrono::milliseconds ti
 }
 
 Status Election::Proclaim(const std::string& value) {
-  if (key_.empty()) return Status::FailedPrecondition("not a candidate");
+  const std::string key = session_.key();
+  if (key.empty()) return Status::FailedPrecondition("not a candidate");
   Txn txn;
-  txn.If(Compare::CreateRevision(key_, CompareOp::kEqual, create_revision_))
-      .Then(Op::Put(key_, value, {.lease = session_->id()}));
+  txn.If(Compare::CreateRevision(key, CompareOp::kEqual, create_revision_))
+      .Then(Op::Put(key, value, {.lease = session_.lease()}));
   auto r = KV(client_).Commit(txn);
   if (!r.ok()) return r.status();
   if (!r->succeeded()) return Status::FailedPrecondition("no longer a candidate (lease lost)");
@@ -238,14 +212,15 @@ Status Election::Resign() {
     std::lock_guard lock(mu_);
     leading_ = false;
   }
-  if (key_.empty()) return Status::Ok();
-  auto r = KV(client_).Delete(key_);
+  const std::string key = session_.key();
+  if (key.empty()) return Status::Ok();
+  auto r = KV(client_).Delete(key);
   return r.ok() ? Status::Ok() : r.status();
 }
 
 bool Election::is_leader() const {
   std::lock_guard lock(mu_);
-  return leading_ && session_ && std::chrono::steady_clock::now() < session_->deadline();
+  return leading_ && std::chrono::steady_clock::now() < session_.deadline();
 }
 
 Result<std::optional<pb::KeyValue>> Election::Leader() {

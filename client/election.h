@@ -17,7 +17,7 @@
 #include <string>
 
 #include "client/client.h"
-#include "client/lease_keepalive.h"
+#include "client/contender_session.h"
 #include "client/watch.h"
 #include "common/result.h"
 #include "proto/pharos.pb.h"
@@ -58,21 +58,18 @@ class Election {
   std::unique_ptr<Observer> Observe(std::function<void(const std::optional<pb::KeyValue>&)> cb);
 
  private:
-  // A live session lease, granted anew when there is none or it was lost.
-  Status EnsureSession();
-  void DropSession();
+  // The session's lease is gone: leadership, if held, is lost.
+  void OnSessionLost();
 
   Client& client_;
   std::string name_;
   ElectionOptions options_;
   std::string prefix_;
-  std::string key_;
   int64_t create_revision_ = 0;
-  // Written under mu_ (is_leader() reads it from any thread); the campaigning thread, its only
-  // writer, reads it without.
-  std::unique_ptr<LeaseKeepAlive> session_;
   mutable std::mutex mu_;
   bool leading_ = false;  // guarded by mu_
+  // Last: its lost callback reaches the members above.
+  ContenderSession session_;
 };
 
 }  // namespace pharos::client

@@ -1,7 +1,6 @@
 #include "client/lock.h"
 
 #include "client/kv.h"
-#include "client/lease.h"
 #include "client/turn.h"
 
 namespace pharos::client {
@@ -10,58 +9,32 @@ Lock::Lock(Client& client, std::string name, LockOptions options)
     : client_(client),
       name_(std::move(name)),
       options_(std::move(options)),
-      prefix_(options_.prefix + name_ + "/") {}
+      prefix_(options_.prefix + name_ + "/"),
+      session_(client, prefix_, options_.ttl_seconds, [this] { OnSessionLost(); }) {}
 
 Lock::~Lock() {
   if (held()) (void)Release();
-  DropSession();
+  session_.Drop();
 }
 
-// Stops the keepalive (outside mu_: its lost callback takes mu_) and revokes the lease, which
-// deletes our key if it is still there.
-void Lock::DropSession() {
-  std::unique_ptr<LeaseKeepAlive> session;
+void Lock::OnSessionLost() {
+  bool was_held = false;
   {
     std::lock_guard lock(mu_);
-    session = std::move(session_);
+    was_held = held_;
+    held_ = false;
   }
-  if (!session) return;
-  const int64_t lease = session->id();
-  session.reset();
-  (void)Lease(client_).Revoke(lease);
-}
-
-Status Lock::EnsureSession() {
-  if (session_ && !session_->lost()) return Status::Ok();
-  std::unique_ptr<LeaseKeepAlive> old;
-  {
-    std::lock_guard lock(mu_);
-    old = std::move(session_);
-  }
-  old.reset();  // outside mu_: its lost callback takes mu_
-  auto s = Lease(client_).GrantAndKeepAlive(options_.ttl_seconds, [this](Status) {
-    bool was_held = false;
-    {
-      std::lock_guard lock(mu_);
-      was_held = held_;
-      held_ = false;
-    }
-    if (was_held && options_.on_lost) options_.on_lost();
-  });
-  if (!s.ok()) return s.status();
-  std::lock_guard lock(mu_);
-  session_ = std::move(*s);
-  key_ = ContenderKey(prefix_, session_->id());
-  return Status::Ok();
+  if (was_held && options_.on_lost) options_.on_lost();
 }
 
 Result<int64_t> Lock::Enqueue(std::chrono::milliseconds timeout) {
-  if (Status s = EnsureSession(); !s.ok()) return s;
+  if (Status s = session_.Ensure(); !s.ok()) return s;
+  const std::string key = session_.key();
   KV kv(client_);
   Txn txn;
-  txn.If(Compare::CreateRevision(key_, CompareOp::kEqual, 0))
-      .Then(Op::Put(key_, "", {.lease = session_->id()}))
-      .Else(Op::Get(key_));
+  txn.If(Compare::CreateRevision(key, CompareOp::kEqual, 0))
+      .Then(Op::Put(key, "", {.lease = session_.lease()}))
+      .Else(Op::Get(key));
   // Create-if-absent, else read: repeating it when its outcome is unknown finds our own key.
   auto r = kv.Commit(txn, {.timeout = timeout, .retry = RetryPolicy::kAlways});
   if (!r.ok()) return r.status();
@@ -75,7 +48,7 @@ Result<int64_t> Lock::Enqueue(std::chrono::milliseconds timeout) {
 
 void Lock::Abandon() {
   // Leave the queue so the next contender is not stuck behind a key nobody will release.
-  (void)KV(client_).Delete(key_);
+  (void)KV(client_).Delete(session_.key());
 }
 
 Status Lock::Acquire(std::chrono::milliseconds timeout) {
@@ -85,7 +58,7 @@ Status Lock::Acquire(std::chrono::milliseconds timeout) {
     if (mine.status().code() == StatusCode::kOutcomeUnknown) Abandon();
     return mine.status();
   }
-  Status waited = WaitForTurn(client_, prefix_, key_, *mine, deadline);
+  Status waited = WaitForTurn(client_, prefix_, session_.key(), *mine, deadline);
   if (!waited.ok()) {
     Abandon();
     return waited;
@@ -125,19 +98,19 @@ Status Lock::Release() {
     if (!held_) return Status::FailedPrecondition("lock " + name_ + " is not held");
     held_ = false;
   }
-  auto r = KV(client_).Delete(key_);
+  auto r = KV(client_).Delete(session_.key());
   if (r.ok()) return Status::Ok();
   // Our key may still be there, and the next Acquire would find it again and hand out the same
   // token for a second hold. Give up the whole session instead: revoking its lease deletes the
   // key (or, if the cluster cannot be reached, the lease runs out without keepalives), and the
   // next Acquire starts a new session with a new key and a higher token.
-  DropSession();
+  session_.Drop();
   return r.status();
 }
 
 bool Lock::held() const {
   std::lock_guard lock(mu_);
-  return held_ && session_ && std::chrono::steady_clock::now() < session_->deadline();
+  return held_ && std::chrono::steady_clock::now() < session_.deadline();
 }
 
 int64_t Lock::fencing_token() const {
@@ -145,9 +118,6 @@ int64_t Lock::fencing_token() const {
   return token_;
 }
 
-std::chrono::steady_clock::time_point Lock::deadline() const {
-  std::lock_guard lock(mu_);
-  return session_ ? session_->deadline() : std::chrono::steady_clock::time_point{};
-}
+std::chrono::steady_clock::time_point Lock::deadline() const { return session_.deadline(); }
 
 }  // namespace pharos::client

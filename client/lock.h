@@ -18,7 +18,7 @@
 #include <string>
 
 #include "client/client.h"
-#include "client/lease_keepalive.h"
+#include "client/contender_session.h"
 #include "common/status.h"
 
 namespace pharos::client {
@@ -46,24 +46,24 @@ class Lock {
   bool held() const;
   int64_t fencing_token() const;
   std::chrono::steady_clock::time_point deadline() const;
-  const std::string& key() const { return key_; }
+  std::string key() const { return session_.key(); }
 
  private:
   // Writes our key (if absent) and returns its create revision.
   Result<int64_t> Enqueue(std::chrono::milliseconds timeout);
-  Status EnsureSession();
-  void DropSession();
   void Abandon();
+  // The session's lease is gone: the lock, if held, is lost.
+  void OnSessionLost();
 
   Client& client_;
   std::string name_;
   LockOptions options_;
   std::string prefix_;  // <prefix><name>/
-  std::string key_;
-  std::unique_ptr<LeaseKeepAlive> session_;
   mutable std::mutex mu_;
   bool held_ = false;  // guarded by mu_
   int64_t token_ = 0;  // guarded by mu_
+  // Last: its lost callback reaches the members above.
+  ContenderSession session_;
 };
 
 }  // namespace pharos::client

@@ -138,13 +138,13 @@ TEST(ClusterTest, FiveMembersServeWithTwoDown) {
   }));
 }
 
-TEST(ClusterTest, MemberDownPastTheSnapshotThresholdCatchesUpByInstallSnapshot) {
-  ProcessCluster cluster(
-      3, {"--snapshot-count", "50", "--snapshot-catchup-entries", "0", "--log-level", "info"});
+// Kills a follower (`*down`) and writes key0..key299 until the leader has compacted its log:
+// with a small --snapshot-count, the follower can then only come back through a snapshot.
+void KillAMemberAndWriteUntilTheLeaderCompacts(ProcessCluster& cluster, int* down) {
   const int leader = cluster.WaitForLeader();
   ASSERT_GE(leader, 0);
-  const int down = (leader + 1) % 3;
-  cluster.Kill(down);
+  *down = (leader + 1) % 3;
+  cluster.Kill(*down);
   SyncClient c(cluster.clients());
   for (int i = 0; i < 300; ++i) {
     auto r = c.Call(Put("key" + std::to_string(i), "value" + std::to_string(i)));
@@ -152,6 +152,14 @@ TEST(ClusterTest, MemberDownPastTheSnapshotThresholdCatchesUpByInstallSnapshot) 
   }
   ASSERT_TRUE(
       Eventually([&] { return cluster.Log(leader).find("compacted") != std::string::npos; }));
+}
+
+TEST(ClusterTest, MemberDownPastTheSnapshotThresholdCatchesUpByInstallSnapshot) {
+  ProcessCluster cluster(
+      3, {"--snapshot-count", "50", "--snapshot-catchup-entries", "0", "--log-level", "info"});
+  int down = -1;
+  ASSERT_NO_FATAL_FAILURE(KillAMemberAndWriteUntilTheLeaderCompacts(cluster, &down));
+  SyncClient c(cluster.clients());
   cluster.Start(down);
   EXPECT_TRUE(Eventually([&] {
     auto r = c.CallEndpoint(cluster.client(down), Get("key299", true));
@@ -174,17 +182,9 @@ TEST(ClusterTest, MemberDownPastTheSnapshotThresholdCatchesUpByInstallSnapshot) 
 TEST(ClusterTest, AMemberKilledRightAfterInstallingASnapshotStartsAgain) {
   ProcessCluster cluster(
       3, {"--snapshot-count", "50", "--snapshot-catchup-entries", "100", "--log-level", "info"});
-  const int leader = cluster.WaitForLeader();
-  ASSERT_GE(leader, 0);
-  const int down = (leader + 1) % 3;
-  cluster.Kill(down);
+  int down = -1;
+  ASSERT_NO_FATAL_FAILURE(KillAMemberAndWriteUntilTheLeaderCompacts(cluster, &down));
   SyncClient c(cluster.clients());
-  for (int i = 0; i < 300; ++i) {
-    auto r = c.Call(Put("key" + std::to_string(i), "value" + std::to_string(i)));
-    ASSERT_TRUE(r.ok() && StatusOf(*r).ok()) << i;
-  }
-  ASSERT_TRUE(
-      Eventually([&] { return cluster.Log(leader).find("compacted") != std::string::npos; }));
   cluster.Start(down);
   ASSERT_TRUE(Eventually(
       [&] { return cluster.Log(down).find("restored a snapshot") != std::string::npos; }));

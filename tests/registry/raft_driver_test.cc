@@ -183,6 +183,29 @@ class RaftDriverTest : public ::testing::Test {
     for (auto& [id, m] : members_) StartMember(id);
     return RunUntil([&] { return Leader() != 0; }, std::chrono::seconds(10)) ? Leader() : 0;
   }
+  // Restarts every member compacting every 20 entries with `catchup_entries` kept, applies a few
+  // entries, stops a follower (`*follower`, which had applied up to `*before`) and proposes
+  // `proposals` more until the others have compacted past where it stopped: it can only come
+  // back through a snapshot.
+  void StopAFollowerUntilTheOthersCompactPastIt(uint64_t catchup_entries, int proposals,
+                                                uint64_t* follower, uint64_t* before) {
+    const uint64_t leader = RestartAllCompactingEvery(20, catchup_entries);
+    ASSERT_NE(leader, 0u);
+    for (int i = 0; i < 5; ++i) Propose(leader, "x" + std::to_string(i));
+    ASSERT_TRUE(WaitAllApplied(5, "x4"));
+    *follower = leader == 1 ? 2 : 1;
+    *before = members_[*follower].applied_index.load();
+    StopMember(*follower);
+    for (int i = 0; i < proposals; ++i) Propose(leader, "y" + std::to_string(i));
+    ASSERT_TRUE(RunUntil(
+        [&] {
+          for (auto& [id, m] : members_) {
+            if (id != *follower && CompactedTo(id) <= *before) return false;
+          }
+          return true;
+        },
+        std::chrono::seconds(10), *follower));
+  }
   uint64_t Leader() {
     for (auto& [id, m] : members_) {
       if (m.driver && m.driver->status().role == raft::Role::kLeader) return id;
@@ -304,23 +327,10 @@ TEST_F(RaftDriverTest, AFollowerBehindByFewerThanTheCatchUpEntriesCatchesUpFromT
 // log starts past everything the state machine lacks: started as if restored, as before, it
 // applied the entries after the snapshot on top of a state that lacked those before it.
 TEST_F(RaftDriverTest, ASnapshotTheStateMachineNeverRestoredIsHandedOverAgainOnStart) {
-  const uint64_t leader = RestartAllCompactingEvery(20, /*catchup_entries=*/0);
-  ASSERT_NE(leader, 0u);
-  for (int i = 0; i < 5; ++i) Propose(leader, "x" + std::to_string(i));
-  ASSERT_TRUE(WaitAllApplied(5, "x4"));
-  const uint64_t follower = leader == 1 ? 2 : 1;
+  uint64_t follower = 0, before = 0;
+  ASSERT_NO_FATAL_FAILURE(
+      StopAFollowerUntilTheOthersCompactPastIt(/*catchup_entries=*/0, 60, &follower, &before));
   Member& f = members_[follower];
-  const uint64_t before = f.applied_index.load();
-  StopMember(follower);
-  for (int i = 0; i < 60; ++i) Propose(leader, "y" + std::to_string(i));
-  ASSERT_TRUE(RunUntil(
-      [&] {
-        for (auto& [id, m] : members_) {
-          if (id != follower && CompactedTo(id) <= before) return false;
-        }
-        return true;
-      },
-      std::chrono::seconds(10), follower));
 
   // It comes back, is sent a snapshot, its log takes it, and it "crashes" before restoring it.
   f.applied_on_start = before;
@@ -362,23 +372,10 @@ TEST_F(RaftDriverTest, ASnapshotTheStateMachineNeverRestoredIsHandedOverAgainOnS
 // before, a follower restarted before its log caught up found its state machine ahead of its log,
 // and Node::Create refused to start it ("applied index ... is beyond the last log index").
 TEST_F(RaftDriverTest, ASnapshotIsDescribedByTheIndexItsDataHolds) {
-  const uint64_t leader = RestartAllCompactingEvery(20, /*catchup_entries=*/15);
-  ASSERT_NE(leader, 0u);
-  for (int i = 0; i < 5; ++i) Propose(leader, "x" + std::to_string(i));
-  ASSERT_TRUE(WaitAllApplied(5, "x4"));
-  const uint64_t follower = leader == 1 ? 2 : 1;
+  uint64_t follower = 0, before = 0;
+  ASSERT_NO_FATAL_FAILURE(
+      StopAFollowerUntilTheOthersCompactPastIt(/*catchup_entries=*/15, 80, &follower, &before));
   Member& f = members_[follower];
-  const uint64_t before = f.applied_index.load();
-  StopMember(follower);
-  for (int i = 0; i < 80; ++i) Propose(leader, "y" + std::to_string(i));
-  ASSERT_TRUE(RunUntil(
-      [&] {
-        for (auto& [id, m] : members_) {
-          if (id != follower && CompactedTo(id) <= before) return false;
-        }
-        return true;
-      },
-      std::chrono::seconds(10), follower));
   f.applied_on_start = before;
   StartMember(follower);
   ASSERT_TRUE(RunUntil([&] { return !f.last_snapshot_data.empty(); }, std::chrono::seconds(10)));

@@ -90,15 +90,6 @@ class FakeElection {
   int64_t revision_ = 100;
 };
 
-pb::Envelope WatchCreated(int64_t watch_id, int64_t revision) {
-  pb::Envelope e;
-  e.mutable_status()->set_code(pb::OK);
-  e.mutable_watch_response()->set_created(true);
-  e.mutable_watch_response()->set_watch_id(watch_id);
-  e.mutable_watch_response()->mutable_header()->set_revision(revision);
-  return e;
-}
-
 bool IsCreate(const pb::Envelope& e) { return e.has_watch_create(); }
 
 TEST(ElectionTest, AnObserverWhoseWatchWasCompactedKeepsReportingLeaderChanges) {
@@ -114,7 +105,7 @@ TEST(ElectionTest, AnObserverWhoseWatchWasCompactedKeepsReportingLeaderChanges) 
       a.reply.mutable_watch_response()->set_compact_revision(cluster.revision() - 1);
       return a;
     }
-    if (IsCreate(req)) return FakeServer::Ok(WatchCreated(7, cluster.revision()));
+    if (IsCreate(req)) return FakeServer::Ok(FakeServer::WatchCreated(7, cluster.revision()));
     return FakeServer::Ok();
   });
   Client c({.endpoints = {s.endpoint()}});
@@ -148,7 +139,7 @@ TEST(ElectionTest, AnObserverRetriesAFailedReadUntilItSucceeds) {
       if (ranges++ < 3) return FakeServer::Error(pb::DEADLINE_EXCEEDED, "read index timed out");
       return FakeServer::Action{FakeServer::Action::Kind::kReply, cluster.RangeReply()};
     }
-    if (IsCreate(req)) return FakeServer::Ok(WatchCreated(7, cluster.revision()));
+    if (IsCreate(req)) return FakeServer::Ok(FakeServer::WatchCreated(7, cluster.revision()));
     return FakeServer::Ok();
   });
   Client c({.endpoints = {s.endpoint()}});

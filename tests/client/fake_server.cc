@@ -142,6 +142,15 @@ FakeServer::Action FakeServer::Ok(pb::Envelope reply) {
   return {Action::Kind::kReply, std::move(reply)};
 }
 
+pb::Envelope FakeServer::WatchCreated(int64_t watch_id, int64_t revision) {
+  pb::Envelope e;
+  e.mutable_status()->set_code(pb::OK);
+  e.mutable_watch_response()->set_created(true);
+  e.mutable_watch_response()->set_watch_id(watch_id);
+  e.mutable_watch_response()->mutable_header()->set_revision(revision);
+  return e;
+}
+
 FakeServer::Action FakeServer::Error(pb::Code code, const std::string& message,
                                      const std::string& hint) {
   pb::Envelope reply;

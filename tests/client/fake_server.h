@@ -38,6 +38,8 @@ class FakeServer {
 
   static Action Ok(pb::Envelope reply = {});
   static Action Error(pb::Code code, const std::string& message, const std::string& hint = "");
+  // A watch's `created` reply: the id the member gave it and the revision it was created at.
+  static pb::Envelope WatchCreated(int64_t watch_id, int64_t revision);
 
  private:
   struct Impl;

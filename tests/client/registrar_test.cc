@@ -5,6 +5,7 @@
 #include <atomic>
 #include <future>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -51,6 +52,18 @@ bool Eventually(Pred pred, std::chrono::milliseconds deadline = std::chrono::sec
 class Registry {
  public:
   std::function<bool(const pb::Envelope&)> hold;
+
+  // Holds every put under `lease` (answered never, applied at LandHeld); ready at the first.
+  std::future<void> HoldPutsUnder(int64_t lease) {
+    auto first = std::make_shared<std::promise<void>>();
+    auto once = std::make_shared<std::once_flag>();
+    hold = [lease, first, once](const pb::Envelope& r) {
+      if (!r.has_put() || r.put().lease() != lease) return false;
+      std::call_once(*once, [&] { first->set_value(); });
+      return true;
+    };
+    return first->get_future();
+  }
 
   FakeServer::Action Handle(const pb::Envelope& request) {
     if (hold && hold(request)) {
@@ -215,21 +228,14 @@ TEST(RegistrarTest, ADeregisterWhileTheNewLeaseIsBeingGrantedRevokesItAndSendsNo
 // Deregister has returned (its answer is lost).
 TEST(RegistrarTest, APutOfAReregistrationThatLandsAfterDeregisterWritesNothing) {
   Registry registry;
-  std::promise<void> put_held;
-  registry.hold = [&](const pb::Envelope& r) {
-    if (r.has_put() && r.put().lease() == kSecondLease) {
-      put_held.set_value();
-      return true;
-    }
-    return false;
-  };
+  std::future<void> put_held = registry.HoldPutsUnder(kSecondLease);
   FakeServer server([&](const pb::Envelope& r) { return registry.Handle(r); });
   Client client(Options(server.endpoint()));
   Registrar registrar(client);
   ASSERT_TRUE(registrar.Register(Instance()).ok());
   const std::string key = registrar.KeyOf(kService, kId);
 
-  ASSERT_EQ(put_held.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  ASSERT_EQ(put_held.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   ASSERT_TRUE(registrar.Deregister(kService, kId).ok());
   registry.LandHeld();
   EXPECT_EQ(registry.LeaseOfKey(key), std::nullopt);
@@ -237,21 +243,14 @@ TEST(RegistrarTest, APutOfAReregistrationThatLandsAfterDeregisterWritesNothing) 
 
 TEST(RegistrarTest, APutOfAReregistrationThatLandsAfterTheRegistrarIsDestroyedWritesNothing) {
   Registry registry;
-  std::promise<void> put_held;
-  registry.hold = [&](const pb::Envelope& r) {
-    if (r.has_put() && r.put().lease() == kSecondLease) {
-      put_held.set_value();
-      return true;
-    }
-    return false;
-  };
+  std::future<void> put_held = registry.HoldPutsUnder(kSecondLease);
   FakeServer server([&](const pb::Envelope& r) { return registry.Handle(r); });
   Client client(Options(server.endpoint()));
   auto registrar = std::make_unique<Registrar>(client);
   ASSERT_TRUE(registrar->Register(Instance()).ok());
   const std::string key = registrar->KeyOf(kService, kId);
 
-  ASSERT_EQ(put_held.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  ASSERT_EQ(put_held.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   registrar.reset();
   registry.LandHeld();
   EXPECT_EQ(registry.LeaseOfKey(key), std::nullopt);
@@ -261,14 +260,7 @@ TEST(RegistrarTest, APutOfAReregistrationThatLandsAfterTheRegistrarIsDestroyedWr
 // belongs to the old registration: it must not take the new one over.
 TEST(RegistrarTest, AReregistrationFromBeforeADeregisterLeavesTheNextRegistrationAlone) {
   Registry registry;
-  std::promise<void> put_held;
-  registry.hold = [&](const pb::Envelope& r) {
-    if (r.has_put() && r.put().lease() == kSecondLease) {
-      put_held.set_value();
-      return true;
-    }
-    return false;
-  };
+  std::future<void> put_held = registry.HoldPutsUnder(kSecondLease);
   FakeServer server([&](const pb::Envelope& r) { return registry.Handle(r); });
   // Short: the held put's answer never comes, and its callback is what this test is about.
   Client client(Options(server.endpoint(), std::chrono::milliseconds(300)));
@@ -276,7 +268,7 @@ TEST(RegistrarTest, AReregistrationFromBeforeADeregisterLeavesTheNextRegistratio
   ASSERT_TRUE(registrar.Register(Instance()).ok());
   const std::string key = registrar.KeyOf(kService, kId);
 
-  ASSERT_EQ(put_held.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  ASSERT_EQ(put_held.wait_for(std::chrono::seconds(10)), std::future_status::ready);
   ASSERT_TRUE(registrar.Deregister(kService, kId).ok());
   ASSERT_TRUE(registrar.Register(Instance()).ok());
   constexpr int64_t kThirdLease = kSecondLease + 1;

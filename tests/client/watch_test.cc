@@ -29,15 +29,6 @@ bool WaitUntil(const std::function<bool()>& pred, std::chrono::milliseconds dead
   return true;
 }
 
-pb::Envelope Created(int64_t watch_id, int64_t revision) {
-  pb::Envelope e;
-  e.mutable_status()->set_code(pb::OK);
-  e.mutable_watch_response()->set_created(true);
-  e.mutable_watch_response()->set_watch_id(watch_id);
-  e.mutable_watch_response()->mutable_header()->set_revision(revision);
-  return e;
-}
-
 bool IsCancel(const pb::Envelope& e) { return e.has_watch_cancel(); }
 bool IsCreate(const pb::Envelope& e) { return e.has_watch_create(); }
 
@@ -50,7 +41,7 @@ void RoundTrip(Client& c) {
 
 TEST(WatchTest, DestroyingACreatedWatcherCancelsItsWatchOnTheServer) {
   FakeServer s([](const pb::Envelope& req) {
-    if (IsCreate(req)) return FakeServer::Ok(Created(42, 7));
+    if (IsCreate(req)) return FakeServer::Ok(FakeServer::WatchCreated(42, 7));
     return FakeServer::Ok();
   });
   Client c({.endpoints = {s.endpoint()}});
@@ -83,7 +74,7 @@ TEST(WatchTest, AWatcherDestroyedBeforeItsWatchIsCreatedCancelsItOnceTheReplyNam
   // The watch id is not known yet: there is nothing to cancel until the server names it.
   EXPECT_FALSE(s.WaitForRequest(IsCancel, 0ms).has_value());
 
-  pb::Envelope created = Created(9, 3);
+  pb::Envelope created = FakeServer::WatchCreated(9, 3);
   created.set_id(create->id());
   s.Push(created);
   auto cancel = s.WaitForRequest(IsCancel);
@@ -94,7 +85,7 @@ TEST(WatchTest, AWatcherDestroyedBeforeItsWatchIsCreatedCancelsItOnceTheReplyNam
 
 TEST(WatchTest, AProgressNotificationMovesTheRevisionAWatchResumesFrom) {
   FakeServer s([](const pb::Envelope& req) {
-    if (IsCreate(req)) return FakeServer::Ok(Created(1, 10));
+    if (IsCreate(req)) return FakeServer::Ok(FakeServer::WatchCreated(1, 10));
     if (req.has_range() && req.range().key() == "/break") {
       return FakeServer::Action{Kind::kClose, {}};
     }

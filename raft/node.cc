@@ -327,9 +327,12 @@ Status Node::Step(const Message& m) {
       // The vote guard (thesis §4.2.3): a node that heard from a live leader within the minimum
       // election timeout ignores campaigns, so a node that was partitioned away cannot depose a
       // healthy leader. One tick of slack: nodes tick out of phase, and a survivor whose tick
-      // lags must not refuse the first candidate after a real leader failure.
-      const bool in_lease =
-          config_.check_quorum && lead_ != 0 && election_elapsed_ < config_.election_tick_min - 1;
+      // lags must not refuse the first candidate after a real leader failure. Not for the leader
+      // itself: it is the live leader (CheckQuorum steps it down when it is not), and with the
+      // slack it granted campaigns in the last tick of every check-quorum round.
+      const bool in_lease = config_.check_quorum &&
+                            (role_ == Role::kLeader ||
+                             (lead_ != 0 && election_elapsed_ < config_.election_tick_min - 1));
       if (in_lease && !m.transfer()) return Status::Ok();
     }
     if (type == raftpb::MSG_PRE_VOTE) {

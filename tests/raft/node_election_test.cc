@@ -163,6 +163,37 @@ TEST(ElectionTest, FollowerThatHeardFromTheLeaderIgnoresCampaigns_4_2_3) {
   EXPECT_EQ(net.node(follower).term(), term + 5);
 }
 
+// The leader is the live leader the guard stands for, at every tick of its check-quorum round.
+// With the followers' one tick of slack applied to it too, it granted a pre-vote and stepped down
+// for a vote in the last tick of every round: a node cut off from the leader's heartbeats alone
+// could depose it.
+TEST(ElectionTest, TheLeaderIgnoresCampaignsAtEveryTickOfItsRound) {
+  TestNetwork net({1, 2, 3});
+  const uint64_t leader = net.ElectLeader();
+  ASSERT_NE(leader, 0u);
+  const uint64_t candidate = leader == 3 ? 2 : 3;
+  bool granted = false;
+  net.Observe([&](const raftpb::Message& m) {
+    if (m.from() == leader && m.type() == raftpb::MSG_PRE_VOTE_RESP && !m.reject()) granted = true;
+  });
+  Node& n = net.node(leader);
+  const uint64_t term = n.term();
+  for (int tick = 0; tick < 2 * 15; ++tick) {
+    net.Tick(leader);
+    for (auto type : {raftpb::MSG_PRE_VOTE, raftpb::MSG_VOTE}) {
+      // As up to date as the leader: only the guard stands in the way.
+      raftpb::Message v = Msg(type, candidate, leader, term + 1);
+      v.set_index(n.log().LastIndex());
+      v.set_log_term(n.log().LastTerm());
+      ASSERT_TRUE(n.Step(v).ok());
+      net.Settle();
+      ASSERT_EQ(n.role(), Role::kLeader) << "stepped down for a " << type << " at tick " << tick;
+      ASSERT_EQ(n.term(), term) << "term moved on a " << type << " at tick " << tick;
+    }
+    ASSERT_FALSE(granted) << "granted a pre-vote at tick " << tick;
+  }
+}
+
 TEST(ElectionTest, LearnersAndRemovedMembersDoNotCampaign) {
   LoneNode n = MakeLoneNode(9, {1, 2, 3});  // not a member
   for (int i = 0; i < 200; ++i) n.node->Tick();

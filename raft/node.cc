@@ -430,10 +430,13 @@ void Node::StepFollower(const Message& m) {
       break;
     case raftpb::MSG_TRANSFER_LEADER:
     case raftpb::MSG_READ_INDEX:
+      // A member whose idea of the leader is stale sent it here. Passed on with its sender kept
+      // (so not through Send, which stamps ours, as TransferLeader does): the leader answers a
+      // read to the member that asked, and a transfer's sender is its target.
       if (lead_ != 0) {
         Message fwd = m;
         fwd.set_to(lead_);
-        Send(std::move(fwd));
+        msgs_now_.push_back(std::move(fwd));
       }
       break;
     case raftpb::MSG_TIMEOUT_NOW:

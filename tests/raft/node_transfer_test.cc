@@ -59,5 +59,20 @@ TEST(TransferTest, FollowerForwardsTheRequestToTheLeader) {
   EXPECT_EQ(net.Leader(), follower);
 }
 
+// A request that reaches a follower (its sender's idea of the leader was stale) is passed on
+// with its sender kept: a transfer's sender is its target. Stamped with the follower's id, as
+// before, leadership went to the follower instead.
+TEST(TransferTest, AForwardedRequestKeepsItsTarget) {
+  TestNetwork net({1, 2, 3});
+  const uint64_t leader = net.ElectLeader();
+  ASSERT_NE(leader, 0u);
+  const uint64_t middle = leader == 1 ? 2 : 1;
+  const uint64_t target = 6 - leader - middle;
+  raftpb::Message m = Msg(raftpb::MSG_TRANSFER_LEADER, target, middle, 0);
+  ASSERT_TRUE(net.node(middle).Step(m).ok());
+  net.Settle();
+  EXPECT_EQ(net.Leader(), target);
+}
+
 }  // namespace
 }  // namespace pharos::raft::testing

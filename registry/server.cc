@@ -220,8 +220,9 @@ void Server::ScheduleProgressNotify() {
 
 void Server::NotifyProgress() {
   std::vector<int64_t> ids;
-  for (const auto& [id, w] : watches_) {
-    if (w.progress_notify) ids.push_back(id);
+  for (auto& [id, w] : watches_) {
+    if (w.progress_notify && !w.sent_events_since_tick) ids.push_back(id);
+    w.sent_events_since_tick = false;
   }
   if (ids.empty()) return;
   // The hub queues one only for a watch that has caught up: a watch still reading history
@@ -718,6 +719,7 @@ void Server::OnWatchReady(int64_t watch_id) {
         const int64_t rev = r.header().revision();
         *r.mutable_header() = Header(rev);
         ended |= r.canceled();
+        it->second.sent_events_since_tick |= r.events_size() > 0;
         *out.mutable_watch_response() = std::move(r);
         if (conn) conn->Send(out);
       }

@@ -77,6 +77,9 @@ class Server {
     bool backlogged = false;
     // Created with progress_notify: the periodic timer asks the hub for a progress notification.
     bool progress_notify = false;
+    // Sent events since the last periodic tick: the events told the client the revision, so this
+    // tick skips it (as etcd), and a busy watch is not sent an empty response every interval.
+    bool sent_events_since_tick = false;
   };
 
   void Handle(std::shared_ptr<Connection> c, pb::Envelope env);

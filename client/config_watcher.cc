@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "common/duration.h"
+
 namespace pharos::client {
 
 std::optional<int64_t> ParseInt(const std::string& text) {
@@ -33,22 +35,9 @@ std::optional<bool> ParseBool(const std::string& text) {
 }
 
 std::optional<std::chrono::milliseconds> ParseDuration(const std::string& text) {
-  struct Unit {
-    const char* suffix;
-    double ms;
-  };
-  // "ms" before "m" and "s", so that the longest suffix wins.
-  for (const Unit u : {Unit{"ms", 1}, Unit{"s", 1000}, Unit{"m", 60'000}, Unit{"h", 3'600'000}}) {
-    const std::string suffix = u.suffix;
-    if (text.size() <= suffix.size() ||
-        text.compare(text.size() - suffix.size(), suffix.size(), suffix) != 0) {
-      continue;
-    }
-    auto number = ParseDouble(text.substr(0, text.size() - suffix.size()));
-    if (!number || *number < 0) return std::nullopt;
-    return std::chrono::milliseconds(static_cast<int64_t>(std::llround(*number * u.ms)));
-  }
-  return std::nullopt;
+  auto parsed = pharos::ParseDuration(text);
+  if (!parsed.ok()) return std::nullopt;
+  return std::chrono::round<std::chrono::milliseconds>(*parsed);
 }
 
 ConfigWatcher::ConfigWatcher(Client& client, std::string prefix, ChangeCallback on_change)

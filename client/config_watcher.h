@@ -27,7 +27,8 @@ std::optional<int64_t> ParseInt(const std::string& text);
 std::optional<double> ParseDouble(const std::string& text);
 // true/false, yes/no, on/off, 1/0 (any case).
 std::optional<bool> ParseBool(const std::string& text);
-// A number with a unit: ms, s, m, h (e.g. "250ms", "1.5s", "2m").
+// A duration with its units, as common/duration.h reads it (e.g. "250ms", "1.5s", "1m30s"),
+// rounded to whole milliseconds.
 std::optional<std::chrono::milliseconds> ParseDuration(const std::string& text);
 
 class ConfigWatcher {

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "common/duration.h"
+
 namespace pharos::registry {
 
 Result<AutoCompactionPolicy> ParseAutoCompaction(const std::string& mode,
@@ -17,41 +19,24 @@ Result<AutoCompactionPolicy> ParseAutoCompaction(const std::string& mode,
         "--auto-compaction-mode must be 'periodic' or 'revision', not '" + mode + "'");
   }
   if (retention.empty()) return invalid("empty");
-  // The leading number, then the unit (none, h, m, s or ms).
-  const char* begin = retention.c_str();
-  char* end = nullptr;
-  const double number = std::strtod(begin, &end);
-  if (end == begin || !std::isfinite(number) || number < 0) {
-    return invalid("not a non-negative number");
-  }
-  const std::string unit(end);
-  if (number == 0 && (unit.empty() || unit == "h" || unit == "m" || unit == "s" || unit == "ms")) {
-    return policy;  // off
-  }
   if (mode == "revision") {
-    if (!unit.empty() || number != std::floor(number)) {
+    // Digits only: strtoll would take a sign, spaces and a trailing unit.
+    if (retention.size() > 18 || retention.find_first_not_of("0123456789") != std::string::npos) {
       return invalid("revision mode takes a whole number of revisions");
     }
+    const int64_t revisions = std::stoll(retention);
+    if (revisions == 0) return policy;  // off
     policy.mode = AutoCompactionPolicy::Mode::kRevision;
-    policy.retain_revisions = static_cast<int64_t>(number);
+    policy.retain_revisions = revisions;
     return policy;
   }
-  double ms_per_unit = 0;
-  if (unit.empty() || unit == "h") {
-    ms_per_unit = 3600e3;
-  } else if (unit == "m") {
-    ms_per_unit = 60e3;
-  } else if (unit == "s") {
-    ms_per_unit = 1e3;
-  } else if (unit == "ms") {
-    ms_per_unit = 1;
-  } else {
-    return invalid("unknown unit '" + unit + "' (use h, m, s or ms; a bare number means hours)");
-  }
-  const double ms = number * ms_per_unit;
-  if (ms < 10) return invalid("a period under 10 ms");
+  auto period = ParseDuration(retention, std::chrono::hours(1));  // a bare number is hours
+  if (!period.ok())
+    return Status::InvalidArgument("--auto-compaction-retention " + period.status().message());
+  if (period->count() == 0) return policy;  // off
+  if (*period < std::chrono::milliseconds(10)) return invalid("a period under 10 ms");
   policy.mode = AutoCompactionPolicy::Mode::kPeriodic;
-  policy.period = std::chrono::milliseconds(static_cast<int64_t>(ms));
+  policy.period = std::chrono::duration_cast<std::chrono::milliseconds>(*period);
   return policy;
 }
 

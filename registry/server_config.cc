@@ -5,6 +5,8 @@
 #include <ostream>
 #include <set>
 
+#include "common/duration.h"
+
 namespace pharos::registry {
 
 uint64_t MemberId(const std::string& name, const std::string& peer_address) {
@@ -26,41 +28,21 @@ bool ValidHostPort(const std::string& address) {
 
 namespace {
 
-// A non-negative interval: a bare number of milliseconds, or a number with the unit h, m, s or
-// ms. "0" is off. A period under 10 ms is refused as a likely mistake: every period costs the
-// apply thread a task per watch that asked for it.
+// A non-negative interval: a duration, where a bare number is milliseconds. "0" is off. A period
+// under 10 ms is refused as a likely mistake: every period costs the apply thread a task per
+// watch that asked for it.
 Result<std::chrono::milliseconds> ParseInterval(const std::string& flag, const std::string& text) {
+  auto parsed = ParseDuration(text, std::chrono::milliseconds(1));
+  if (!parsed.ok()) return Status::InvalidArgument(flag + " " + parsed.status().message());
   auto invalid = [&](const std::string& why) {
     return Status::InvalidArgument(flag + " '" + text + "': " + why);
   };
-  if (!text.empty() && text[0] == '-') return invalid("must not be negative");
-  // Only digits and a point before the unit: strtod alone would take hex, "inf" and spaces.
-  const size_t unit_at = text.find_first_not_of("0123456789.");
-  const std::string number_text = text.substr(0, unit_at);
-  const std::string unit = unit_at == std::string::npos ? "" : text.substr(unit_at);
-  char* end = nullptr;
-  const double number = std::strtod(number_text.c_str(), &end);
-  if (number_text.empty() || end != number_text.c_str() + number_text.size()) {
-    return invalid("not a number of milliseconds or a duration such as 10m, 30s, 500ms");
-  }
-  double ms_per_unit = 0;
-  if (unit.empty() || unit == "ms") {
-    ms_per_unit = 1;
-  } else if (unit == "s") {
-    ms_per_unit = 1e3;
-  } else if (unit == "m") {
-    ms_per_unit = 60e3;
-  } else if (unit == "h") {
-    ms_per_unit = 3600e3;
-  } else {
-    return invalid("unknown unit '" + unit + "' (use h, m, s or ms; a bare number means ms)");
-  }
-  const double ms = number * ms_per_unit;
-  if (ms == 0) return std::chrono::milliseconds(0);
-  if (ms < 10) return invalid("an interval under 10 ms (0 turns it off)");
-  // A year is far beyond any use and keeps the conversion and the timer's arithmetic in range.
-  if (ms > 365 * 24 * 3600e3) return invalid("an interval over a year");
-  return std::chrono::milliseconds(static_cast<int64_t>(ms));
+  if (parsed->count() == 0) return std::chrono::milliseconds(0);
+  if (*parsed < std::chrono::milliseconds(10))
+    return invalid("an interval under 10 ms (0 turns it off)");
+  // A year is far beyond any use and keeps the timer's arithmetic in range.
+  if (*parsed > std::chrono::hours(365 * 24)) return invalid("an interval over a year");
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*parsed);
 }
 
 Status Validate(ServerConfig* c) {

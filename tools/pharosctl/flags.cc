@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <limits>
 
+#include "common/duration.h"
+
 namespace pharos::pharosctl {
 namespace {
 
@@ -38,54 +40,13 @@ Result<uint64_t> ParseHex(std::string_view text, const char* what) {
 }  // namespace
 
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
-  const std::string original(text);
-  if (text.empty()) return Bad("empty duration");
-  // Nanoseconds as a double: enough precision for anything a command timeout is.
-  double total_ns = 0;
-  while (!text.empty()) {
-    size_t i = 0;
-    bool digits = false, dot = false;
-    while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || (text[i] == '.' && !dot))) {
-      if (text[i] == '.') {
-        dot = true;
-      } else {
-        digits = true;
-      }
-      ++i;
-    }
-    if (!digits) return Bad("bad duration '" + original + "' (e.g. 5s, 500ms, 1m30s)");
-    const double number = std::strtod(std::string(text.substr(0, i)).c_str(), nullptr);
-    text.remove_prefix(i);
-    size_t u = 0;
-    while (u < text.size() && !(text[u] >= '0' && text[u] <= '9') && text[u] != '.') ++u;
-    const std::string_view unit = text.substr(0, u);
-    text.remove_prefix(u);
-    double scale = 0;
-    if (unit == "ns") {
-      scale = 1;
-    } else if (unit == "us" || unit == "µs") {
-      scale = 1e3;
-    } else if (unit == "ms") {
-      scale = 1e6;
-    } else if (unit == "s") {
-      scale = 1e9;
-    } else if (unit == "m") {
-      scale = 60e9;
-    } else if (unit == "h") {
-      scale = 3600e9;
-    } else if (unit.empty()) {
-      return Bad("missing unit in duration '" + original + "' (e.g. 5s, 500ms)");
-    } else {
-      return Bad("unknown unit '" + std::string(unit) + "' in duration '" + original + "'");
-    }
-    total_ns += number * scale;
-  }
-  if (total_ns <= 0) return Bad("duration '" + original + "' must be positive");
-  const double ms = std::ceil(total_ns / 1e6);
-  if (ms > static_cast<double>(std::numeric_limits<int32_t>::max())) {
-    return Bad("duration '" + original + "' is too long");
-  }
-  return std::chrono::milliseconds(static_cast<int64_t>(ms));
+  auto parsed = pharos::ParseDuration(text);
+  if (!parsed.ok()) return Bad("bad duration " + parsed.status().message());
+  const std::string quoted = "duration '" + std::string(text) + "'";
+  if (parsed->count() <= 0) return Bad(quoted + " must be positive");
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(*parsed);
+  if (ms.count() > std::numeric_limits<int32_t>::max()) return Bad(quoted + " is too long");
+  return ms;
 }
 
 Result<int64_t> ParseLeaseId(std::string_view hex) {

@@ -14,8 +14,8 @@
 
 namespace pharos::pharosctl {
 
-// Go's time.ParseDuration for positive durations: one or more <number><unit> with units ns, us,
-// µs, ms, s, m, h ("1.5s", "1m30s"). Rounded up to whole milliseconds.
+// A positive duration (common/duration.h: "1.5s", "1m30s"; a unit is required), rounded up to
+// whole milliseconds.
 Result<std::chrono::milliseconds> ParseDuration(std::string_view text);
 
 // A lease id as pharosctl prints it (hex, optionally "0x"-prefixed); 0 is "no lease".

@@ -9,26 +9,35 @@ std::vector<raftpb::SnapshotChunk> SplitSnapshot(const raftpb::Message& snap, si
   return SplitSnapshot(raftpb::Message(snap), chunk_size);
 }
 
-std::vector<raftpb::SnapshotChunk> SplitSnapshot(raftpb::Message&& snap, size_t chunk_size) {
-  chunk_size = std::max<size_t>(chunk_size, 1);
+SnapshotSplitter::SnapshotSplitter(raftpb::Message&& snap, size_t chunk_size)
+    : chunk_size_(std::max<size_t>(chunk_size, 1)) {
   // The data leaves the message, which then goes into the first chunk as the envelope: neither
   // is copied whole.
-  const std::string data = std::move(*snap.mutable_snapshot()->mutable_data());
+  data_ = std::move(*snap.mutable_snapshot()->mutable_data());
   snap.mutable_snapshot()->clear_data();
+  envelope_ = std::move(snap);
+}
+
+raftpb::SnapshotChunk SnapshotSplitter::Next() {
+  raftpb::SnapshotChunk c;
+  if (offset_ == 0) {
+    *c.mutable_envelope() = std::move(envelope_);
+    c.set_total_size(data_.size());
+  }
+  const size_t n = std::min(chunk_size_, data_.size() - offset_);
+  c.set_offset(offset_);
+  c.set_data(data_.substr(offset_, n));
+  offset_ += n;
+  done_ = offset_ == data_.size();
+  c.set_last(done_);
+  if (done_) std::string().swap(data_);  // sent: its memory need not wait for the transfer's end
+  return c;
+}
+
+std::vector<raftpb::SnapshotChunk> SplitSnapshot(raftpb::Message&& snap, size_t chunk_size) {
+  SnapshotSplitter splitter(std::move(snap), chunk_size);
   std::vector<raftpb::SnapshotChunk> chunks;
-  size_t offset = 0;
-  do {
-    raftpb::SnapshotChunk& c = chunks.emplace_back();
-    if (offset == 0) {
-      *c.mutable_envelope() = std::move(snap);
-      c.set_total_size(data.size());
-    }
-    const size_t n = std::min(chunk_size, data.size() - offset);
-    c.set_offset(offset);
-    c.set_data(data.substr(offset, n));
-    offset += n;
-    c.set_last(offset == data.size());
-  } while (offset < data.size());
+  while (!splitter.done()) chunks.push_back(splitter.Next());
   return chunks;
 }
 

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "common/result.h"
@@ -13,7 +14,24 @@
 
 namespace pharos::raft {
 
-// Cuts a MSG_SNAP into chunks of at most `chunk_size` data bytes (at least one chunk).
+// Cuts a MSG_SNAP into chunks of at most `chunk_size` data bytes (at least one chunk), one chunk
+// at a time: a sender holds the snapshot's data once and makes each chunk when it can send it.
+class SnapshotSplitter {
+ public:
+  SnapshotSplitter(raftpb::Message&& snap, size_t chunk_size);
+  bool done() const { return done_; }
+  // The next chunk; only while !done().
+  raftpb::SnapshotChunk Next();
+
+ private:
+  raftpb::Message envelope_;  // the message without its data: the first chunk carries it
+  std::string data_;
+  size_t chunk_size_;
+  size_t offset_ = 0;
+  bool done_ = false;
+};
+
+// All the chunks at once (SnapshotSplitter's, in order).
 std::vector<raftpb::SnapshotChunk> SplitSnapshot(const raftpb::Message& snap, size_t chunk_size);
 // As above, taking the message: its data is cut into chunks without copying the message first.
 std::vector<raftpb::SnapshotChunk> SplitSnapshot(raftpb::Message&& snap, size_t chunk_size);

@@ -1,5 +1,10 @@
 #include "raft/transport.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <array>
 #include <deque>
 #include <random>
@@ -22,14 +27,45 @@ bool SplitHostPort(const std::string& address, std::string* host, uint16_t* port
   const size_t colon = address.rfind(':');
   if (colon == std::string::npos || colon == 0) return false;
   *host = address.substr(0, colon);
-  try {
-    const int p = std::stoi(address.substr(colon + 1));
-    if (p < 0 || p > 65535) return false;
-    *port = static_cast<uint16_t>(p);
-  } catch (...) {
+  const std::string digits = address.substr(colon + 1);
+  if (digits.empty() || digits.size() > 5 ||
+      digits.find_first_not_of("0123456789") != std::string::npos) {
     return false;
   }
+  const int p = std::stoi(digits);
+  if (p > 65535) return false;
+  *port = static_cast<uint16_t>(p);
   return true;
+}
+
+// TransportOptions::peer_timeout_ms on one socket: unacknowledged data ends it after the timeout
+// (TCP_USER_TIMEOUT, which also decides when failed keepalive probes end it), and probes start
+// after a second idle, so that a peer gone without a FIN is found on idle connections too.
+// Failures are ignored: the connection then only lacks the bound, as it did before.
+void BoundPeerSilence(tcp::socket& socket, int timeout_ms) {
+  const int fd = socket.native_handle();
+  const unsigned user_timeout = static_cast<unsigned>(std::max(timeout_ms, 1));
+  const int on = 1, idle_s = 1, interval_s = 1, probes = std::max(1, timeout_ms / 1000);
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof user_timeout);
+  (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof idle_s);
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval_s, sizeof interval_s);
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
+}
+
+// A new socket for a connection to a peer, bound to our own peer host (transport.h) and with its
+// silence bounded. An error when any step fails: a socket left unbound would leave from another
+// address, and per-node firewall rules would no longer partition this node.
+boost::system::error_code OpenPeerSocket(tcp::socket& socket, const TransportOptions& options) {
+  boost::system::error_code ec;
+  const auto bind_ip = asio::ip::make_address(options.bind_host, ec);
+  if (ec) return ec;
+  socket.open(tcp::v4(), ec);
+  if (ec) return ec;
+  if (!bind_ip.is_unspecified()) socket.bind(tcp::endpoint(bind_ip, 0), ec);
+  if (ec) return ec;
+  BoundPeerSilence(socket, options.peer_timeout_ms);
+  return ec;
 }
 
 std::string Frame(char tag, const google::protobuf::MessageLite& payload) {
@@ -57,15 +93,15 @@ struct Shared {
 };
 
 // The outbound connection to one peer, connected lazily and re-established with backoff.
+//
+// Every asynchronous operation is tagged with the generation of the socket it was started on, and
+// its handler does nothing once the socket was closed or replaced: a late completion from an old
+// socket (a connect or a write aborted by Close, a write that completed just before the peer's
+// FIN was read) can neither report the peer unreachable nor mark a closed socket connected.
 class PeerLink : public std::enable_shared_from_this<PeerLink> {
  public:
-  PeerLink(std::shared_ptr<Shared> shared, uint64_t id, std::string host, uint16_t port)
-      : s_(std::move(shared)),
-        id_(id),
-        host_(std::move(host)),
-        port_(port),
-        socket_(s_->io),
-        timer_(s_->io) {}
+  PeerLink(std::shared_ptr<Shared> shared, uint64_t id, asio::ip::address ip, uint16_t port)
+      : s_(std::move(shared)), id_(id), ip_(ip), port_(port), socket_(s_->io), timer_(s_->io) {}
 
   void Enqueue(std::string frame) {
     if (queue_.size() >= s_->options.max_queued_messages) {
@@ -89,12 +125,10 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   }
 
   void Close() {
-    ++generation_;
-    boost::system::error_code ignored;
-    socket_.close(ignored);
+    EndSocket();
     timer_.cancel();
     queue_.clear();
-    connected_ = connecting_ = writing_ = false;
+    waiting_ = false;
   }
 
   // The peer just sent us a message, so it is up: a reconnection waiting out the backoff (which
@@ -112,28 +146,39 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   }
 
  private:
-  void Connect() {
-    connecting_ = true;
+  // Closes the socket; every handler of an operation started on it will do nothing.
+  void EndSocket() {
     ++generation_;
-    boost::system::error_code ec;
+    boost::system::error_code ignored;
+    socket_.close(ignored);
+    connected_ = connecting_ = writing_ = false;
+  }
+
+  void Connect() {
+    EndSocket();
+    connecting_ = true;
     socket_ = tcp::socket(s_->io);
-    const auto bind_ip = asio::ip::make_address(s_->options.bind_host, ec);
-    socket_.open(tcp::v4(), ec);
-    if (!ec && !bind_ip.is_unspecified()) socket_.bind(tcp::endpoint(bind_ip, 0), ec);
-    const auto ip = asio::ip::make_address(host_, ec);
-    if (ec) {
+    if (OpenPeerSocket(socket_, s_->options)) {
       Failed();
       return;
     }
-    socket_.async_connect(tcp::endpoint(ip, port_),
-                          [self = shared_from_this()](const boost::system::error_code& err) {
-                            self->OnConnect(err);
-                          });
+    socket_.async_connect(
+        tcp::endpoint(ip_, port_),
+        [self = shared_from_this(), generation = generation_](const boost::system::error_code& ec) {
+          if (self->s_->stopped || generation != self->generation_) return;
+          self->OnConnect(ec);
+        });
+    timer_.expires_after(std::chrono::milliseconds(s_->options.connect_timeout_ms));
+    timer_.async_wait(
+        [self = shared_from_this(), generation = generation_](const boost::system::error_code& ec) {
+          if (ec || self->s_->stopped || generation != self->generation_) return;
+          if (self->connecting_) self->Failed();  // given up: the connect's handler is now stale
+        });
   }
 
   void OnConnect(const boost::system::error_code& ec) {
     connecting_ = false;
-    if (s_->stopped) return;
+    timer_.cancel();
     if (ec) {
       Failed();
       return;
@@ -155,19 +200,22 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   void WatchForClose() {
     socket_.async_read_some(asio::buffer(probe_),
                             [self = shared_from_this(), generation = generation_](
-                                const boost::system::error_code&, size_t) {
+                                const boost::system::error_code& ec, size_t) {
                               if (self->s_->stopped || generation != self->generation_) return;
-                              self->OnClosedByPeer();
+                              self->OnClosedByPeer(ec);
                             });
   }
 
-  void OnClosedByPeer() {
-    boost::system::error_code ignored;
-    socket_.close(ignored);
-    // A write in flight fails now, and its handler reconnects (Failed).
-    if (writing_) return;
-    ++generation_;
-    connected_ = false;
+  void OnClosedByPeer(const boost::system::error_code& ec) {
+    // The peer's process ended (a FIN, or a reset when it died with data unread). What a write
+    // in flight carried may be lost, and Raft must hear so; likewise when the connection ended
+    // by a timeout (peer_timeout_ms), since the peer is not known to be up.
+    const bool lost = writing_ || (ec != asio::error::eof && ec != asio::error::connection_reset);
+    EndSocket();
+    if (lost) {
+      Failed();
+      return;
+    }
     ++s_->stats.closed_by_peer;
     // Nothing was lost: the next message reconnects at once, and so does one already queued.
     if (!queue_.empty()) Connect();
@@ -176,18 +224,20 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   void Flush() {
     if (writing_ || queue_.empty()) return;
     writing_ = true;
-    // Everything queued goes in one write: fewer syscalls under load.
-    batch_.clear();
+    // Everything queued goes in one write: fewer syscalls under load. The batch is the write's
+    // own, so that a write on a new socket never refills a buffer an old one still points to.
+    auto batch = std::make_shared<std::string>();
     size_t n = 0;
-    while (!queue_.empty() && batch_.size() < (1 << 20)) {
-      batch_ += std::move(queue_.front());
+    while (!queue_.empty() && batch->size() < (1 << 20)) {
+      *batch += std::move(queue_.front());
       queue_.pop_front();
       ++n;
     }
-    asio::async_write(socket_, asio::buffer(batch_),
-                      [self = shared_from_this(), n](const boost::system::error_code& ec, size_t) {
+    asio::async_write(socket_, asio::buffer(*batch),
+                      [self = shared_from_this(), batch, n, generation = generation_](
+                          const boost::system::error_code& ec, size_t) {
+                        if (self->s_->stopped || generation != self->generation_) return;
                         self->writing_ = false;
-                        if (self->s_->stopped) return;
                         if (ec) {
                           self->Failed();
                           return;
@@ -200,10 +250,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   // Drops what is queued (Raft retransmits what matters), reports the peer unreachable and
   // tries again after a jittered, growing delay.
   void Failed() {
-    ++generation_;
-    boost::system::error_code ignored;
-    socket_.close(ignored);
-    connected_ = connecting_ = false;
+    EndSocket();
     s_->stats.dropped += queue_.size();
     queue_.clear();
     if (s_->unreachable) s_->unreachable(id_);
@@ -222,72 +269,79 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
 
   std::shared_ptr<Shared> s_;
   uint64_t id_;
-  std::string host_;
+  asio::ip::address ip_;
   uint16_t port_;
   tcp::socket socket_;
+  // The connect's deadline, then the backoff's wait: never both at once.
   asio::steady_timer timer_;
   std::deque<std::string> queue_;
-  std::string batch_;
   bool connected_ = false, connecting_ = false, writing_ = false, waiting_ = false;
   bool flush_posted_ = false;
   int backoff_ms_ = 0;
-  // Changes whenever the socket is closed or replaced and whenever a backoff wait is cut short:
-  // a close watch or a wait's timer from before does nothing.
+  // Changes whenever the socket is closed or replaced and whenever a backoff wait is cut short.
   uint64_t generation_ = 0;
   std::array<char, 1> probe_;
 };
 
-// One snapshot transfer on its own connection.
+// One snapshot transfer on its own connection. Its frames are made one at a time as the
+// connection takes them: made all at once, on the raft thread, a large snapshot was copied three
+// times over before the first byte left, and no heartbeat went out meanwhile.
 class SnapshotSender : public std::enable_shared_from_this<SnapshotSender> {
  public:
-  SnapshotSender(std::shared_ptr<Shared> shared, uint64_t peer, std::string host, uint16_t port,
+  SnapshotSender(std::shared_ptr<Shared> shared, uint64_t peer, asio::ip::address ip, uint16_t port,
                  raftpb::Message&& snap)
-      : s_(std::move(shared)), peer_(peer), host_(std::move(host)), port_(port), socket_(s_->io) {
-    for (const auto& chunk : SplitSnapshot(std::move(snap), s_->options.snapshot_chunk_bytes)) {
-      frames_.push_back(Frame(kChunkTag, chunk));
-    }
-  }
+      : s_(std::move(shared)),
+        peer_(peer),
+        ip_(ip),
+        port_(port),
+        socket_(s_->io),
+        deadline_(s_->io),
+        chunks_(std::move(snap), s_->options.snapshot_chunk_bytes) {}
 
   void Start() {
-    boost::system::error_code ec;
-    socket_.open(tcp::v4(), ec);
-    const auto bind_ip = asio::ip::make_address(s_->options.bind_host, ec);
-    if (!ec && !bind_ip.is_unspecified()) socket_.bind(tcp::endpoint(bind_ip, 0), ec);
-    const auto ip = asio::ip::make_address(host_, ec);
-    if (ec) {
+    if (OpenPeerSocket(socket_, s_->options)) {
       Done(false);
       return;
     }
-    socket_.async_connect(tcp::endpoint(ip, port_),
+    // A transfer's writes are bounded by peer_timeout_ms (OpenPeerSocket); its connect here.
+    deadline_.expires_after(std::chrono::milliseconds(s_->options.connect_timeout_ms));
+    deadline_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec && !self->connected_) self->Done(false);
+    });
+    socket_.async_connect(tcp::endpoint(ip_, port_),
                           [self = shared_from_this()](const boost::system::error_code& err) {
+                            if (self->done_) return;
+                            self->deadline_.cancel();
                             if (err) {
                               self->Done(false);
-                            } else {
-                              self->WriteNext();
+                              return;
                             }
+                            self->connected_ = true;
+                            self->WriteNext();
                           });
   }
 
  private:
   void WriteNext() {
-    if (s_->stopped) return;
-    if (next_ == frames_.size()) {
+    if (s_->stopped || done_) return;
+    if (chunks_.done()) {
       Done(true);
       return;
     }
-    asio::async_write(socket_, asio::buffer(frames_[next_]),
+    frame_ = Frame(kChunkTag, chunks_.Next());
+    asio::async_write(socket_, asio::buffer(frame_),
                       [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
                         if (ec) {
                           self->Done(false);
                           return;
                         }
-                        self->frames_[self->next_].clear();
-                        ++self->next_;
                         self->WriteNext();
                       });
   }
 
   void Done(bool ok) {
+    if (done_) return;
+    done_ = true;
     boost::system::error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_send, ignored);
     socket_.close(ignored);
@@ -296,11 +350,13 @@ class SnapshotSender : public std::enable_shared_from_this<SnapshotSender> {
 
   std::shared_ptr<Shared> s_;
   uint64_t peer_;
-  std::string host_;
+  asio::ip::address ip_;
   uint16_t port_;
   tcp::socket socket_;
-  std::vector<std::string> frames_;
-  size_t next_ = 0;
+  asio::steady_timer deadline_;
+  SnapshotSplitter chunks_;
+  std::string frame_;
+  bool connected_ = false, done_ = false;
 };
 
 // A connection a peer opened to us: messages, or the chunks of one snapshot.
@@ -415,12 +471,28 @@ class Transport::Impl {
     return acceptor_.local_endpoint(ec).port();
   }
 
-  void AddPeer(uint64_t id, const std::string& address) {
+  Status AddPeer(uint64_t id, const std::string& address) {
     std::string host;
     uint16_t port = 0;
-    if (!SplitHostPort(address, &host, &port)) return;
+    boost::system::error_code ec;
+    asio::ip::address ip;
+    const bool split = SplitHostPort(address, &host, &port);
+    if (split) ip = asio::ip::make_address(host, ec);
+    if (!split || ec || !ip.is_v4()) {
+      return Status::InvalidArgument("peer address '" + address +
+                                     "' is not an IPv4 address and a port (names are not "
+                                     "resolved)");
+    }
+    // Every change to the member table names every member again: a peer whose address did not
+    // change keeps its connection, else its queued messages were dropped and the old
+    // connection's aborted operations reported it unreachable.
+    if (auto it = peers_.find(id);
+        it != peers_.end() && it->second.ip == ip && it->second.port == port) {
+      return Status::Ok();
+    }
     RemovePeer(id);
-    peers_[id] = Peer{host, port, std::make_shared<PeerLink>(shared_, id, host, port)};
+    peers_[id] = Peer{ip, port, std::make_shared<PeerLink>(shared_, id, ip, port)};
+    return Status::Ok();
   }
 
   void RemovePeer(uint64_t id) {
@@ -470,12 +542,18 @@ class Transport::Impl {
     }
     const uint64_t to = m.to();
     if (const Peer* peer = Destination(to)) {
-      std::make_shared<SnapshotSender>(shared_, to, peer->host, peer->port, std::move(m))->Start();
+      std::make_shared<SnapshotSender>(shared_, to, peer->ip, peer->port, std::move(m))->Start();
+    } else if (!shared_->stopped && shared_->snapshot_done) {
+      // The core waits for the outcome before it sends this peer anything else. Posted: the
+      // caller is in the middle of handing over a Ready.
+      asio::post(shared_->io, [shared = shared_, to] {
+        if (!shared->stopped) shared->snapshot_done(to, false);
+      });
     }
   }
 
   struct Peer {
-    std::string host;
+    asio::ip::address ip;
     uint16_t port;
     std::shared_ptr<PeerLink> link;
   };
@@ -496,6 +574,9 @@ class Transport::Impl {
         [this, shared = shared_](const boost::system::error_code& ec, tcp::socket socket) {
           if (shared->stopped) return;
           if (!ec) {
+            // A peer gone without a FIN would otherwise hold this connection, and any partial
+            // snapshot on it, for good.
+            BoundPeerSilence(socket, shared->options.peer_timeout_ms);
             auto in = std::make_shared<Inbound>(shared, std::move(socket));
             inbound_.push_back(in);
             in->Start();
@@ -521,7 +602,9 @@ Transport::~Transport() { impl_->Stop(); }
 
 Status Transport::Start() { return impl_->Start(); }
 uint16_t Transport::port() const { return impl_->port(); }
-void Transport::AddPeer(uint64_t id, const std::string& address) { impl_->AddPeer(id, address); }
+Status Transport::AddPeer(uint64_t id, const std::string& address) {
+  return impl_->AddPeer(id, address);
+}
 void Transport::RemovePeer(uint64_t id) { impl_->RemovePeer(id); }
 void Transport::Send(const std::vector<raftpb::Message>& messages) { impl_->Send(messages); }
 void Transport::Send(std::vector<raftpb::Message>&& messages) { impl_->Send(std::move(messages)); }

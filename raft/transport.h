@@ -4,9 +4,10 @@
 // A peer that is down or slow never blocks the caller: messages queue up to a bound and beyond it
 // are dropped (reported as unreachable, which Raft tolerates); reconnection uses jittered
 // exponential backoff, cut short when the peer sends us a message. A connection the peer closes
-// is noticed at once (the next message reconnects) rather than at the next failed write. A
-// snapshot (MSG_SNAP) goes in chunks on a connection of its own, so it never queues ahead of
-// heartbeats, and its outcome is reported back.
+// is noticed at once (the next message reconnects) rather than at the next failed write, and one
+// to a peer that went silent ends after peer_timeout_ms. A snapshot (MSG_SNAP) goes in chunks on
+// a connection of its own, so it never queues ahead of heartbeats, and its outcome is reported
+// back, failure included.
 //
 // Thread rules: every method, and every callback, runs on the io_context's thread (the node's
 // raft thread, which also runs the Raft core).
@@ -39,6 +40,16 @@ struct TransportOptions {
   size_t snapshot_chunk_bytes = 1 << 20;
   int backoff_min_ms = 20;
   int backoff_max_ms = 1000;
+  // A connect not done by then is given up and retried with backoff. A peer whose host is gone,
+  // or behind a network that drops packets, answers no SYN, and the kernel keeps trying for two
+  // minutes.
+  int connect_timeout_ms = 1000;
+  // Data a peer has not acknowledged for this long ends the connection (TCP_USER_TIMEOUT), and
+  // keepalive probes find the same on idle connections, inbound ones too. Without it a peer gone
+  // without a FIN (a host lost, a partition) or one that stopped reading kept a connection that
+  // looked healthy for up to fifteen minutes, and a snapshot to it never ended. etcd's peer
+  // connections time out reads and writes after 5 s.
+  int peer_timeout_ms = 5000;
 };
 
 class Transport {
@@ -58,7 +69,9 @@ class Transport {
   Status Start();
   // The port we listen on (after Start).
   uint16_t port() const;
-  void AddPeer(uint64_t id, const std::string& address);
+  // Adds or moves a peer; the same address again keeps its connection and what it has queued.
+  // An address that is not an IP literal and a port is refused.
+  Status AddPeer(uint64_t id, const std::string& address);
   void RemovePeer(uint64_t id);
   void Send(const std::vector<raftpb::Message>& messages);
   // As above; a snapshot message is moved into its transfer rather than copied.

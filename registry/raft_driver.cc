@@ -80,7 +80,8 @@ Result<std::unique_ptr<RaftDriver>> RaftDriver::Start(StorageEngine& storage,
       });
   if (Status s = d->transport_->Start(); !s.ok()) return s;
   for (const auto& [id, address] : options.peers) {
-    if (id != options.id) d->transport_->AddPeer(id, address);
+    if (id == options.id) continue;
+    if (Status s = d->transport_->AddPeer(id, address); !s.ok()) return s;
   }
   d->PublishStatus();
   d->ScheduleTick();
@@ -482,7 +483,12 @@ void RaftDriver::ProposeConfChange(raftpb::ConfChange cc,
 
 void RaftDriver::AddPeer(uint64_t id, std::string address) {
   RunOnRaftThread([this, id, address = std::move(address)] {
-    if (id != options_.id) transport_->AddPeer(id, address);
+    if (id == options_.id) return;
+    // A member table is written by members that validated their own address; an address that
+    // still fails here is worth a line, since that member is unreachable from this one.
+    if (Status s = transport_->AddPeer(id, address); !s.ok()) {
+      spdlog::warn("member {:x}: {}", id, s.message());
+    }
   });
 }
 

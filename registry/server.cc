@@ -948,6 +948,11 @@ void Server::HandleMembers(std::shared_ptr<Connection> c, pb::Envelope env) {
     if (a.peer_urls().empty() || !ValidHostPort(a.peer_urls(0))) {
       return Fail(c, env, Status::InvalidArgument("member add needs a peer address host:port"));
     }
+    if (!ValidPeerAddress(a.peer_urls(0))) {
+      return Fail(
+          c, env,
+          Status::InvalidArgument("peer address '" + a.peer_urls(0) + "' " + kNotAPeerAddress));
+    }
     if (a.name().empty()) return Fail(c, env, Status::InvalidArgument("member add needs a name"));
     // The same id the new member derives from its own --name and --listen-peer. Re-adding a
     // removed name and address is refused (ids are never reused): use a new name.

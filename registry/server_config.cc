@@ -1,5 +1,7 @@
 #include "registry/server_config.h"
 
+#include <arpa/inet.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <ostream>
@@ -26,6 +28,12 @@ bool ValidHostPort(const std::string& address) {
   return std::stoi(port) <= 65535;
 }
 
+bool ValidPeerAddress(const std::string& address) {
+  if (!ValidHostPort(address)) return false;
+  in_addr ignored;
+  return inet_pton(AF_INET, address.substr(0, address.rfind(':')).c_str(), &ignored) == 1;
+}
+
 namespace {
 
 // A non-negative interval: a duration, where a bare number is milliseconds. "0" is off. A period
@@ -49,11 +57,13 @@ Status Validate(ServerConfig* c) {
   if (c->name.empty()) return Status::InvalidArgument("--name must not be empty");
   for (const auto& [flag, value] :
        {std::pair<const char*, std::string>{"--listen-client", c->listen_client},
-        {"--listen-peer", c->listen_peer},
         {"--listen-metrics", c->listen_metrics}}) {
     if (!ValidHostPort(value)) {
       return Status::InvalidArgument(std::string(flag) + " '" + value + "' is not host:port");
     }
+  }
+  if (!ValidPeerAddress(c->listen_peer)) {
+    return Status::InvalidArgument("--listen-peer '" + c->listen_peer + "' " + kNotAPeerAddress);
   }
   if (c->advertise_client.empty()) c->advertise_client = c->listen_client;
   if (!ValidHostPort(c->advertise_client)) {
@@ -97,6 +107,10 @@ Status Validate(ServerConfig* c) {
     if (eq == std::string::npos || eq == 0 || !ValidHostPort(item.substr(eq + 1))) {
       return Status::InvalidArgument("--initial-cluster entry '" + item +
                                      "' is not name=host:port");
+    }
+    if (!ValidPeerAddress(item.substr(eq + 1))) {
+      return Status::InvalidArgument("--initial-cluster entry '" + item + "': the address " +
+                                     kNotAPeerAddress);
     }
     PeerSpec p{item.substr(0, eq), 0, item.substr(eq + 1)};
     if (!names.insert(p.name).second || !addresses.insert(p.peer_address).second) {

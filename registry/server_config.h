@@ -79,5 +79,10 @@ uint64_t MemberId(const std::string& name, const std::string& peer_address);
 
 // "host:port" with a numeric port in range; "host" may not be empty.
 bool ValidHostPort(const std::string& address);
+// A member's peer address: as above, with an IPv4 address for the host. Peers are not looked up
+// by name (the transport binds and connects to literal addresses).
+bool ValidPeerAddress(const std::string& address);
+inline constexpr const char* kNotAPeerAddress =
+    "is not an IPv4 address and a port (peer addresses are not resolved by name)";
 
 }  // namespace pharos::registry

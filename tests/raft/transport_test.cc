@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <list>
 
 #include "common/asio.h"
 
@@ -26,15 +27,22 @@ bool RunUntil(asio::io_context& io, Pred done, seconds deadline = seconds(10)) {
   return true;
 }
 
+TransportOptions TestOptions(uint64_t id, std::string listen = "127.0.0.1:0",
+                             int backoff_min_ms = 5) {
+  TransportOptions o;
+  o.self_id = id;
+  o.listen = std::move(listen);
+  o.snapshot_chunk_bytes = 64 * 1024;
+  o.backoff_min_ms = backoff_min_ms;
+  o.backoff_max_ms = std::max(50, backoff_min_ms);
+  return o;
+}
+
 struct Endpoint {
   Endpoint(asio::io_context& io, uint64_t id, std::string listen = "127.0.0.1:0",
-           int backoff_min_ms = 5) {
-    TransportOptions o;
-    o.self_id = id;
-    o.listen = std::move(listen);
-    o.snapshot_chunk_bytes = 64 * 1024;
-    o.backoff_min_ms = backoff_min_ms;
-    o.backoff_max_ms = std::max(50, backoff_min_ms);
+           int backoff_min_ms = 5)
+      : Endpoint(io, TestOptions(id, std::move(listen), backoff_min_ms)) {}
+  Endpoint(asio::io_context& io, const TransportOptions& o) {
     transport = std::make_unique<Transport>(
         io, o, [this](raftpb::Message m) { received.push_back(std::move(m)); },
         [this](uint64_t peer) { unreachable.push_back(peer); },
@@ -61,8 +69,8 @@ raftpb::Message App(uint64_t from, uint64_t to, uint64_t index) {
 TEST(TransportTest, MessagesFlowBothWaysInOrder) {
   asio::io_context io;
   Endpoint a(io, 1), b(io, 2);
-  a.transport->AddPeer(2, b.address());
-  b.transport->AddPeer(1, a.address());
+  ASSERT_TRUE(a.transport->AddPeer(2, b.address()).ok());
+  ASSERT_TRUE(b.transport->AddPeer(1, a.address()).ok());
   std::vector<raftpb::Message> batch;
   for (uint64_t i = 1; i <= 1000; ++i) batch.push_back(App(1, 2, i));
   a.transport->Send(batch);
@@ -80,8 +88,8 @@ TEST(TransportTest, DeadPeerIsReportedDoesNotBlockOthersAndIsReachedOnceBack) {
     Endpoint c(io, 3);
     dead_address = c.address();
   }  // c is gone: nothing listens there now
-  a.transport->AddPeer(2, b.address());
-  a.transport->AddPeer(3, dead_address);
+  ASSERT_TRUE(a.transport->AddPeer(2, b.address()).ok());
+  ASSERT_TRUE(a.transport->AddPeer(3, dead_address).ok());
   a.transport->Send({App(1, 3, 1), App(1, 2, 1)});
   ASSERT_TRUE(RunUntil(io, [&] { return !a.unreachable.empty() && b.received.size() == 1; }));
   EXPECT_EQ(a.unreachable[0], 3u);
@@ -98,7 +106,7 @@ TEST(TransportTest, TheFirstMessageToARestartedPeerIsDelivered) {
   Endpoint a(io, 1);
   auto b = std::make_unique<Endpoint>(io, 2);
   const std::string address = b->address();
-  a.transport->AddPeer(2, address);
+  ASSERT_TRUE(a.transport->AddPeer(2, address).ok());
   a.transport->Send({App(1, 2, 1)});
   ASSERT_TRUE(RunUntil(io, [&] { return b->received.size() == 1; }));
   // Node 2 stops (as a killed process would, its sockets closed) and comes back on the same
@@ -124,13 +132,13 @@ TEST(TransportTest, APeerThatSpeaksIsReconnectedToWithoutWaitingOutTheBackoff) {
     Endpoint b(io, 2);
     address = b.address();
   }  // nothing listens there now
-  a.transport->AddPeer(2, address);
+  ASSERT_TRUE(a.transport->AddPeer(2, address).ok());
   a.transport->Send({App(1, 2, 1)});
   ASSERT_TRUE(RunUntil(io, [&] { return !a.unreachable.empty(); }));  // waiting out its backoff
   // Node 2 comes back (a restarted member) and speaks first, as a restarted member's campaign
   // does.
   Endpoint b(io, 2, address);
-  b.transport->AddPeer(1, a.address());
+  ASSERT_TRUE(b.transport->AddPeer(1, a.address()).ok());
   b.transport->Send({App(2, 1, 7)});
   ASSERT_TRUE(RunUntil(io, [&] { return a.received.size() == 1; }));
   EXPECT_EQ(a.transport->stats().backoffs_cut_short, 1u);
@@ -142,7 +150,7 @@ TEST(TransportTest, APeerThatSpeaksIsReconnectedToWithoutWaitingOutTheBackoff) {
 TEST(TransportTest, SnapshotsStreamInChunksOnTheirOwnConnection) {
   asio::io_context io;
   Endpoint a(io, 1), b(io, 2);
-  a.transport->AddPeer(2, b.address());
+  ASSERT_TRUE(a.transport->AddPeer(2, b.address()).ok());
   raftpb::Message snap;
   snap.set_type(raftpb::MSG_SNAP);
   snap.set_from(1);
@@ -175,9 +183,155 @@ TEST(TransportTest, GarbageClosesOnlyThatConnection) {
   raw.async_read_some(asio::buffer(buf),
                       [&](const boost::system::error_code& ec, size_t) { closed = bool(ec); });
   ASSERT_TRUE(RunUntil(io, [&] { return closed; }));
-  a.transport->AddPeer(2, b.address());
+  ASSERT_TRUE(a.transport->AddPeer(2, b.address()).ok());
   a.transport->Send({App(1, 2, 1)});
   ASSERT_TRUE(RunUntil(io, [&] { return b.received.size() == 1; }));
+}
+
+TEST(TransportTest, ThePeerAddressIsAnIpv4LiteralAndThePort) {
+  asio::io_context io;
+  Endpoint a(io, 1);
+  for (const char* bad : {"localhost:2380", "[::1]:2380", "::1:2380", "10.0.0.1", ":2380",
+                          "10.0.0.1:99999", "10.0.0.1:23x", "node-a:2380"}) {
+    EXPECT_FALSE(a.transport->AddPeer(2, bad).ok()) << bad;
+  }
+  EXPECT_TRUE(a.transport->AddPeer(2, "10.0.0.1:2380").ok());
+}
+
+// Every change to the member table names every member again (the server calls AddPeer for each).
+// Before, each call replaced the peer's link: what it had queued was dropped, and the old
+// connection's aborted operations reported the peer unreachable.
+TEST(TransportTest, AddingAPeerAgainAtTheSameAddressKeepsItsConnection) {
+  asio::io_context io;
+  Endpoint a(io, 1), b(io, 2);
+  ASSERT_TRUE(a.transport->AddPeer(2, b.address()).ok());
+  a.transport->Send({App(1, 2, 1)});
+  ASSERT_TRUE(RunUntil(io, [&] { return b.received.size() == 1; }));
+  // Queued, not yet written (the flush runs at the end of this turn), then named again.
+  a.transport->Send({App(1, 2, 2)});
+  ASSERT_TRUE(a.transport->AddPeer(2, b.address()).ok());
+  a.transport->Send({App(1, 2, 3)});
+  ASSERT_TRUE(RunUntil(io, [&] { return b.received.size() == 3; }));
+  EXPECT_EQ(b.received[1].index(), 2u);
+  EXPECT_EQ(b.received[2].index(), 3u);
+  EXPECT_EQ(a.transport->stats().connects, 1u);
+  EXPECT_TRUE(a.unreachable.empty());
+}
+
+// A listening socket whose accept queue is full: the kernel drops further SYNs, so a connect to
+// it is never answered, as to a host that is gone or behind a network that drops packets.
+struct UnansweringListener {
+  explicit UnansweringListener(asio::io_context& io) : acceptor(io) {
+    const asio::ip::tcp::endpoint any(asio::ip::make_address("127.0.0.1"), 0);
+    acceptor.open(any.protocol());
+    acceptor.bind(any);
+    acceptor.listen(1);
+    // Enough connections to fill the queue; none is ever accepted.
+    for (int i = 0; i < 4; ++i) {
+      auto& s = fillers.emplace_back(io);
+      s.async_connect(acceptor.local_endpoint(), [](const boost::system::error_code&) {});
+    }
+  }
+  std::string address() const {
+    return "127.0.0.1:" + std::to_string(acceptor.local_endpoint().port());
+  }
+  asio::ip::tcp::acceptor acceptor;
+  std::list<asio::ip::tcp::socket> fillers;
+};
+
+TEST(TransportTest, AConnectThatIsNeverAnsweredIsGivenUpAfterTheConnectTimeout) {
+  asio::io_context io;
+  UnansweringListener silent(io);
+  auto options = TestOptions(1);
+  options.connect_timeout_ms = 200;
+  Endpoint a(io, options);
+  ASSERT_TRUE(RunUntil(io, [&] { return true; }));  // the fillers' connects go out first
+  ASSERT_TRUE(a.transport->AddPeer(2, silent.address()).ok());
+  a.transport->Send({App(1, 2, 1)});
+  // The kernel alone retries the SYN for about two minutes.
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(RunUntil(
+      io, [&] { return !a.unreachable.empty(); }, seconds(5)));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, milliseconds(150));
+  EXPECT_EQ(a.transport->stats().connects, 0u);
+}
+
+// Accepts connections and never reads from them, with a small receive buffer: a peer that stopped
+// reading (a stopped process, a host whose network went away with the data unacknowledged).
+struct NonReadingPeer {
+  explicit NonReadingPeer(asio::io_context& io) : acceptor(io) {
+    const asio::ip::tcp::endpoint any(asio::ip::make_address("127.0.0.1"), 0);
+    acceptor.open(any.protocol());
+    acceptor.set_option(asio::socket_base::receive_buffer_size(4096));
+    acceptor.bind(any);
+    acceptor.listen();
+    Accept();
+  }
+  void Accept() {
+    acceptor.async_accept([this](const boost::system::error_code& ec, asio::ip::tcp::socket s) {
+      if (ec) return;
+      accepted.push_back(std::move(s));
+      Accept();
+    });
+  }
+  std::string address() const {
+    return "127.0.0.1:" + std::to_string(acceptor.local_endpoint().port());
+  }
+  asio::ip::tcp::acceptor acceptor;
+  std::vector<asio::ip::tcp::socket> accepted;
+};
+
+TEST(TransportTest, AConnectionToAPeerThatStopsReadingEndsAfterThePeerTimeout) {
+  asio::io_context io;
+  NonReadingPeer stuck(io);
+  auto options = TestOptions(1);
+  options.peer_timeout_ms = 500;
+  Endpoint a(io, options);
+  ASSERT_TRUE(a.transport->AddPeer(2, stuck.address()).ok());
+  // Far more than the two sockets' buffers hold, far fewer messages than the queue's bound.
+  std::vector<raftpb::Message> appends;
+  for (uint64_t i = 1; i <= 200; ++i) {
+    raftpb::Message m = App(1, 2, i);
+    m.add_entries()->set_data(std::string(64 * 1024, 'x'));
+    appends.push_back(std::move(m));
+  }
+  a.transport->Send(appends);
+  // Before, the write waited for as long as the peer's kernel kept its window shut: for good.
+  ASSERT_TRUE(RunUntil(
+      io, [&] { return !a.unreachable.empty(); }, seconds(10)));
+  EXPECT_EQ(a.unreachable[0], 2u);
+}
+
+TEST(TransportTest, ASnapshotToAPeerThatStopsReadingFailsAfterThePeerTimeout) {
+  asio::io_context io;
+  NonReadingPeer stuck(io);
+  auto options = TestOptions(1);
+  options.peer_timeout_ms = 500;
+  Endpoint a(io, options);
+  ASSERT_TRUE(a.transport->AddPeer(2, stuck.address()).ok());
+  raftpb::Message snap;
+  snap.set_type(raftpb::MSG_SNAP);
+  snap.set_from(1);
+  snap.set_to(2);
+  snap.mutable_snapshot()->set_data(std::string(16 << 20, 's'));
+  a.transport->Send({snap});
+  // The core sends the follower nothing until it hears how the transfer ended.
+  ASSERT_TRUE(RunUntil(
+      io, [&] { return !a.snapshots.empty(); }, seconds(10)));
+  EXPECT_EQ(a.snapshots[0], std::make_pair(uint64_t{2}, false));
+}
+
+TEST(TransportTest, ASnapshotForAnUnknownPeerIsReportedFailed) {
+  asio::io_context io;
+  Endpoint a(io, 1);
+  raftpb::Message snap;
+  snap.set_type(raftpb::MSG_SNAP);
+  snap.set_from(1);
+  snap.set_to(9);
+  a.transport->Send({snap});
+  EXPECT_TRUE(a.snapshots.empty());  // reported later, not from inside Send
+  ASSERT_TRUE(RunUntil(io, [&] { return !a.snapshots.empty(); }));
+  EXPECT_EQ(a.snapshots[0], std::make_pair(uint64_t{9}, false));
 }
 
 }  // namespace

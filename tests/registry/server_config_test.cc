@@ -53,6 +53,25 @@ TEST(ServerConfigTest, BadInputIsExitCodeTwoWithAReason) {
   EXPECT_NE(err.find("snapshot-catchup-entries"), std::string::npos) << err;
 }
 
+// The transport connects to literal addresses only: a peer named by host name was accepted, and
+// the member then never reached it, saying nothing.
+TEST(ServerConfigTest, PeerAddressesAreIpv4Literals) {
+  std::string err;
+  EXPECT_EQ(Parse({"--listen-peer", "localhost:2380"}, &err).exit_code, 2);
+  EXPECT_NE(err.find("--listen-peer 'localhost:2380' is not an IPv4 address"), std::string::npos)
+      << err;
+  EXPECT_EQ(Parse({"--name", "a", "--listen-peer", "127.0.0.1:2380", "--initial-cluster",
+                   "a=127.0.0.1:2380,b=node-b:2380"},
+                  &err)
+                .exit_code,
+            2);
+  EXPECT_NE(err.find("'b=node-b:2380': the address is not an IPv4 address"), std::string::npos)
+      << err;
+  EXPECT_TRUE(Parse({"--name", "a", "--listen-peer", "127.0.0.1:2380", "--initial-cluster",
+                     "a=127.0.0.1:2380,b=10.1.2.3:2380"})
+                  .run);
+}
+
 TEST(ServerConfigTest, TheLogKeepsEtcdsCatchUpEntriesUnlessTold) {
   ParseOutcome o = Parse({});
   ASSERT_TRUE(o.run);

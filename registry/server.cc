@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <random>
 
 #include "common/asio.h"
@@ -900,6 +901,12 @@ void Server::OnSoftState(const raft::SoftState& ss, uint64_t term, uint64_t prop
 }
 
 void Server::OnMembers(std::vector<pb::Member> members) {
+  // A member gone from the table was removed: the transport forgets it too.
+  for (const auto& [id, old] : members_) {
+    const bool kept = std::any_of(members.begin(), members.end(),
+                                  [id = id](const pb::Member& m) { return m.id() == id; });
+    if (!kept && driver_) driver_->RemovePeer(id);
+  }
   members_.clear();
   for (pb::Member& m : members) {
     if (m.id() == config_.member_id && m.name() == config_.name && m.client_urls_size() > 0 &&

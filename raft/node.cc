@@ -16,7 +16,8 @@ using raftpb::MessageType;
 constexpr uint64_t kMaxCommittedBytesPerReady = 16 << 20;
 
 bool HardStateEqual(const raftpb::HardState& a, const raftpb::HardState& b) {
-  return a.term() == b.term() && a.vote() == b.vote() && a.commit() == b.commit();
+  return a.term() == b.term() && a.vote() == b.vote() && a.commit() == b.commit() &&
+         a.removed() == b.removed();
 }
 
 // Messages whose sending depends on nothing being durable (Ready::messages). Everything else
@@ -35,10 +36,17 @@ bool MaySendBeforePersist(MessageType t) {
     case raftpb::MSG_PROP:
     case raftpb::MSG_PRE_VOTE:
     case raftpb::MSG_PRE_VOTE_RESP:
+    case raftpb::MSG_REMOVED:  // says what a quorum committed, whatever this node has written
       return true;
     default:
       return false;
   }
+}
+
+// Made by this node's own driver (MSG_UNREACHABLE and MSG_SNAP_STATUS name a peer as `from`).
+bool IsLocal(MessageType t) {
+  return t == raftpb::MSG_HUP || t == raftpb::MSG_BEAT || t == raftpb::MSG_UNREACHABLE ||
+         t == raftpb::MSG_SNAP_STATUS || t == raftpb::MSG_CHECK_QUORUM;
 }
 
 MessageType VoteResponseType(MessageType t) {
@@ -99,7 +107,7 @@ Result<std::unique_ptr<Node>> Node::Create(const RaftConfig& config, const Stora
   // Only a committed removal is final: an uncommitted one may still be truncated away, and this
   // member must then be able to serve again. The applied index counts: a removed member hears of
   // its removal's commit last, and an advance of the commit index alone is not written.
-  if (WasRemoved(node->membership_.At(node->log_.committed()), config.id)) {
+  if (hs.removed() || WasRemoved(node->membership_.At(node->log_.committed()), config.id)) {
     return Status::FailedPrecondition("member " + std::to_string(config.id) +
                                       " was removed from the cluster; its data cannot be reused");
   }
@@ -222,6 +230,7 @@ void Node::BecomeLeader() {
 }
 
 void Node::Tick() {
+  if (removed_) return;
   if (role_ == Role::kLeader) {
     TickHeartbeat();
   } else {
@@ -320,6 +329,27 @@ void Node::StartCampaign(CampaignType type) {
 
 Status Node::Step(const Message& m) {
   const MessageType type = m.type();
+  if (removed_) return Status::Ok();
+  if (m.from() != 0 && m.from() != config_.id && !IsLocal(type) &&
+      WasRemoved(membership_.At(log_.committed()), m.from())) {
+    // A member whose removal committed is none: nothing it sends counts (its campaigns would
+    // otherwise raise every term), and it is told, since a member cut off while its removal
+    // committed never hears of it otherwise and campaigns for good (etcd answers such a peer
+    // the same way). A committed removal is final, and ids are never reused: the answer is safe
+    // to believe whatever our term.
+    if (type != raftpb::MSG_REMOVED) {
+      Message told;
+      told.set_type(raftpb::MSG_REMOVED);
+      told.set_to(m.from());
+      Send(std::move(told));
+    }
+    return Status::Ok();
+  }
+  if (type == raftpb::MSG_REMOVED) {
+    removed_ = true;
+    if (role_ == Role::kLeader) BecomeFollower(term_, 0);
+    return Status::Ok();
+  }
   if (m.term() == 0) {
     // Local message or forwarded proposal/read: no term to reconcile.
   } else if (m.term() > term_) {
@@ -1003,14 +1033,19 @@ NodeStatus Node::status() const {
   return s;
 }
 
-bool Node::HasReady() const {
-  if (ready_outstanding_) return false;
-  if (SoftState{lead_, role_} != prev_soft_state_) return true;
+raftpb::HardState Node::CurrentHardState() const {
   raftpb::HardState hs;
   hs.set_term(term_);
   hs.set_vote(vote_);
   hs.set_commit(log_.committed());
-  if (!HardStateEqual(hs, handed_hard_state_)) return true;
+  hs.set_removed(removed_ || WasRemoved(membership_.At(log_.committed()), config_.id));
+  return hs;
+}
+
+bool Node::HasReady() const {
+  if (ready_outstanding_) return false;
+  if (SoftState{lead_, role_} != prev_soft_state_) return true;
+  if (!HardStateEqual(CurrentHardState(), handed_hard_state_)) return true;
   return !log_.UnstableEntries().empty() || log_.UnstableSnapshot().has_value() ||
          log_.HasNextCommittedEntries() || !msgs_now_.empty() || !msgs_after_persist_.empty() ||
          !read_states_.empty();
@@ -1048,10 +1083,9 @@ Ready Node::GetReady() {
     rd.soft_state = soft;
     prev_soft_state_ = soft;
   }
-  raftpb::HardState hs;
-  hs.set_term(term_);
-  hs.set_vote(vote_);
-  hs.set_commit(log_.committed());
+  const raftpb::HardState hs = CurrentHardState();
+  // Its own removal committed (as far as this node's log says): it is done, as when told.
+  removed_ = hs.removed();
   in_flight_ = InFlight();
   if (!HardStateEqual(hs, handed_hard_state_)) {
     rd.hard_state = hs;
@@ -1085,7 +1119,8 @@ Ready Node::GetReady() {
   rd.read_states = std::move(read_states_);
   read_states_.clear();
   rd.must_sync = (rd.hard_state && (hs.term() != persisted_hard_state_.term() ||
-                                    hs.vote() != persisted_hard_state_.vote())) ||
+                                    hs.vote() != persisted_hard_state_.vote() ||
+                                    hs.removed() != persisted_hard_state_.removed())) ||
                  !rd.entries.empty() || rd.snapshot.has_value();
   ready_outstanding_ = true;
   return rd;

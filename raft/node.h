@@ -106,12 +106,18 @@ class Node {
   const Progress* progress(uint64_t id) const;
   uint64_t lead_transferee() const { return lead_transferee_; }
   NodeStatus status() const;
+  // The cluster removed this member: its removal committed as far as its own log says, or a
+  // peer answered MSG_REMOVED (its log may never hold the removal: it was cut off while the
+  // removal committed). From the Ready that says so (its hard state, synced) it neither
+  // campaigns nor takes messages, and Create refuses its data afterwards.
+  bool removed() const { return removed_; }
 
  private:
   enum class CampaignType { kPreElection, kElection, kTransfer };
 
   Node(const RaftConfig& config, const Storage* storage);
 
+  raftpb::HardState CurrentHardState() const;
   bool Promotable() const;
   bool CommittedEntryInCurrentTerm() const;
   // The election timer restarts, with a timeout drawn afresh (every reset, as DESIGN.md §3 asks).
@@ -176,6 +182,7 @@ class Node {
   int randomized_election_timeout_ = 0;
   uint64_t lead_transferee_ = 0;
   bool commit_broadcast_pending_ = false;
+  bool removed_ = false;
   ReadOnly read_only_;
   // ReadIndex requests that arrived before an entry of this leader's term committed.
   std::vector<raftpb::Message> pending_read_index_msgs_;

@@ -35,9 +35,14 @@ int RunPharosd(int argc, char** argv) {
     spdlog::info("signal {}: shutting down", signo);
     server.Shutdown([&io] { io.stop(); });
   });
+  int exit_code = 0;
+  server.OnRemovedFromCluster([&] {
+    exit_code = 1;  // a supervisor must not restart it as if it had merely stopped
+    server.Shutdown([&io] { io.stop(); });
+  });
   io.run();
   spdlog::info("stopped");
-  return 0;
+  return exit_code;
 }
 
 }  // namespace pharos::registry

@@ -289,6 +289,9 @@ void RaftDriver::OnPersisted(Status s, raft::Ready rd) {
     std::abort();
   }
   Send(std::move(rd.messages_after_persist));
+  if (rd.hard_state && rd.hard_state->removed() && callbacks_.removed) {
+    ToOwner(callbacks_.removed);  // the removed hard state is written at most once
+  }
   if (rd.snapshot) received_snapshot_ = rd.snapshot->metadata().index();
   if ((rd.snapshot || !rd.committed_entries.empty()) && callbacks_.apply) {
     callbacks_.apply(std::move(rd.snapshot), std::move(rd.committed_entries));

@@ -102,6 +102,9 @@ class RaftDriver {
     // Owner's thread: the cluster id was not known and a peer's message brought it. The raft
     // thread has already saved it (synced) before stepping that message: only cache it.
     std::function<void(uint64_t cluster_id)> cluster_id_learned;
+    // Owner's thread, once: a peer told this member that the cluster removed it, and that is
+    // now durable (its data refuses to start from here on). The core takes no more messages.
+    std::function<void()> removed;
   };
   using Done = std::function<void(Status)>;
 

@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <random>
 
 #include "common/asio.h"
@@ -132,6 +131,12 @@ Status Server::Start() {
   };
   // The raft thread saved it (synced) before stepping the message that brought it.
   rcb.cluster_id_learned = [this](uint64_t id) { cluster_id_ = id; };
+  rcb.removed = [this] {
+    spdlog::error(
+        "{} (member {:x}) was removed from the cluster; its data will not start again. Stopping.",
+        config_.name, config_.member_id);
+    if (on_removed_) on_removed_();
+  };
   // On the raft thread; `done` is called on the apply thread and hands the data back to it.
   rcb.snapshot_data = [this](std::function<void(Result<RaftDriver::SnapshotData>)> done) {
     applier_->Run([this, done](kv::MvccStore& store, kv::WatchHub&, kv::Lessor&) {
@@ -901,12 +906,8 @@ void Server::OnSoftState(const raft::SoftState& ss, uint64_t term, uint64_t prop
 }
 
 void Server::OnMembers(std::vector<pb::Member> members) {
-  // A member gone from the table was removed: the transport forgets it too.
-  for (const auto& [id, old] : members_) {
-    const bool kept = std::any_of(members.begin(), members.end(),
-                                  [id = id](const pb::Member& m) { return m.id() == id; });
-    if (!kept && driver_) driver_->RemovePeer(id);
-  }
+  // A member gone from the table was removed, and the transport keeps it: if it comes back
+  // unaware of its removal, the answer that tells it (MSG_REMOVED) goes back on that link.
   members_.clear();
   for (pb::Member& m : members) {
     if (m.id() == config_.member_id && m.name() == config_.name && m.client_urls_size() > 0 &&

@@ -50,6 +50,9 @@ class Server {
   // Graceful stop: refuse new connections, hand leadership to another voter if we lead, finish
   // what is in flight, close. `done` runs when it is safe to exit.
   void Shutdown(std::function<void()> done);
+  // Runs when this member learns that the cluster removed it, from its own log or from a peer
+  // (its data will not start again); pharosd then shuts down and exits with an error, as etcd.
+  void OnRemovedFromCluster(std::function<void()> fn) { on_removed_ = std::move(fn); }
   uint16_t client_port() const;
 
  private:
@@ -179,6 +182,7 @@ class Server {
   uint64_t cluster_id_ = 0;  // I/O thread
   bool published_ = false;
   bool shutting_down_ = false;
+  std::function<void()> on_removed_;
   std::unique_ptr<AutoCompactor> compactor_;
   uint64_t compaction_request_ = 0;  // the auto-compaction proposed and not yet applied
   std::chrono::steady_clock::time_point compaction_deadline_;

@@ -129,6 +129,7 @@ TEST(MembershipNodeTest, ARemovalKnownOnlyAsAppliedStillRefusesToStart) {
   ASSERT_NE(removal, 0u);
   raftpb::HardState hs = storage.hard_state();
   hs.set_commit(removal - 1);
+  hs.set_removed(false);  // under test: the applied index alone, not a peer's word (MSG_REMOVED)
   storage.SetHardState(hs);
 
   RaftConfig before = TestConfig(gone);
@@ -137,6 +138,44 @@ TEST(MembershipNodeTest, ARemovalKnownOnlyAsAppliedStillRefusesToStart) {
   RaftConfig after = TestConfig(gone);
   after.applied = removal;
   EXPECT_EQ(Node::Create(after, &storage).status().code(), StatusCode::kFailedPrecondition);
+}
+
+// A member cut off while its removal committed never finds the removal in its own log, and the
+// leader stops sending to it once the removal commits. Its peers tell it when it next speaks (a
+// campaign), and it stops for good. Before, it campaigned for ever and restarted as a member.
+TEST(MembershipNodeTest, AMemberThatMissedItsRemovalIsToldWhenItNextSpeaks) {
+  TestNetwork net({1, 2, 3});
+  const uint64_t leader = net.ElectLeader();
+  const uint64_t gone = leader == 3 ? 2 : 3;
+  net.Isolate(gone);
+  ASSERT_TRUE(net.node(leader).ProposeConfChange(Change(raftpb::CONF_REMOVE_NODE, gone)).ok());
+  net.Settle();
+  ASSERT_TRUE(WasRemoved(net.node(leader).ConfStateAt(net.node(leader).log().committed()), gone));
+  ASSERT_TRUE(IsVoter(net.node(gone).conf_state(), gone)) << "it heard of its removal";
+  const uint64_t term = net.node(leader).term();
+  net.Heal();
+
+  std::vector<raftpb::Message> from_gone;
+  net.Observe([&](const raftpb::Message& m) {
+    if (m.from() == gone) from_gone.push_back(m);
+  });
+  for (int i = 0; i < 200 && !net.node(gone).removed(); ++i) {
+    net.Tick(gone);
+    net.Settle();
+  }
+  ASSERT_TRUE(net.node(gone).removed()) << "never told";
+  // Its campaign moved nobody: the leader leads on, in its term.
+  EXPECT_EQ(net.Leader(), leader);
+  EXPECT_EQ(net.node(leader).term(), term);
+  // Durable at once, and its data refuses to start.
+  EXPECT_TRUE(net.storage(gone).hard_state().removed());
+  EXPECT_EQ(Node::Create(TestConfig(gone), &net.storage(gone)).status().code(),
+            StatusCode::kFailedPrecondition);
+  // It is silent from then on, however long it waits.
+  from_gone.clear();
+  net.Tick(gone, 100);
+  net.Settle();
+  EXPECT_TRUE(from_gone.empty()) << from_gone.size() << " messages after it was told";
 }
 
 TEST(MembershipNodeTest, TruncatedConfigurationEntryRollsBack) {

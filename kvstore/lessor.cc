@@ -1,6 +1,19 @@
 #include "kvstore/lessor.h"
 
 namespace pharos::kv {
+namespace {
+
+// `now` + `ttl_seconds`, or the end of time if that does not fit. New grants are capped at
+// kMaxLeaseTtlSeconds, which fits; a lease granted before that cap (still in a store, granted
+// again at every Promote) could be larger, and overflowing the nanosecond count is undefined
+// behaviour that in practice makes the lease expire at once.
+Clock::TimePoint ExpiryAfter(Clock::TimePoint now, int64_t ttl_seconds) {
+  const int64_t room = (Clock::TimePoint::max() - now) / std::chrono::seconds(1);
+  if (ttl_seconds >= room) return Clock::TimePoint::max();
+  return now + std::chrono::seconds(ttl_seconds);
+}
+
+}  // namespace
 
 void Lessor::Promote(const std::vector<pb::LeaseRecord>& leases) {
   primary_ = true;
@@ -13,7 +26,7 @@ void Lessor::Demote() { primary_ = false; }
 
 void Lessor::OnGrant(int64_t id, int64_t ttl_seconds) {
   OnRevoke(id);
-  Entry e{ttl_seconds, clock_->Now() + std::chrono::seconds(ttl_seconds)};
+  Entry e{ttl_seconds, ExpiryAfter(clock_->Now(), ttl_seconds)};
   leases_[id] = e;
   by_expiry_.insert({e.expiry, id});
 }
@@ -37,17 +50,21 @@ Result<int64_t> Lessor::Renew(int64_t id) {
     return Status(StatusCode::kLeaseNotFound, "lease " + std::to_string(id) + " expired");
   }
   by_expiry_.erase({e.expiry, id});
-  e.expiry = clock_->Now() + std::chrono::seconds(e.ttl);
+  e.expiry = ExpiryAfter(clock_->Now(), e.ttl);
   by_expiry_.insert({e.expiry, id});
   return e.ttl;
 }
 
-int64_t Lessor::RemainingSeconds(int64_t id) const {
+Result<int64_t> Lessor::RemainingSeconds(int64_t id) const {
+  // Only the leader's clock counts: a demoted leader's would go on answering from expiries it no
+  // longer keeps (etcd returns an error here too, PR #17642).
+  if (!primary_) return Status(StatusCode::kNotLeader, "not the leader");
   auto it = leases_.find(id);
-  if (it == leases_.end()) return -1;
+  if (it == leases_.end()) return int64_t{-1};
   const auto left = it->second.expiry - clock_->Now();
-  if (left <= std::chrono::nanoseconds::zero()) return 0;
-  return std::chrono::ceil<std::chrono::seconds>(left).count();
+  if (left <= std::chrono::nanoseconds::zero()) return int64_t{0};
+  // Whole seconds, truncated, as etcd reports them.
+  return std::chrono::duration_cast<std::chrono::seconds>(left).count();
 }
 
 std::vector<int64_t> Lessor::Expired(size_t max) const {

@@ -37,8 +37,9 @@ class Lessor {
   // A keepalive: restarts the lease's TTL. Returns the TTL in seconds. kNotLeader when not the
   // leader, kLeaseNotFound for an unknown (or already expired and revoked) lease.
   Result<int64_t> Renew(int64_t id);
-  // Seconds left (rounded up); -1 when the lease is unknown. Only meaningful on the leader.
-  int64_t RemainingSeconds(int64_t id) const;
+  // Whole seconds left (truncated, as etcd's); -1 when the lease is unknown. kNotLeader when not
+  // the leader: only the leader's clock knows when a lease expires.
+  Result<int64_t> RemainingSeconds(int64_t id) const;
   // Leases past their expiry, oldest first, at most `max`: the leader proposes their revokes.
   // A lease stays listed until its revoke is applied (OnRevoke).
   std::vector<int64_t> Expired(size_t max) const;

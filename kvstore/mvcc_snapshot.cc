@@ -79,9 +79,10 @@ std::unique_ptr<MvccStore::SnapshotReader> MvccStore::CreateSnapshot(size_t chun
       db_, std::vector<rocksdb::ColumnFamilyHandle*>{cf_.kv, cf_.meta, cf_.lease}, chunk_bytes);
 }
 
-Status MvccStore::Restore(const std::vector<std::string>& chunks) {
+Status MvccStore::Restore(const std::vector<std::string>& chunks,
+                          const rocksdb::WriteBatch* also_write) {
   rocksdb::ColumnFamilyHandle* cfs[] = {cf_.kv, cf_.meta, cf_.lease};
-  rocksdb::WriteBatch batch;
+  rocksdb::WriteBatch batch = also_write ? *also_write : rocksdb::WriteBatch();
   for (rocksdb::ColumnFamilyHandle* cf : cfs) batch.DeleteRange(cf, "", kAllKeysEnd);
   for (const std::string& chunk : chunks) {
     size_t pos = 0;

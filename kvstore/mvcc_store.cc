@@ -192,12 +192,21 @@ class MvccStore::WriteTxn {
     return deleted;
   }
 
+  // A value this transaction needs (a previous value, one a put keeps). A storage error is kept
+  // for Apply to return: writing on without the value ("" for ignore_value, lease 0 for
+  // ignore_lease) would make this member's state differ from the others'.
   pb::KeyValue Read(Revision rev, bool tombstone) {
     auto it = pending_.find(rev);
     if (it != pending_.end()) return it->second;
     auto kv = s_->ReadRevision(rev, tombstone);
-    return kv.ok() ? *kv : pb::KeyValue();
+    if (!kv.ok()) {
+      if (read_error_.ok()) read_error_ = kv.status();
+      return pb::KeyValue();
+    }
+    return *kv;
   }
+  // The first storage error a read met; the transaction must then not be written.
+  const Status& read_error() const { return read_error_; }
 
   rocksdb::WriteBatch& batch() { return *batch_; }
   std::vector<pb::Event>& events() { return events_; }
@@ -213,6 +222,7 @@ class MvccStore::WriteTxn {
   rocksdb::WriteBatch* batch_;
   std::map<Revision, pb::KeyValue> pending_;
   std::vector<pb::Event> events_;
+  Status read_error_;
 };
 
 MvccStore::MvccStore(rocksdb::DB* db, Families families) : db_(db), cf_(families) {}
@@ -611,6 +621,11 @@ Result<ApplyResult> MvccStore::Apply(uint64_t index, const pb::RaftRequest& requ
       if (g.ttl() <= 0) {
         return answer_error(Error(StatusCode::kInvalidArgument, "lease TTL must be positive"));
       }
+      // The server refuses these before proposing; an entry already in a log is refused here,
+      // the same way on every member.
+      if (g.ttl() > kMaxLeaseTtlSeconds) {
+        return answer_error(Error(StatusCode::kInvalidArgument, kTooLargeLeaseTtl));
+      }
       int64_t id = g.id();
       if (id < 0) return answer_error(Error(StatusCode::kInvalidArgument, "negative lease id"));
       if (id != 0 && leases_.count(id)) {
@@ -649,6 +664,9 @@ Result<ApplyResult> MvccStore::Apply(uint64_t index, const pb::RaftRequest& requ
     default:
       return answer_error(Error(StatusCode::kInvalidArgument, "empty request"));
   }
+  // As a failed read in a txn's compare: the store is unusable until reopened, and the apply
+  // thread stops the node.
+  if (!txn.read_error().ok()) return txn.read_error();
   const int64_t new_revision = txn.revision_after();
   if (Status s = FinishWrite(batch, index, new_revision); !s.ok()) return s;
   if (open_batch_) unwritten_.merge(txn.TakePending());

@@ -43,6 +43,10 @@ struct Families {
 // Limits checked before anything changes.
 inline constexpr size_t kMaxKeyBytes = 8 * 1024;
 inline constexpr size_t kMaxTxnOps = 128;
+// etcd's MaxLeaseTTL. A lease's expiry is counted in nanoseconds from the leader's clock: a TTL
+// much beyond this overflows it, and the lease expires at once and takes its keys with it.
+inline constexpr int64_t kMaxLeaseTtlSeconds = 9'000'000'000;
+inline constexpr char kTooLargeLeaseTtl[] = "too large lease TTL (at most 9000000000 seconds)";
 
 struct ApplyResult {
   // The request's own outcome: an error here (unknown lease, compacted revision, ...) is an
@@ -118,7 +122,11 @@ class MvccStore {
     virtual Result<std::optional<std::string>> Next() = 0;
   };
   std::unique_ptr<SnapshotReader> CreateSnapshot(size_t chunk_bytes = 1 << 20) const;
-  Status Restore(const std::vector<std::string>& chunks);
+  // `also_write`: the caller's own writes (to column families of its own) that must reach the
+  // disk in the same synced write as the restored state — tables the snapshot carried beside
+  // the store's, which a crash right after the restore must not leave behind.
+  Status Restore(const std::vector<std::string>& chunks,
+                 const rocksdb::WriteBatch* also_write = nullptr);
 
   // A readable dump of everything (every stored revision, leases, meta), for tests comparing two
   // stores.

@@ -15,10 +15,41 @@ namespace pharos::registry {
 namespace {
 
 const char* const kAlarmsKey = "alarms";
-// Opens a Raft snapshot's data that starts with the member table (4-byte big-endian length, a
-// MemberListResponse), the store's own snapshot after it. Data without it (from a leader that
-// predates it) is the store's alone.
+// A Raft snapshot's data is a few tagged sections, then the store's own snapshot (which starts
+// with a column family number, never with a tag's letter). Each section is its tag, a 4-byte
+// big-endian length and a message: the member table (a MemberListResponse), then the alarm table
+// (an AlarmResponse). A leader that predates a section sends data without it: from one older
+// still, the data is the store's alone. Such data still restores; what it lacks is left as it is.
 constexpr std::string_view kSnapshotMembers = "pharos-members/1";
+constexpr std::string_view kSnapshotAlarms = "pharos-alarms/1";
+
+void AppendSection(std::string* out, std::string_view tag,
+                   const google::protobuf::MessageLite& message) {
+  const std::string body = message.SerializeAsString();
+  out->append(tag);
+  const auto n = static_cast<uint32_t>(body.size());
+  for (int i = 3; i >= 0; --i) out->push_back(static_cast<char>((n >> (8 * i)) & 0xff));
+  out->append(body);
+}
+
+// The section `tag` at the front of `data`, taken off it; nullopt if `data` does not start with
+// it. A section that is there but cannot be read stops the node: restoring the rest would leave
+// this member's tables different from the others'.
+template <typename Message>
+std::optional<Message> TakeSection(std::string_view* data, std::string_view tag) {
+  if (!data->starts_with(tag) || data->size() < tag.size() + 4) return std::nullopt;
+  data->remove_prefix(tag.size());
+  uint32_t n = 0;
+  for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<uint8_t>((*data)[i]);
+  data->remove_prefix(4);
+  Message message;
+  if (n > data->size() || !message.ParseFromArray(data->data(), static_cast<int>(n))) {
+    spdlog::critical("a snapshot's {} section is corrupt", tag);
+    std::abort();
+  }
+  data->remove_prefix(n);
+  return message;
+}
 
 std::string IdKey(uint64_t id) {
   std::string key(8, '\0');
@@ -75,11 +106,7 @@ Status Applier::Start() {
   keys_ = store_->key_count();
   leases_ = store_->lease_count();
   PublishAlarms();
-  if (callbacks_.members) {
-    std::vector<pb::Member> list;
-    for (const auto& [id, m] : members_) list.push_back(m);
-    post_([cb = callbacks_.members, list = std::move(list)] { cb(list); });
-  }
+  PublishMembers();
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "pharos-apply");  // for top -H and perf
     Loop();
@@ -154,32 +181,7 @@ void Applier::ApplyNow(const std::optional<raftpb::Snapshot>& snapshot,
       h.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
   } observe{apply_latency, started};
-  if (snapshot && !snapshot->data().empty()) {
-    std::string_view data = snapshot->data();
-    std::optional<pb::MemberListResponse> members;
-    if (data.starts_with(kSnapshotMembers) && data.size() >= kSnapshotMembers.size() + 4) {
-      data.remove_prefix(kSnapshotMembers.size());
-      uint32_t n = 0;
-      for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<uint8_t>(data[i]);
-      data.remove_prefix(4);
-      members.emplace();
-      if (n > data.size() || !members->ParseFromArray(data.data(), static_cast<int>(n))) {
-        spdlog::critical("a snapshot's member table is corrupt");
-        std::abort();
-      }
-      data.remove_prefix(n);
-    }
-    const Status s = members ? store_->Restore({std::string(data)})  // a copy, rarely
-                             : store_->Restore({snapshot->data()});  // an older leader's
-    if (!s.ok()) {
-      spdlog::critical("restoring a snapshot failed: {}", s.ToString());
-      std::abort();
-    }
-    if (members) ReplaceMembers(*members);
-    hub_->OnRestore();
-    spdlog::info("restored a snapshot at raft index {} (kv revision {})",
-                 snapshot->metadata().index(), store_->revision());
-  }
+  if (snapshot && !snapshot->data().empty()) Restore(*snapshot);
   // One RocksDB write for the whole batch (MvccStore::BeginBatch); reads and snapshots run on
   // this thread only between batches.
   store_->set_prev_kv_in_events(hub_->AnyWantsPrevKv());
@@ -214,31 +216,59 @@ void Applier::ApplyNow(const std::optional<raftpb::Snapshot>& snapshot,
 }
 
 std::string Applier::SnapshotPrefix() const {
-  pb::MemberListResponse list;
-  for (const auto& [id, m] : members_) *list.add_members() = m;
-  const std::string body = list.SerializeAsString();
-  std::string out(kSnapshotMembers);
-  const auto n = static_cast<uint32_t>(body.size());
-  for (int i = 3; i >= 0; --i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xff));
-  return out + body;
+  pb::MemberListResponse members;
+  for (const auto& [id, m] : members_) *members.add_members() = m;
+  std::string out;
+  AppendSection(&out, kSnapshotMembers, members);
+  AppendSection(&out, kSnapshotAlarms, ActiveAlarms());
+  return out;
 }
 
-void Applier::ReplaceMembers(const pb::MemberListResponse& members) {
-  rocksdb::WriteBatch batch;
-  std::unique_ptr<rocksdb::Iterator> it(
-      storage_.db()->NewIterator(rocksdb::ReadOptions(), storage_.members()));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) batch.Delete(storage_.members(), it->key());
-  it.reset();
-  members_.clear();
-  for (const pb::Member& m : members.members()) {
-    members_[m.id()] = m;
-    batch.Put(storage_.members(), IdKey(m.id()), m.SerializeAsString());
+void Applier::Restore(const raftpb::Snapshot& snapshot) {
+  std::string_view data = snapshot.data();
+  const auto members = TakeSection<pb::MemberListResponse>(&data, kSnapshotMembers);
+  const auto alarms = TakeSection<pb::AlarmResponse>(&data, kSnapshotAlarms);
+  // The tables the snapshot carried replace ours in the same synced write as the store's state:
+  // written after it, a crash in between would keep our old tables beside the new state for
+  // good (the log below the snapshot, which could rebuild them, is gone).
+  rocksdb::WriteBatch tables;
+  if (members) {
+    std::unique_ptr<rocksdb::Iterator> it(
+        storage_.db()->NewIterator(rocksdb::ReadOptions(), storage_.members()));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) tables.Delete(storage_.members(), it->key());
+    if (!it->status().ok()) {
+      spdlog::critical("reading the member table failed: {}", it->status().ToString());
+      std::abort();
+    }
+    for (const pb::Member& m : members->members()) {
+      tables.Put(storage_.members(), IdKey(m.id()), m.SerializeAsString());
+    }
   }
-  (void)storage_.db()->Write(rocksdb::WriteOptions(), &batch);
-  if (callbacks_.members) {
-    std::vector<pb::Member> list(members.members().begin(), members.members().end());
-    post_([cb = callbacks_.members, list = std::move(list)] { cb(list); });
+  if (alarms) tables.Put(storage_.alarms(), kAlarmsKey, alarms->SerializeAsString());
+  if (Status s = store_->Restore({std::string(data)}, &tables); !s.ok()) {
+    spdlog::critical("restoring a snapshot failed: {}", s.ToString());
+    std::abort();
   }
+  if (members) {
+    members_.clear();
+    for (const pb::Member& m : members->members()) members_[m.id()] = m;
+    PublishMembers();
+  }
+  if (alarms) {
+    alarms_.clear();
+    for (const pb::AlarmMember& a : alarms->alarms()) alarms_.emplace(a.member_id(), a.alarm());
+    PublishAlarms();
+  }
+  hub_->OnRestore();
+  spdlog::info("restored a snapshot at raft index {} (kv revision {})", snapshot.metadata().index(),
+               store_->revision());
+}
+
+void Applier::PublishMembers() {
+  if (!callbacks_.members) return;
+  std::vector<pb::Member> list;
+  for (const auto& [id, m] : members_) list.push_back(m);
+  post_([cb = callbacks_.members, list = std::move(list)] { cb(list); });
 }
 
 void Applier::ApplyEntry(const raftpb::Entry& e) {
@@ -253,11 +283,7 @@ void Applier::ApplyEntry(const raftpb::Entry& e) {
     for (const auto& [id, m] : members_) {
       (void)storage_.db()->Put(wo, storage_.members(), IdKey(id), m.SerializeAsString());
     }
-    if (callbacks_.members) {
-      std::vector<pb::Member> list;
-      for (const auto& [id, m] : members_) list.push_back(m);
-      post_([cb = callbacks_.members, list = std::move(list)] { cb(list); });
-    }
+    PublishMembers();
   };
   if (e.type() == raftpb::ENTRY_CONF_CHANGE) {
     raftpb::ConfChange cc;
@@ -366,12 +392,7 @@ pb::AlarmResponse Applier::ApplyAlarm(const pb::AlarmRequest& request) {
       }
     }
   }
-  pb::AlarmResponse active;
-  for (const auto& [member, type] : alarms_) {
-    pb::AlarmMember* a = active.add_alarms();
-    a->set_member_id(member);
-    a->set_alarm(static_cast<pb::AlarmType>(type));
-  }
+  pb::AlarmResponse active = ActiveAlarms();
   // Applying the same alarm entry again after a crash gives the same set, so this write need not
   // be atomic with the applied index.
   if (rocksdb::Status s = storage_.db()->Put(rocksdb::WriteOptions(), storage_.alarms(), kAlarmsKey,
@@ -381,6 +402,16 @@ pb::AlarmResponse Applier::ApplyAlarm(const pb::AlarmRequest& request) {
     std::abort();
   }
   PublishAlarms();
+  return active;
+}
+
+pb::AlarmResponse Applier::ActiveAlarms() const {
+  pb::AlarmResponse active;
+  for (const auto& [member, type] : alarms_) {
+    pb::AlarmMember* a = active.add_alarms();
+    a->set_member_id(member);
+    a->set_alarm(static_cast<pb::AlarmType>(type));
+  }
   return active;
 }
 

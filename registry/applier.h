@@ -77,10 +77,11 @@ class Applier {
   size_t watchers() const { return watchers_.load(); }
   int64_t revision() const { return revision_.load(); }
   int64_t compact_revision() const { return compact_revision_.load(); }
-  // What a Raft snapshot carries besides the store's state: the member table (names, addresses),
-  // to go before the store's data. A member that catches up by snapshot has no other way to
-  // learn the members published before it, and without them it gives no NOT_LEADER hint and
-  // lists members short. Apply thread only (inside Run).
+  // What a Raft snapshot carries besides the store's state, to go before the store's data: the
+  // member table (names, addresses) and the alarm table. A member that catches up by snapshot
+  // has no other way to learn them: without the members it gives no NOT_LEADER hint and lists
+  // members short; without the alarms it accepts the writes a NOSPACE alarm makes the others
+  // refuse. Apply thread only (inside Run).
   std::string SnapshotPrefix() const;
 
  private:
@@ -91,12 +92,15 @@ class Applier {
                 const std::vector<raftpb::Entry>& entries);
   void ApplyEntry(const raftpb::Entry& e);
   void RunWaiting();
-  // The member table a restored snapshot carried replaces ours, in memory and on disk.
-  void ReplaceMembers(const pb::MemberListResponse& members);
+  // Replaces the store's state, and the member and alarm tables the snapshot carried, with the
+  // snapshot's, in one synced write.
+  void Restore(const raftpb::Snapshot& snapshot);
+  void PublishMembers();
   // Whether this member proposed `req`, so that a request of its own waits for the answer.
   bool Ours(const pb::RaftRequest& req) const;
   // Raises or clears an alarm and persists the set; answers what is active after it.
   pb::AlarmResponse ApplyAlarm(const pb::AlarmRequest& request);
+  pb::AlarmResponse ActiveAlarms() const;
   void PublishAlarms();
 
   StorageEngine& storage_;

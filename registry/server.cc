@@ -446,6 +446,9 @@ void Server::Propose(const std::shared_ptr<Connection>& c, const pb::Envelope& e
                                            req.txn().failure_size()) > kv::kMaxTxnOps) {
     return Fail(c, env, Status::InvalidArgument("too many operations in txn request"));
   }
+  if (req.has_lease_grant() && req.lease_grant().ttl() > kv::kMaxLeaseTtlSeconds) {
+    return Fail(c, env, Status::InvalidArgument(kv::kTooLargeLeaseTtl));
+  }
   CheckQuota();  // rate-limited: a fast writer must not run far past the quota between sweeps
   if (RefusedForSpace(req)) {
     return Fail(c, env,
@@ -778,10 +781,12 @@ void Server::HandleLease(std::shared_ptr<Connection> c, pb::Envelope env) {
             reply.mutable_lease_keep_alive_response()->set_ttl(ttl.ok() ? *ttl : 0);
           } else if (env.has_lease_time_to_live()) {
             const int64_t id = env.lease_time_to_live().id();
+            auto left = lessor.RemainingSeconds(id);  // NOT_LEADER once demoted, as Renew
+            reply = Reply(env, left.ok() ? Status::Ok() : left.status());
             auto* r = reply.mutable_lease_time_to_live_response();
             r->set_id(id);
             auto lease = store.Lease(id);
-            r->set_ttl(lease ? lessor.RemainingSeconds(id) : -1);
+            r->set_ttl(lease && left.ok() ? *left : -1);
             r->set_grantedttl(lease ? lease->ttl() : 0);
             if (lease && env.lease_time_to_live().keys()) {
               for (const auto& k : store.LeaseKeys(id)) r->add_keys(k);

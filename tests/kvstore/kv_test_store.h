@@ -33,6 +33,9 @@ class KvTestStore {
     if (!s.ok()) throw std::runtime_error(s.status().ToString());
     store_ = std::move(*s);
   }
+  // The database under the store, for tests that change what it holds behind the store's back.
+  rocksdb::DB* db() { return db_->db(); }
+  rocksdb::ColumnFamilyHandle* cf(const std::string& name) { return db_->cf(name); }
   MvccStore& operator*() { return *store_; }
   MvccStore* operator->() { return store_.get(); }
 

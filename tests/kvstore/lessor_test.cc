@@ -35,8 +35,8 @@ TEST(LessorTest, NewLeaderRestartsEveryLeaseForItsFullTtl) {
   Lessor lessor(&clock);
   clock.Advance(seconds(100));  // however long the old leader held them
   lessor.Promote({Record(1, 10), Record(2, 3)});
-  EXPECT_EQ(lessor.RemainingSeconds(1), 10);
-  EXPECT_EQ(lessor.RemainingSeconds(2), 3);
+  EXPECT_EQ(*lessor.RemainingSeconds(1), 10);
+  EXPECT_EQ(*lessor.RemainingSeconds(2), 3);
   EXPECT_TRUE(lessor.Expired(10).empty());
 }
 
@@ -48,7 +48,7 @@ TEST(LessorTest, KeepaliveRestartsTtlButNotAnExpiredLease) {
   ASSERT_TRUE(lessor.Renew(7).ok());
   clock.Advance(seconds(4));
   EXPECT_TRUE(lessor.Expired(10).empty());
-  EXPECT_EQ(lessor.RemainingSeconds(7), 1);
+  EXPECT_EQ(*lessor.RemainingSeconds(7), 1);
   clock.Advance(milliseconds(1500));
   EXPECT_EQ(lessor.Renew(7).status().code(), StatusCode::kLeaseNotFound);
   EXPECT_EQ(lessor.Renew(99).status().code(), StatusCode::kLeaseNotFound);
@@ -61,6 +61,46 @@ TEST(LessorTest, DemotedLessorRefusesKeepalivesAndStopsExpiring) {
   lessor.Demote();
   EXPECT_EQ(lessor.Renew(1).status().code(), StatusCode::kNotLeader);
   clock.Advance(seconds(5));
+  EXPECT_TRUE(lessor.Expired(10).empty());
+}
+
+// A deposed leader's clock no longer counts: it must not answer TimeToLive from it (etcd returns
+// an error too, PR #17642); the server answers NOT_LEADER, as for a keepalive.
+TEST(LessorTest, DemotedLessorAnswersNoTimeToLive) {
+  FakeClock clock;
+  Lessor lessor(&clock);
+  lessor.Promote({Record(1, 10)});
+  ASSERT_TRUE(lessor.RemainingSeconds(1).ok());
+  lessor.Demote();
+  EXPECT_EQ(lessor.RemainingSeconds(1).status().code(), StatusCode::kNotLeader);
+  EXPECT_EQ(lessor.RemainingSeconds(99).status().code(), StatusCode::kNotLeader);
+}
+
+// As etcd reports it: whole seconds, truncated. 9.5 s left is 9, not 10.
+TEST(LessorTest, RemainingSecondsAreTruncated) {
+  FakeClock clock;
+  Lessor lessor(&clock);
+  lessor.Promote({Record(1, 10)});
+  clock.Advance(milliseconds(500));
+  EXPECT_EQ(*lessor.RemainingSeconds(1), 9);
+  clock.Advance(milliseconds(9499));
+  EXPECT_EQ(*lessor.RemainingSeconds(1), 0);
+  EXPECT_EQ(*lessor.RemainingSeconds(99), -1);
+}
+
+// A TTL whose expiry does not fit the clock's nanoseconds (a lease granted before grants were
+// capped at kMaxLeaseTtlSeconds, taken up again at every Promote) must not wrap into an expiry in
+// the past: the lease would be revoked at once, its keys with it.
+TEST(LessorTest, AHugeTtlNeverExpiresAtOnce) {
+  FakeClock clock;
+  Lessor lessor(&clock);
+  lessor.Promote({Record(1, 10'000'000'000), Record(2, INT64_MAX)});
+  lessor.OnGrant(3, 9'000'000'000);
+  clock.Advance(seconds(3600));
+  EXPECT_TRUE(lessor.Expired(10).empty());
+  EXPECT_GT(*lessor.RemainingSeconds(1), 9'000'000'000);
+  EXPECT_GT(*lessor.RemainingSeconds(3), 8'999'990'000);
+  ASSERT_TRUE(lessor.Renew(2).ok());
   EXPECT_TRUE(lessor.Expired(10).empty());
 }
 

@@ -1,6 +1,7 @@
 #include "kvstore/mvcc_store.h"
 
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 
 #include "tests/kvstore/kv_requests.h"
 #include "tests/kvstore/kv_test_store.h"
@@ -195,6 +196,47 @@ TEST_F(MvccStoreTest, LeasesAttachAndRevokeDeletesKeysInOneRevision) {
   EXPECT_EQ(Get("svc/", "svc0").count(), 0);
   EXPECT_FALSE((*store_)->Lease(id).has_value());
   EXPECT_EQ(Apply(RevokeReq(id)).status.code(), StatusCode::kLeaseNotFound);
+}
+
+// Beyond etcd's MaxLeaseTTL the leader's expiry overflows and the lease dies at once with its
+// keys. The server refuses such a grant before proposing it; one already in a log is refused on
+// apply, the same way on every member.
+TEST_F(MvccStoreTest, ALeaseTtlAboveEtcdsMaximumIsRefusedAndChangesNothing) {
+  ApplyResult r = Apply(GrantReq(kMaxLeaseTtlSeconds + 1));
+  EXPECT_EQ(r.status.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.status.message(), kTooLargeLeaseTtl);
+  EXPECT_TRUE((*store_)->Leases().empty());
+  EXPECT_EQ((*store_)->revision(), 1);
+  EXPECT_EQ((*store_)->applied_index(), index_);
+  ApplyResult at_limit = Apply(GrantReq(kMaxLeaseTtlSeconds));
+  ASSERT_TRUE(at_limit.status.ok()) << at_limit.status.ToString();
+  EXPECT_EQ(at_limit.response.lease_grant().ttl(), kMaxLeaseTtlSeconds);
+}
+
+// A put that keeps its key's value or lease (ignore_value, ignore_lease) reads them from storage.
+// If that read fails the apply must fail (and the node stop), as a failed read in a txn's compare
+// does: writing "" or lease 0 instead would set this member apart from the others for good.
+TEST(MvccStoreReadErrorTest, APutThatCannotReadWhatItKeepsFailsInsteadOfWritingDefaults) {
+  for (const bool keep_value : {true, false}) {
+    SCOPED_TRACE(keep_value ? "ignore_value" : "ignore_lease");
+    KvTestStore store("mvcc-read-error");
+    // Only the ignore flags make a put read the previous value.
+    store->set_prev_kv_in_events(false);
+    auto lease = store->Apply(1, GrantReq(30));
+    ASSERT_TRUE(lease.ok() && lease->status.ok());
+    const int64_t id = lease->response.lease_grant().id();
+    ASSERT_TRUE(store->Apply(2, PutReq("k", "v", id)).ok());  // revision 2
+    // Revision 2's record becomes unreadable: removed behind the store's back.
+    std::string revision_2(16, '\0');
+    revision_2[7] = 2;
+    ASSERT_TRUE(store.db()->Delete(rocksdb::WriteOptions(), store.cf("kv"), revision_2).ok());
+    pb::RaftRequest put = keep_value ? PutReq("k", "", id) : PutReq("k", "new");
+    put.mutable_put()->set_ignore_value(keep_value);
+    put.mutable_put()->set_ignore_lease(!keep_value);
+    auto r = store->Apply(3, put);
+    EXPECT_FALSE(r.ok()) << "applied as " << (r.ok() ? r->status.ToString() : "") << ", leaving "
+                         << store->DebugDump();
+  }
 }
 
 TEST_F(MvccStoreTest, CompactionKeepsWhatLaterReadsNeed) {

@@ -1,8 +1,13 @@
-// Tests of tools/pharosctl/flags.cc: the flag values etcdctl users type, and the ids pharosctl
-// prints coming back through the parsers unchanged.
+// Tests of tools/pharosctl/flags.cc: the flag values etcdctl users type, the ids pharosctl
+// prints coming back through the parsers unchanged, and a VALUE read from stdin.
 #include "tools/pharosctl/flags.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
 
 namespace pharos::pharosctl {
 namespace {
@@ -73,6 +78,80 @@ TEST(FlagsTest, Integers) {
   EXPECT_FALSE(ParseInt("4x").ok());
   EXPECT_FALSE(ParseInt("").ok());
   EXPECT_FALSE(ParseInt("99999999999999999999").ok());
+}
+
+TEST(FlagsTest, LeaseTtlsUpToEtcdsMaximum) {
+  EXPECT_EQ(*ParseLeaseTtl("1"), 1);
+  EXPECT_EQ(*ParseLeaseTtl("9000000000"), kMaxLeaseTtlSeconds);
+  auto above = ParseLeaseTtl("9000000001");
+  ASSERT_FALSE(above.ok());
+  EXPECT_NE(above.status().message().find("at most 9000000000 seconds"), std::string::npos)
+      << above.status().message();
+  for (const char* bad : {"", "0", "-5", "1.5", "10s", "99999999999999999999"}) {
+    EXPECT_FALSE(ParseLeaseTtl(bad).ok()) << bad;
+  }
+}
+
+TEST(FlagsTest, ARangeEndsOneWayAtMost) {
+  EXPECT_TRUE(CheckRangeEnd("", false, false).ok());
+  EXPECT_TRUE(CheckRangeEnd("z", false, false).ok());
+  EXPECT_TRUE(CheckRangeEnd("", true, false).ok());
+  EXPECT_TRUE(CheckRangeEnd("", false, true).ok());
+  EXPECT_EQ(CheckRangeEnd("", true, true).message(),
+            "--prefix and --from-key cannot be set at the same time");
+  EXPECT_EQ(CheckRangeEnd("z", true, false).message(),
+            "--prefix and RANGE_END cannot be set at the same time");
+  EXPECT_EQ(CheckRangeEnd("z", false, true).message(),
+            "--from-key and RANGE_END cannot be set at the same time");
+}
+
+// A pipe holding `text`, its write end closed: what a shell hands `put KEY` as stdin.
+int PipeOf(const std::string& text) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  EXPECT_EQ(write(fds[1], text.data(), text.size()), static_cast<ssize_t>(text.size()));
+  close(fds[1]);
+  return fds[0];
+}
+
+TEST(FlagsTest, ValueFromStdinIsAllOfItByteForByte) {
+  const std::string value("line 1\nline 2\n\0 and a NUL\n", 26);
+  const int fd = PipeOf(value);
+  auto read = ReadValueFromStdin(fd);
+  close(fd);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(*read, value);
+  // Bigger than one read.
+  const std::string big(200000, 'v');
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  std::thread writer([&] {
+    EXPECT_EQ(write(fds[1], big.data(), big.size()), static_cast<ssize_t>(big.size()));
+    close(fds[1]);
+  });
+  auto all = ReadValueFromStdin(fds[0]);
+  writer.join();
+  close(fds[0]);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(*all, big);
+}
+
+TEST(FlagsTest, AnEmptyOrUnreadableStdinIsNoValue) {
+  const int empty = PipeOf("");
+  auto nothing = ReadValueFromStdin(empty);
+  close(empty);
+  ASSERT_FALSE(nothing.ok());
+  EXPECT_NE(nothing.status().message().find("no available argument and stdin"), std::string::npos)
+      << nothing.status().message();
+  // A read that fails (stdin redirected from a directory; stdin closed) is no value either.
+  const int dir = open(std::filesystem::temp_directory_path().c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(dir, 0);
+  auto from_dir = ReadValueFromStdin(dir);
+  close(dir);
+  ASSERT_FALSE(from_dir.ok());
+  EXPECT_NE(from_dir.status().message().find("Is a directory"), std::string::npos)
+      << from_dir.status().message();
+  EXPECT_FALSE(ReadValueFromStdin(-1).ok());
 }
 
 }  // namespace

@@ -160,19 +160,61 @@ TEST(TxnParserTest, ThreeSectionsSeparatedByBlankLines) {
   EXPECT_TRUE(r.failure(0).has_request_delete_range());
 }
 
-TEST(TxnParserTest, InputMayEndEarlyAndSectionsMayBeEmpty) {
-  // No compares (always succeeds), a success op, and no final newline.
-  std::istringstream in("\nput k v");
+TEST(TxnParserTest, SectionsMayBeEmptyButEachEndsWithABlankLine) {
+  // No compares (always succeeds), a success op, no failure ops: three blank lines in all.
+  std::istringstream in("\nput k v\n\n\n");
   auto txn = ParseTxn(in);
   ASSERT_TRUE(txn.ok()) << txn.status().ToString();
   EXPECT_EQ(txn->request().compare_size(), 0);
   EXPECT_EQ(txn->request().success_size(), 1);
   EXPECT_EQ(txn->request().failure_size(), 0);
 
-  std::istringstream empty("");
+  std::istringstream empty("\n\n\n");
   auto nothing = ParseTxn(empty);
-  ASSERT_TRUE(nothing.ok());
-  EXPECT_EQ(nothing->request().compare_size() + nothing->request().success_size(), 0);
+  ASSERT_TRUE(nothing.ok()) << nothing.status().ToString();
+  EXPECT_EQ(nothing->request().compare_size() + nothing->request().success_size() +
+                nothing->request().failure_size(),
+            0);
+
+  // What follows the third blank line is not read, as etcdctl.
+  std::istringstream more("\nput k v\n\n\ntrailing words");
+  EXPECT_TRUE(ParseTxn(more).ok());
+}
+
+TEST(TxnParserTest, AScriptCutShortIsRefusedNotCommitted) {
+  const std::string compares = "value(\"k\") = \"v\"\n";
+  const struct {
+    std::string text;
+    const char* section;  // where the input ran out
+  } kCut[] = {
+      {"", "compares"},
+      {compares, "compares"},
+      {"value(\"k\") = \"v", "compares"},            // mid-line
+      {compares + "\nput a 1", "success requests"},  // the last line has no end
+      {compares + "\nput a 1\n", "success requests"},
+      {compares + "\nput a 1\n\n", "failure requests"},
+      {compares + "\nput a 1\n\nput b 2\n", "failure requests"},
+      {compares + "\nput a 1\n\nput b 2\n  ", "failure requests"},  // a blank with no end
+  };
+  for (const auto& cut : kCut) {
+    std::istringstream in(cut.text);
+    auto txn = ParseTxn(in);
+    ASSERT_FALSE(txn.ok()) << cut.text;
+    EXPECT_NE(txn.status().message().find(std::string("unexpected end of input in the ") +
+                                          cut.section + " section"),
+              std::string::npos)
+        << cut.text << " -> " << txn.status().message();
+  }
+}
+
+TEST(TxnParserTest, InteractiveInputCutShortIsRefusedToo) {
+  std::istringstream in("\nput k v\n");
+  std::ostringstream prompts;
+  auto txn = ParseTxn(in, &prompts);
+  ASSERT_FALSE(txn.ok());
+  EXPECT_NE(txn.status().message().find("success requests section"), std::string::npos)
+      << txn.status().message();
+  EXPECT_EQ(prompts.str(), "compares:\n\nsuccess requests (get, put, del):\n");
 }
 
 TEST(TxnParserTest, ErrorsNameTheBadLine) {

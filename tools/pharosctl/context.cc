@@ -20,15 +20,21 @@ Status Context::Resolve(const GlobalFlags& flags) {
   if (!endpoints.ok())
     return Status::InvalidArgument("--endpoints: " + endpoints.status().message());
   endpoints_ = std::move(*endpoints);
-  if (!flags.command_timeout.empty()) {
-    auto d = ParseDuration(flags.command_timeout);
+  // Two timeouts would leave one silently ignored, and 0 silently meant the default: refused.
+  if (flags.command_timeout && flags.command_timeout_ms) {
+    return Status::InvalidArgument(
+        "--command-timeout and --command-timeout-ms cannot be set at the same time");
+  }
+  if (flags.command_timeout) {
+    auto d = ParseDuration(*flags.command_timeout);
     if (!d.ok()) return Status::InvalidArgument("--command-timeout: " + d.status().message());
     timeout_ = *d;
-  } else if (flags.command_timeout_ms != 0) {
-    if (flags.command_timeout_ms < 0) {
-      return Status::InvalidArgument("--command-timeout-ms must be positive");
+  } else if (flags.command_timeout_ms) {
+    if (*flags.command_timeout_ms <= 0) {
+      return Status::InvalidArgument("--command-timeout-ms must be a positive number of ms, not " +
+                                     std::to_string(*flags.command_timeout_ms));
     }
-    timeout_ = std::chrono::milliseconds(flags.command_timeout_ms);
+    timeout_ = std::chrono::milliseconds(*flags.command_timeout_ms);
   }
   return Status::Ok();
 }

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,8 +26,9 @@ namespace pharos::pharosctl {
 struct GlobalFlags {
   std::string endpoints = "127.0.0.1:2379";
   std::string write_out = "simple";
-  std::string command_timeout;     // etcd's flag: "5s", "500ms"
-  int64_t command_timeout_ms = 0;  // pharosctl's first flag, kept for old scripts
+  // The command timeout, said one way at most (unset: 5 s).
+  std::optional<std::string> command_timeout;  // etcd's flag: "5s", "500ms"
+  std::optional<int64_t> command_timeout_ms;   // pharosctl's first flag, kept for old scripts
 };
 
 class Context {

@@ -1,9 +1,13 @@
 // Parsing of pharosctl's flag values (see flags.h).
 #include "tools/pharosctl/flags.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 
 #include "common/duration.h"
@@ -122,6 +126,46 @@ Result<int64_t> ParseInt(std::string_view text, bool allow_negative) {
     return Bad("'" + std::string(text) + "' is not an integer");
   }
   return v;
+}
+
+Result<int64_t> ParseLeaseTtl(std::string_view text) {
+  auto ttl = ParseInt(text);
+  if (!ttl.ok() || *ttl <= 0) {
+    return Bad("bad TTL '" + std::string(text) + "': a positive number of seconds");
+  }
+  if (*ttl > kMaxLeaseTtlSeconds) {
+    return Bad("TTL " + std::string(text) + " is too large: at most " +
+               std::to_string(kMaxLeaseTtlSeconds) + " seconds (etcd's MaxLeaseTTL)");
+  }
+  return *ttl;
+}
+
+Status CheckRangeEnd(const std::string& range_end, bool prefix, bool from_key) {
+  if (prefix && from_key) return Bad("--prefix and --from-key cannot be set at the same time");
+  if (!range_end.empty() && prefix) {
+    return Bad("--prefix and RANGE_END cannot be set at the same time");
+  }
+  if (!range_end.empty() && from_key) {
+    return Bad("--from-key and RANGE_END cannot be set at the same time");
+  }
+  return Status::Ok();
+}
+
+Result<std::string> ReadValueFromStdin(int fd) {
+  // etcdctl's words, so that scripts and people who know them recognize the mistake.
+  static constexpr char kNoValue[] =
+      "no available argument and stdin: put needs KEY VALUE, or KEY and the value on stdin";
+  std::string value;
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Bad(std::string(kNoValue) + " (reading stdin: " + std::strerror(errno) + ")");
+    if (n == 0) break;
+    value.append(buf, static_cast<size_t>(n));
+  }
+  if (value.empty()) return Bad(std::string(kNoValue) + " (stdin is empty)");
+  return value;
 }
 
 }  // namespace pharos::pharosctl

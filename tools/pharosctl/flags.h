@@ -1,7 +1,9 @@
 // Flag values as etcdctl users type them: Go-style durations ("5s", "500ms", "1m30s"), ids in
-// hex (leases, members), endpoint lists with or without "http://", and host:port pairs. Parsing
-// lives here, away from the commands, so each rule is written once and unit-tested
-// (tests/tools/flags_test.cc). Pure functions, no thread rules.
+// hex (leases, members), endpoint lists with or without "http://", host:port pairs, lease TTLs,
+// the rule on how a range ends, and a VALUE left out and read from stdin instead. Parsing lives
+// here, away from the commands, so each rule is written once and unit-tested
+// (tests/tools/flags_test.cc). Pure functions, except ReadValueFromStdin, which reads a file
+// descriptor; no thread rules.
 #pragma once
 
 #include <chrono>
@@ -38,5 +40,20 @@ Result<HostPort> ParseHostPort(std::string_view text);
 
 // A decimal integer, the whole of `text` (no sign unless `allow_negative`).
 Result<int64_t> ParseInt(std::string_view text, bool allow_negative = false);
+
+// etcd's MaxLeaseTTL, in seconds: the server refuses a longer lease, so pharosctl refuses it
+// before sending (the constant is the server's; tools may not include kvstore/).
+inline constexpr int64_t kMaxLeaseTtlSeconds = 9'000'000'000;
+// A lease TTL: whole seconds, 1..kMaxLeaseTtlSeconds.
+Result<int64_t> ParseLeaseTtl(std::string_view text);
+
+// etcdctl's rule for get, del and watch: one way to say where the range ends — RANGE_END,
+// --prefix or --from-key, at most one of them. InvalidArgument names the two that were given.
+Status CheckRangeEnd(const std::string& range_end, bool prefix, bool from_key);
+
+// The VALUE of `put KEY` left out: all of `fd` (stdin), byte for byte, as etcdctl's argOrStdin.
+// Nothing to read, or a read that fails, is refused rather than taken for an empty value: a
+// script whose producer died must not blank the key (an empty value is given as "" instead).
+Result<std::string> ReadValueFromStdin(int fd);
 
 }  // namespace pharos::pharosctl

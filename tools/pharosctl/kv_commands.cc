@@ -1,6 +1,7 @@
 // get, put, del, txn and compaction: the key-value commands, as etcdctl prints them.
+#include <unistd.h>
+
 #include <iostream>
-#include <iterator>
 #include <memory>
 
 #include "client/kv.h"
@@ -28,16 +29,6 @@ struct DelFlags {
   bool prefix = false, from_key = false, prev_kv = false;
 };
 
-// etcdctl's rule: one way to say where the range ends.
-std::string RangeConflict(const std::string& range_end, bool prefix, bool from_key) {
-  if (prefix && from_key) return "--prefix and --from-key cannot be set at the same time";
-  if (!range_end.empty() && prefix) return "--prefix and RANGE_END cannot be set at the same time";
-  if (!range_end.empty() && from_key) {
-    return "--from-key and RANGE_END cannot be set at the same time";
-  }
-  return "";
-}
-
 std::string SimpleGet(const pb::RangeResponse& r, KvPrint how) {
   std::string out;
   for (const auto& kv : r.kvs()) out += SimpleKv(kv, how);
@@ -57,8 +48,8 @@ std::string SimpleDelete(const pb::DeleteRangeResponse& r) {
 }
 
 int RunGet(Context& ctx, const GetFlags& f) {
-  if (auto conflict = RangeConflict(f.range_end, f.prefix, f.from_key); !conflict.empty()) {
-    return UsageError(conflict);
+  if (Status s = CheckRangeEnd(f.range_end, f.prefix, f.from_key); !s.ok()) {
+    return UsageError(s.message());
   }
   if (f.consistency != "l" && f.consistency != "s") {
     return UsageError("--consistency is l (linearizable) or s (serializable)");
@@ -88,7 +79,9 @@ int RunPut(Context& ctx, const PutFlags& f, bool value_given) {
   std::string value = f.value;
   if (!value_given) {
     // etcdctl's habit: no VALUE argument, the value is all of stdin, byte for byte.
-    value.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    auto from_stdin = ReadValueFromStdin(STDIN_FILENO);
+    if (!from_stdin.ok()) return UsageError(from_stdin.status().message());
+    value = std::move(*from_stdin);
   }
   client::PutOptions options{.prev_kv = f.prev_kv};
   if (!f.lease.empty()) {
@@ -109,8 +102,8 @@ int RunPut(Context& ctx, const PutFlags& f, bool value_given) {
 }
 
 int RunDel(Context& ctx, const DelFlags& f) {
-  if (auto conflict = RangeConflict(f.range_end, f.prefix, f.from_key); !conflict.empty()) {
-    return UsageError(conflict);
+  if (Status s = CheckRangeEnd(f.range_end, f.prefix, f.from_key); !s.ok()) {
+    return UsageError(s.message());
   }
   client::KV kv(ctx.client());
   auto r = kv.Delete(
@@ -196,7 +189,7 @@ void AddKvCommands(CLI::App& app, Context& ctx) {
   auto* t = app.add_subcommand(
       "txn",
       "Runs a transaction read from stdin: compares, blank line, success ops, blank line, "
-      "failure ops");
+      "failure ops, blank line");
   t->add_flag("-i,--interactive", *interactive, "prompt for each section");
   ctx.Register(t, [&ctx, interactive] { return RunTxn(ctx, *interactive); });
 

@@ -24,9 +24,8 @@ int LeaseFailure(int64_t id, const Status& s) {
 }
 
 int RunGrant(Context& ctx, const LeaseFlags& f) {
-  auto ttl = ParseInt(f.ttl);
-  if (!ttl.ok() || *ttl <= 0)
-    return UsageError("bad TTL '" + f.ttl + "': a positive number of seconds");
+  auto ttl = ParseLeaseTtl(f.ttl);
+  if (!ttl.ok()) return UsageError(ttl.status().message());
   auto r = client::Lease(ctx.client()).Grant(*ttl);
   if (!r.ok()) return Fail(r.status());
   Emit(ctx.format() == Format::kJson ? ToJson(*r) + "\n"
@@ -115,8 +114,11 @@ int RunKeepAlive(Context& ctx, const LeaseFlags& f) {
   milliseconds ttl{0};
   for (;;) {
     const auto sent = SteadyClock::now();
+    // A third of the TTL, so that a renewal that hangs leaves time for another, but no less
+    // than 500 ms — unless the user's command timeout is shorter still: it is the ceiling.
     const milliseconds call_timeout =
-        ttl.count() > 0 ? std::clamp(ttl / 3, milliseconds(500), ctx.timeout()) : ctx.timeout();
+        ttl.count() > 0 ? std::min(std::max(ttl / 3, milliseconds(500)), ctx.timeout())
+                        : ctx.timeout();
     auto r = lease.KeepAliveOnce(*id, {.timeout = call_timeout});
     auto next = SteadyClock::now() + milliseconds(500);
     if (r.ok()) {

@@ -25,12 +25,18 @@ using SteadyClock = std::chrono::steady_clock;
 // FILE.part as it is written; removed unless Commit() renamed it.
 class PartFile {
  public:
-  explicit PartFile(std::string path) : path_(std::move(path)), part_(path_ + ".part") {}
+  explicit PartFile(std::string path)
+      : path_(std::move(path)), part_(path_ + ".part"), dir_(DirectoryOf(path_)) {}
   ~PartFile() {
     if (fd_ >= 0) close(fd_);
+    if (dir_fd_ >= 0) close(dir_fd_);
     if (!committed_) unlink(part_.c_str());
   }
   Status Open() {
+    // The directory first: without it the rename cannot be made durable, and a save that
+    // cannot be made durable must fail before anything is streamed or renamed.
+    dir_fd_ = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd_ < 0) return Error("open directory " + dir_ + " (to sync the rename)");
     fd_ = open(part_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     return fd_ < 0 ? Error("open " + part_) : Status::Ok();
   }
@@ -54,13 +60,9 @@ class PartFile {
     fd_ = -1;
     if (rename(part_.c_str(), path_.c_str()) != 0) return Error("rename to " + path_);
     committed_ = true;
-    std::string dir = std::filesystem::path(path_).parent_path().string();
-    if (dir.empty()) dir = ".";
-    const int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      const int rc = fsync(dfd);
-      close(dfd);
-      if (rc != 0) return Error("fsync " + dir);
+    if (fsync(dir_fd_) != 0) {
+      return Error("fsync directory " + dir_ + " (" + path_ +
+                   " is whole, but its rename may not survive a crash)");
     }
     return Status::Ok();
   }
@@ -69,8 +71,13 @@ class PartFile {
   static Status Error(const std::string& what) {
     return Status::IoError(what + ": " + std::strerror(errno));
   }
-  std::string path_, part_;
+  static std::string DirectoryOf(const std::string& path) {
+    std::string dir = std::filesystem::path(path).parent_path().string();
+    return dir.empty() ? "." : dir;
+  }
+  std::string path_, part_, dir_;
   int fd_ = -1;
+  int dir_fd_ = -1;
   bool committed_ = false;
 };
 

@@ -363,14 +363,18 @@ Result<client::Txn> ParseTxn(std::istream& in, std::ostream* prompts) {
   client::Txn txn;
   const char* const kSections[] = {
       "compares:", "success requests (get, put, del):", "failure requests (get, put, del):"};
-  bool eof = false;
-  for (int section = 0; section < 3 && !eof; ++section) {
+  const char* const kNames[] = {"compares", "success requests", "failure requests"};
+  for (int section = 0; section < 3; ++section) {
     if (prompts) *prompts << kSections[section] << std::endl;
     std::string line;
     for (;;) {
-      if (!std::getline(in, line)) {
-        eof = true;  // the input may end without the last blank line
-        break;
+      // As etcdctl: every section, the last included, ends with an empty line. A script that
+      // ends sooner, or mid-line, was cut short (its producer died, a pipe broke) and must not
+      // be committed as if it were whole.
+      if (!std::getline(in, line) || in.eof()) {
+        return Bad("unexpected end of input in the " + std::string(kNames[section]) +
+                   " section: each of the three sections (compares, success requests, failure "
+                   "requests) must end with an empty line");
       }
       if (Trim(line).empty()) break;
       if (section == 0) {
@@ -387,7 +391,7 @@ Result<client::Txn> ParseTxn(std::istream& in, std::ostream* prompts) {
         }
       }
     }
-    if (prompts && section < 2 && !eof) *prompts << std::endl;
+    if (prompts && section < 2) *prompts << std::endl;
   }
   return txn;
 }

@@ -1,5 +1,5 @@
 // TxnParser: etcdctl's txn text, so scripts written for `etcdctl txn` work unchanged. Three
-// sections separated by blank lines: compares, the ops run on success, the ops run on failure.
+// sections, each ended by a blank line: compares, the ops run on success, the ops run on failure.
 //   mod("k") > "0"           compare: value|val, version|ver, create|c, mod|m, lease
 //   value("k") = "v"         ops: = != < >; the key and the operand are Go-quoted strings;
 //                            lease operands are lease ids in hex
@@ -33,8 +33,10 @@ Result<std::string> ParseQuoted(std::string_view& text);
 Result<client::Compare> ParseCompare(std::string_view line);
 Result<client::Op> ParseOp(std::string_view line);
 
-// Reads the three sections from `in`. A section ends at a blank line or at the end of the input.
-// With `prompts`, each section is announced there first, as `etcdctl txn -i` does.
+// Reads the three sections from `in`. Each ends at a blank line — the failure section too, as
+// etcdctl's: the end of the input before that, or in the middle of a line, is an error (a script
+// cut short is refused, not committed). What follows the third blank line is not read. With
+// `prompts`, each section is announced there first, as `etcdctl txn -i` does.
 Result<client::Txn> ParseTxn(std::istream& in, std::ostream* prompts = nullptr);
 
 }  // namespace pharos::pharosctl

@@ -7,6 +7,7 @@
 
 #include "client/watch.h"
 #include "tools/pharosctl/context.h"
+#include "tools/pharosctl/flags.h"
 
 namespace pharos::pharosctl {
 namespace {
@@ -28,8 +29,8 @@ std::string SimpleEvents(const std::vector<pb::Event>& events) {
 }
 
 int RunWatch(Context& ctx, const WatchFlags& f) {
-  if (f.prefix && (f.from_key || !f.range_end.empty())) {
-    return UsageError("--prefix cannot be combined with --from-key or RANGE_END");
+  if (Status s = CheckRangeEnd(f.range_end, f.prefix, f.from_key); !s.ok()) {
+    return UsageError(s.message());
   }
   if (f.rev < 0) return UsageError("--rev must not be negative");
   Signals& signals = ctx.signals();

@@ -432,6 +432,9 @@ KeyResult KeySearch::Run() {
   uint64_t steps = 0;
   while (nodes_[kHead].next != kTail) {  // until every completed op is linearized
     if (deadline_ && (++steps & 1023) == 0 && std::chrono::steady_clock::now() >= *deadline_) {
+      // No verdict: never reported as linearizable, which a caller that looks no further than
+      // `linearizable` would take for a pass.
+      result.linearizable = false;
       result.timed_out = true;
       break;
     }

@@ -87,6 +87,9 @@ struct Anomaly {
 };
 
 struct KeyResult {
+  // True only when the search linearized every completed op. False when it proved the key not
+  // linearizable (with `anomaly`) — or when it gave up (`timed_out`), which is no verdict at all:
+  // check `timed_out` first.
   bool linearizable = true;
   bool timed_out = false;          // gave up at the deadline: no verdict for this key
   std::optional<Anomaly> anomaly;  // when not linearizable
@@ -112,11 +115,13 @@ struct CheckOptions {
 };
 
 // Checks `ops` as one register (their keys are not looked at; ops the model says do not matter
-// are dropped). `ops` must be in invoke order, as History::ops is.
+// are dropped). `ops` must be in invoke order, as History::ops is. A search past the deadline
+// returns timed_out (and linearizable false, never a pass).
 KeyResult CheckOperations(const std::vector<Op>& ops, Model& model,
                           const CheckOptions& options = {});
 
-// Checks every key of the history on its own.
+// Checks every key of the history on its own. A key that timed out is in `timed_out_keys`, never
+// in `bad_keys`: with no key shown bad, the result is `unknown`, not a verdict.
 CheckResult CheckHistory(const History& history, Model& model, const CheckOptions& options = {});
 
 }  // namespace pharos::jepsen

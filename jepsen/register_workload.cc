@@ -8,6 +8,7 @@
 
 #include "client/client.h"
 #include "client/kv.h"
+#include "jepsen/check_command.h"
 
 namespace pharos::jepsen {
 namespace {
@@ -57,13 +58,24 @@ Verdict RegisterWorkload::Check() {
                           "' > '" + options_.results_path + "' 2> '" + options_.results_path +
                           ".err'";
   const int rc = std::system(cmd.c_str());
-  const int code = WIFEXITED(rc) ? WEXITSTATUS(rc) : 2;
+  // A checker killed by a signal checked nothing, as one that could not read the history.
+  const int code = WIFEXITED(rc) ? WEXITSTATUS(rc) : kExitUnreadable;
   Verdict v;
-  v.valid = code == 0;
-  v.summary = code == 0   ? "linearizable"
-              : code == 1 ? "NOT linearizable"
-                          : "the checker failed (see " + options_.results_path + ".err)";
-  if (code != 0) v.problems.push_back(v.summary);
+  v.valid = code == kExitLinearizable;
+  if (code == kExitLinearizable) {
+    v.summary = "linearizable";
+  } else if (code == kExitNotLinearizable) {
+    v.summary = "NOT linearizable";
+    v.problems.push_back(v.summary);
+  } else if (code == kExitUnknown) {
+    // No key shown bad before the checker ran out of time: no verdict, and no anomaly either.
+    v.no_verdict = NoVerdict::kUnknown;
+    v.summary = "unknown: the checker ran out of time";
+  } else {
+    v.no_verdict = NoVerdict::kUnreadable;
+    v.summary = "not checked: the checker exited " + std::to_string(code) + " (see " +
+                options_.results_path + ".err)";
+  }
   std::ifstream in(options_.results_path);
   std::stringstream s;
   s << in.rdbuf();

@@ -107,10 +107,14 @@ Result<Verdict> CheckRegistryHistory(std::istream& in, const RegistryCheckOption
     } else if (f == "expire") {
       if (!in_.reg_ok) return bad("expire of " + key + " that was never registered");
       if (type == "invoke") {
+        // The lease's known deadline bounds the "lost" check; read as 0 it would switch that
+        // check off for the instance, so a history without it is refused, not half-checked.
+        if (!value.is_object() || !value.contains("alive_until") ||
+            !value["alive_until"].is_number_integer()) {
+          return bad("expire of " + key + " without an integer alive_until");
+        }
         in_.expire_invoke = time;
-        in_.alive_until = value.is_object() && value.contains("alive_until")
-                              ? std::optional<int64_t>(Int(value, "alive_until"))
-                              : std::nullopt;
+        in_.alive_until = value["alive_until"].get<int64_t>();
       } else if (type == "ok") {
         in_.expire_ok = time;
       }
@@ -143,11 +147,16 @@ Result<Verdict> CheckRegistryHistory(std::istream& in, const RegistryCheckOption
     const std::string who = "discovery process " + std::to_string(process);
     for (const auto& [key, changes] : keys) {
       auto it = instances.find(key);
-      if (it == instances.end() || !it->second.reg_invoke ||
-          (!changes.empty() && changes.front().present &&
-           changes.front().time < *it->second.reg_invoke)) {
+      const bool registered = it != instances.end() && it->second.reg_invoke.has_value();
+      // Any "added" dated before the register began is invented, not only the first change: a
+      // view may drop a key it never had and then show it, still before anyone registered it.
+      const auto early = std::find_if(changes.begin(), changes.end(), [&](const Change& c) {
+        return c.present && (!registered || c.time < *it->second.reg_invoke);
+      });
+      if (!registered || early != changes.end()) {
         ++invented;
-        v.problems.push_back(who + " showed " + key + " before any register of it");
+        v.problems.push_back(who + " showed " + key + " before any register of it" +
+                             (early != changes.end() ? " (at " + Ms(early->time) + ")" : ""));
       }
     }
     for (const auto& [key, in_] : instances) {
@@ -159,7 +168,7 @@ Result<Verdict> CheckRegistryHistory(std::istream& in, const RegistryCheckOption
         const int64_t from = *in_.reg_ok + grace;
         int64_t until = end;
         if (in_.dereg_invoke) until = std::min(until, *in_.dereg_invoke);
-        if (in_.expire_invoke) until = std::min(until, in_.alive_until.value_or(0));
+        if (in_.expire_invoke) until = std::min(until, *in_.alive_until);
         if (from < until) {
           std::optional<int64_t> missing;
           if (!PresentAt(changes, from)) {

@@ -9,8 +9,9 @@
 //               — the record is deleted; fail / info: an `expire` follows.
 //   expire      invoke {"lease": id, "alive_until": ns} — keepalives stopped (the instance died
 //               silently, or its lease was lost); the lease is known to live until
-//               `alive_until`. ok {"lease": id, "revision": r}: a linearizable read saw the record
-//               gone; info: not seen gone before the run ended.
+//               `alive_until` (required: a history without it is unreadable). ok {"lease": id,
+//               "revision": r}: a linearizable read saw the record gone; info: not seen gone before
+//               the run ended.
 //   discover    a single ok event (no invoke) from a discovery client's process, value "added" or
 //               "removed": when that client's view changed.
 // Correct, with G the grace and T an instance's TTL:
@@ -19,7 +20,7 @@
 //   nothing stale — an instance is out of every view from: deregister ok + G; expire invoke +
 //     T + G; expire ok + G; a register that failed + T + G; and the cluster itself expires a
 //     lease within T + G of its keepalives stopping;
-//   nothing invented — a view never shows a key no register was invoked for.
+//   nothing invented — a view never shows a key before a register of it was invoked.
 // Plain functions; no thread rules.
 #pragma once
 

@@ -313,9 +313,19 @@ Verdict RegistryWorkload::Check() {
            .end_ns = history_.Now(),
            .views = discovery_processes_});
   if (!checked.ok()) {
-    v.problems.push_back("the registry history is unreadable: " + checked.status().ToString());
-    v.summary = v.problems.back();
-    v.json = "{\"valid\":false}";
+    const std::string unreadable =
+        "the registry history is unreadable: " + checked.status().ToString();
+    if (v.problems.empty()) {
+      // Nothing shown wrong, and the history not checked: no verdict, and no anomaly either.
+      v.no_verdict = NoVerdict::kUnreadable;
+      v.summary = unreadable;
+      v.json = "{\"valid\":\"unreadable\"}";
+    } else {
+      // What the end-of-run comparison above found stands, whatever the history would say.
+      v.summary = v.problems.front() + "; " + unreadable;
+      v.problems.push_back(unreadable);
+      v.json = "{\"valid\":false}";
+    }
     return v;
   }
   v.problems.insert(v.problems.end(), checked->problems.begin(), checked->problems.end());

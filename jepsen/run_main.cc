@@ -200,6 +200,7 @@ int main(int argc, char** argv) {
 
   if (hashes.answered && !hashes.agree) {
     verdict.valid = false;
+    verdict.no_verdict = NoVerdict::kNone;  // members that diverge are an anomaly, checked or not
     verdict.summary = "members diverge: " + verdict.summary;
     verdict.problems.push_back("HashKV differs between members: " + hashes.detail);
   }
@@ -231,10 +232,7 @@ int main(int argc, char** argv) {
   std::cout << SummaryText(run, ops, faults) << "report: " << out << "/report.html\n";
   std::ofstream(out + "/results.json")
       << "{\"workload\":\"" << workload << "\",\"nemesis\":\"" << nemesis_kind
-      << "\",\"valid\":" << (verdict.valid ? "true" : "false")
-      << ",\"counts\":" << (run.counts ? "true" : "false")
+      << "\",\"valid\":" << ValidJson(verdict) << ",\"counts\":" << (run.counts ? "true" : "false")
       << ",\"check\":" << (verdict.json.empty() ? "null" : verdict.json) << "}\n";
-  // 0: correct and the run counts; 1: an anomaly; 3: correct so far but the run proves nothing.
-  if (!verdict.valid) return 1;
-  return run.counts ? 0 : 3;
+  return RunExitCode(verdict, run.counts);
 }

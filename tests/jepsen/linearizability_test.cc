@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "jepsen/register_model.h"
 #include "tests/jepsen/history_builder.h"
 
@@ -425,6 +427,55 @@ TEST(LinearizabilityTest, AppendOrderShownByALaterReadIsNotSearchedBlindly) {
   KeyResult r = CheckOperations(h.ops, model);
   EXPECT_TRUE(r.linearizable);
   EXPECT_LE(r.configurations, 2u * h.ops.size());
+}
+
+// The register model, except that each key's search starts only once `start` has passed: a
+// deadline set before it has run out by then, whatever the machine's speed.
+class StartsLate : public Model {
+ public:
+  explicit StartsLate(std::chrono::steady_clock::time_point start) : start_(start) {}
+  StateId Initial() override { return model_.Initial(); }
+  bool Matters(const Op& op) const override { return model_.Matters(op); }
+  bool Observer(const Op& op) const override { return model_.Observer(op); }
+  std::optional<StateId> Step(StateId state, const Op& op) override {
+    return model_.Step(state, op);
+  }
+  std::string Describe(StateId state) const override { return model_.Describe(state); }
+  bool Prepare(const std::vector<const Op*>& ops) override {
+    std::this_thread::sleep_until(start_);  // a condition on the clock, not a guess
+    return model_.Prepare(ops);
+  }
+  bool Doomed(StateId state, const Op& op) override { return model_.Doomed(state, op); }
+
+ private:
+  const std::chrono::steady_clock::time_point start_;
+  RegisterModel model_;
+};
+
+TEST(LinearizabilityTest, ASearchOutOfTimeIsNoVerdictNeverAPass) {
+  // A linearizable history long enough that the search looks at the clock (every 1,024 steps).
+  HistoryBuilder b;
+  for (int i = 0; i < 2000; ++i) b.Write(1, i).Read(2, i);
+  const History h = b.Build();
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+  StartsLate model(deadline);
+  KeyResult r = CheckOperations(h.ops, model, {.deadline = deadline});
+  EXPECT_TRUE(r.timed_out);
+  EXPECT_FALSE(r.linearizable);
+  EXPECT_FALSE(r.anomaly);
+  // With time enough, the same history is linearizable.
+  RegisterModel patient;
+  EXPECT_TRUE(CheckOperations(h.ops, patient).linearizable);
+
+  // The whole history: a key that ran out of time is unknown, not a bad key. (The key's search
+  // starts before the deadline and runs out in the middle.)
+  const auto later = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+  StartsLate late(later);
+  CheckResult all = CheckHistory(h, late, {.deadline = later});
+  EXPECT_TRUE(all.unknown);
+  EXPECT_EQ(all.timed_out_keys, std::vector<std::string>{"x"});
+  EXPECT_TRUE(all.bad_keys.empty());
+  EXPECT_FALSE(all.anomaly);
 }
 
 }  // namespace

@@ -138,6 +138,47 @@ TEST(RegistryCheckTest, AnInstanceNobodyRegisteredIsInvented) {
   EXPECT_NE(v.summary.find("1 invented"), std::string::npos) << v.summary;
 }
 
+TEST(RegistryCheckTest, AnInstanceShownBeforeItsRegisterIsInventedWhateverCameFirst) {
+  // The view's first change is a removal, which invents nothing; the "added" after it comes
+  // before anyone registered the key, and is invented all the same.
+  std::string h;
+  h += Seen("/services/s/a", false, 500);
+  h += Seen("/services/s/a", true, 600);
+  h += Line(1, "invoke", "register", "/services/s/a", R"({"ttl":3})", 1000);
+  h += Line(1, "ok", "register", "/services/s/a", R"({"lease":11,"revision":2,"ttl":3})", 1100);
+  const Verdict v = Check(h);
+  EXPECT_FALSE(v.valid);
+  ASSERT_EQ(v.problems.size(), 1u) << v.summary;
+  EXPECT_NE(v.problems[0].find("showed /services/s/a before any register of it (at 600 ms)"),
+            std::string::npos)
+      << v.problems[0];
+  EXPECT_NE(v.summary.find("1 invented"), std::string::npos) << v.summary;
+  // Shown once the register began, it is not.
+  std::string after;
+  after += Line(1, "invoke", "register", "/services/s/a", R"({"ttl":3})", 1000);
+  after += Seen("/services/s/a", false, 1010);
+  after += Seen("/services/s/a", true, 1020);
+  after += Line(1, "ok", "register", "/services/s/a", R"({"lease":11,"revision":2,"ttl":3})", 1100);
+  EXPECT_TRUE(Check(after).valid);
+}
+
+TEST(RegistryCheckTest, AnExpiryWithoutItsLeaseDeadlineIsUnreadable) {
+  // Without alive_until the lease's deadline would read as 0, and nothing the view dropped
+  // after the keepalives stopped would count as lost.
+  for (const std::string value : {R"({"lease":13})", R"({"lease":13,"alive_until":"14000000000"})",
+                                  R"({"lease":13,"alive_until":1.4e10})", R"(null)"}) {
+    std::string h = Registered();
+    h += Line(3, "invoke", "expire", "/services/s/c", value, 12000);
+    std::istringstream in(h);
+    auto v = CheckRegistryHistory(in, {.grace_ns = 2 * kS, .end_ns = 30 * kS, .views = {kView}});
+    ASSERT_FALSE(v.ok()) << value;
+    EXPECT_NE(v.status().message().find("line 10: expire of /services/s/c without an integer "
+                                        "alive_until"),
+              std::string::npos)
+        << v.status().message();
+  }
+}
+
 TEST(RegistryCheckTest, UnreadableLinesAreNamed) {
   std::istringstream in(Line(1, "invoke", "register", "/s/a", "{}", 5) + "not json\n");
   auto v = CheckRegistryHistory(in, {});

@@ -1,6 +1,8 @@
 #include "jepsen/history_recorder.h"
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 
 namespace pharos::jepsen {
 namespace {
@@ -31,7 +33,9 @@ std::string JsonString(const std::string& s) {
 }
 
 HistoryRecorder::HistoryRecorder(const std::string& path)
-    : path_(path), start_ns_(SteadyNs()), file_(std::fopen(path.c_str(), "w")) {}
+    : path_(path), start_ns_(SteadyNs()), file_(std::fopen(path.c_str(), "w")) {
+  if (!file_) NoteErrorLocked("could not create", errno);
+}
 
 HistoryRecorder::~HistoryRecorder() {
   if (file_) std::fclose(file_);
@@ -67,9 +71,13 @@ void HistoryRecorder::Note(const std::string& type, const std::string& f, int64_
   completed_.push_back({invoked_at, Now(), type, f});
 }
 
-void HistoryRecorder::Flush() {
+Status HistoryRecorder::Flush() {
   std::lock_guard lock(mu_);
-  if (file_) std::fflush(file_);
+  // ferror too: a failed write inside an earlier fprintf need not fail this fflush.
+  if (file_ && (std::fflush(file_) != 0 || std::ferror(file_))) {
+    NoteErrorLocked("could not write", errno);
+  }
+  return error_.empty() ? Status::Ok() : Status::IoError(error_);
 }
 
 std::vector<Completed> HistoryRecorder::completed() const {
@@ -80,12 +88,18 @@ std::vector<Completed> HistoryRecorder::completed() const {
 // Under mu_: the time is taken and the line written in one step, so the file is in time order.
 void HistoryRecorder::Write(int process, const std::string& type, const std::string& f,
                             const std::string& key, const std::string& value_json, int64_t time) {
-  if (!file_) return;
-  std::fprintf(file_,
-               "{\"process\":%d,\"type\":\"%s\",\"f\":\"%s\",\"key\":%s,\"value\":%s,"
-               "\"time\":%lld}\n",
-               process, type.c_str(), f.c_str(), JsonString(key).c_str(), value_json.c_str(),
-               static_cast<long long>(time));
+  if (!file_) return;  // the error was noted when the file could not be created
+  const int written = std::fprintf(
+      file_,
+      "{\"process\":%d,\"type\":\"%s\",\"f\":\"%s\",\"key\":%s,\"value\":%s,\"time\":%lld}\n",
+      process, type.c_str(), f.c_str(), JsonString(key).c_str(), value_json.c_str(),
+      static_cast<long long>(time));
+  if (written < 0) NoteErrorLocked("could not write", errno);
+}
+
+// Under mu_ (or in the constructor): only the first error is kept; later ones follow from it.
+void HistoryRecorder::NoteErrorLocked(const char* what, int error_number) {
+  if (error_.empty()) error_ = std::string(what) + " " + path_ + ": " + std::strerror(error_number);
 }
 
 }  // namespace pharos::jepsen

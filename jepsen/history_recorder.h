@@ -2,6 +2,10 @@
 // order (the format `pharos-check` reads: process, type, f, key, value, time), plus the latency
 // of each completed operation for the report. Times are nanoseconds since the run began.
 //
+// A history that lost a line (the file could not be created, or a write failed: a full or failing
+// disk) stays lost: the first error sticks, and Flush reports it from then on, so that a history
+// cut short is never checked as if it were complete.
+//
 // Thread rules: thread-safe; every worker records through one recorder.
 #pragma once
 
@@ -10,6 +14,8 @@
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "common/status.h"
 
 namespace pharos::jepsen {
 
@@ -39,20 +45,22 @@ class HistoryRecorder {
   // a register history).
   void Note(const std::string& type, const std::string& f, int64_t invoked_at);
   std::vector<Completed> completed() const;
-  // Everything recorded so far is in the file (before another program reads it).
-  void Flush();
-  bool ok() const { return file_ != nullptr; }
+  // Everything recorded so far is in the file (before another program reads it); IoError if any
+  // line did not reach it, now or at any time before.
+  Status Flush();
   const std::string& path() const { return path_; }
 
  private:
   void Write(int process, const std::string& type, const std::string& f, const std::string& key,
              const std::string& value_json, int64_t time);
+  void NoteErrorLocked(const char* what, int error_number);
 
   const std::string path_;
   const int64_t start_ns_;
   FILE* file_;
   mutable std::mutex mu_;
   std::vector<Completed> completed_;
+  std::string error_;  // the first write error, empty while there is none
 };
 
 // A JSON string literal.

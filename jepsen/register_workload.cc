@@ -53,7 +53,15 @@ bool RegisterWorkload::Enough(int min_ok_per_key, std::vector<std::string>* why)
 }
 
 Verdict RegisterWorkload::Check() {
-  history_.Flush();
+  if (Status written = history_.Flush(); !written.ok()) {
+    // Lines are missing: the checker would judge a history that never happened (a lost write
+    // can make a read look stale, a lost read hides one). No verdict, and no anomaly either.
+    Verdict v;
+    v.no_verdict = NoVerdict::kUnreadable;
+    v.summary = "not checked: the history is incomplete (" + written.ToString() + ")";
+    v.json = "{\"valid\":\"unreadable\"}";
+    return v;
+  }
   const std::string cmd = "'" + options_.checker + "' --model register --json '" + history_.path() +
                           "' > '" + options_.results_path + "' 2> '" + options_.results_path +
                           ".err'";

@@ -306,12 +306,18 @@ Verdict RegistryWorkload::Check() {
     }
   }
 
-  history_.Flush();
+  // A history that lost lines (a write error) is not checked: judged, it would be a history that
+  // never happened.
+  const Status written = history_.Flush();
   std::ifstream in(history_.path());
-  auto checked = CheckRegistryHistory(
-      in, {.grace_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(grace).count(),
-           .end_ns = history_.Now(),
-           .views = discovery_processes_});
+  const Result<Verdict> checked =
+      !written.ok()
+          ? Result<Verdict>(written)
+          : CheckRegistryHistory(
+                in,
+                {.grace_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(grace).count(),
+                 .end_ns = history_.Now(),
+                 .views = discovery_processes_});
   if (!checked.ok()) {
     const std::string unreadable =
         "the registry history is unreadable: " + checked.status().ToString();

@@ -1,8 +1,5 @@
 #include "jepsen/watch_workload.h"
 
-#include <algorithm>
-#include <set>
-
 #include "client/client.h"
 #include "client/kv.h"
 #include "client/watch.h"
@@ -38,7 +35,15 @@ void WatchWorkload::Start() {
             .prefix = true, .start_revision = 1, .endpoint = endpoints_[w % endpoints_.size()]},
         [seen](const std::vector<pb::Event>& events, int64_t revision) {
           std::lock_guard lock(seen->mu);
-          for (size_t i = 0; i < events.size(); ++i) seen->revisions.push_back(revision);
+          for (const auto& e : events) {
+            seen->events.push_back({.revision = revision,
+                                    .mod_revision = e.kv().mod_revision(),
+                                    .key = e.kv().key(),
+                                    .type = e.type() == pb::Event::DELETE
+                                                ? WatchedEvent::Type::kDelete
+                                                : WatchedEvent::Type::kPut,
+                                    .value = e.kv().value()});
+          }
         },
         [](const client::WatchError&) {}));
   }
@@ -59,7 +64,9 @@ void WatchWorkload::Writer(int process) {
   client::KV kv(c);
   for (int i = 0; !stop_; ++i) {
     const int64_t t = history_.Now();
-    auto r = kv.Put(std::string(kPrefix) + std::to_string(process) + "-" + std::to_string(i), "v");
+    const std::string key =
+        std::string(kPrefix) + std::to_string(process) + "-" + std::to_string(i);
+    auto r = kv.Put(key, "v");
     history_.Note(r.ok() ? "ok"
                   : r.status().code() == StatusCode::kOutcomeUnknown ||
                           r.status().code() == StatusCode::kDeadlineExceeded
@@ -68,7 +75,7 @@ void WatchWorkload::Writer(int process) {
                   "write", t);
     if (r.ok()) {
       std::lock_guard lock(mu_);
-      acked_.push_back(r->header().revision());
+      acked_.push_back({r->header().revision(), key});
     }
   }
 }
@@ -84,29 +91,32 @@ bool WatchWorkload::Enough(int min_ok_per_key, std::vector<std::string>* why) co
 
 Verdict WatchWorkload::Check() {
   Verdict v;
-  // The truth: every key under the prefix (each written once) with the revision that wrote it.
+  // The truth: every key under the prefix (each written once), its value and the revision that
+  // wrote it.
   client::ClientOptions o;
   o.endpoints = endpoints_;
   o.timeout = std::chrono::seconds(10);
   client::Client c(o);
   // Page through the keys: one answer for all of them could exceed the frame limit.
-  std::vector<int64_t> truth;
+  std::vector<WatchedEvent> final_state;
   std::string from = kPrefix;
   for (;;) {
-    auto page = client::KV(c).Get(
-        from, {.range_end = client::PrefixEnd(kPrefix), .limit = 5000, .keys_only = true});
+    auto page = client::KV(c).Get(from, {.range_end = client::PrefixEnd(kPrefix), .limit = 5000});
     if (!page.ok()) {
       v.summary = "could not read the final state: " + page.status().ToString();
       v.problems.push_back(v.summary);
       v.json = "{\"valid\":false}";
       return v;
     }
-    for (const auto& kv : page->kvs()) truth.push_back(kv.mod_revision());
+    for (const auto& kv : page->kvs()) {
+      final_state.push_back(
+          {.mod_revision = kv.mod_revision(), .key = kv.key(), .value = kv.value()});
+    }
     if (!page->more() || page->kvs().empty()) break;
     from = page->kvs(page->kvs_size() - 1).key() + std::string(1, '\0');
   }
-  std::sort(truth.begin(), truth.end());
-  const int64_t last = truth.empty() ? 0 : truth.back();
+  const std::vector<WatchedEvent> truth = ExpectedWatchEvents(std::move(final_state));
+  const int64_t last = truth.empty() ? 0 : truth.back().mod_revision;
   // Watchers catch up within a deadline; then each must hold exactly the truth, in order.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   for (size_t w = 0; w < watches_.size(); ++w) {
@@ -114,26 +124,17 @@ Verdict WatchWorkload::Check() {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a condition
     }
   }
-  const std::set<int64_t> truth_set(truth.begin(), truth.end());
-  for (size_t w = 0; w < seen_.size(); ++w) {
-    std::lock_guard lock(seen_[w]->mu);
-    const auto& got = seen_[w]->revisions;
-    if (got != truth) {
-      size_t i = 0;
-      while (i < got.size() && i < truth.size() && got[i] == truth[i]) ++i;
-      v.problems.push_back("watcher " + std::to_string(w) + " saw " + std::to_string(got.size()) +
-                           " events, the cluster holds " + std::to_string(truth.size()) +
-                           "; first difference at event " + std::to_string(i));
-    }
+  std::vector<std::vector<WatchedEvent>> watched;
+  for (const auto& seen : seen_) {
+    std::lock_guard lock(seen->mu);
+    watched.push_back(seen->events);
   }
+  std::vector<AckedWrite> acked;
   {
     std::lock_guard lock(mu_);
-    for (int64_t r : acked_) {
-      if (!truth_set.count(r)) {
-        v.problems.push_back("acknowledged write at revision " + std::to_string(r) + " is lost");
-      }
-    }
+    acked = acked_;
   }
+  v.problems = CheckWatchEvents(truth, watched, acked);
   v.valid = v.problems.empty();
   v.summary = v.valid ? std::to_string(seen_.size()) + " watchers each saw all " +
                             std::to_string(truth.size()) + " events in order"

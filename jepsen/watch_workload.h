@@ -1,7 +1,8 @@
 // WatchWorkload: writers put new keys under one prefix while several watchers (each its own
 // client, each starting on a different member) watch it. Correct: every watcher receives the
 // same events, in revision order, without gaps or repeats, and they are exactly the writes the
-// cluster holds at the end — every acknowledged one among them.
+// cluster holds at the end — every acknowledged one among them — each with the key, type and
+// value the cluster holds (jepsen/watch_check.h judges).
 #pragma once
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "jepsen/history_recorder.h"
+#include "jepsen/watch_check.h"
 #include "jepsen/workload.h"
 
 namespace pharos::client {
@@ -33,7 +35,7 @@ class WatchWorkload : public Workload {
  private:
   struct Seen {
     std::mutex mu;
-    std::vector<int64_t> revisions;
+    std::vector<WatchedEvent> events;
   };
   void Writer(int process);
 
@@ -46,7 +48,7 @@ class WatchWorkload : public Workload {
   std::vector<std::unique_ptr<Seen>> seen_;
   std::vector<std::unique_ptr<client::Watcher>> watches_;
   mutable std::mutex mu_;
-  std::vector<int64_t> acked_;  // revisions of acknowledged writes
+  std::vector<AckedWrite> acked_;
 };
 
 }  // namespace pharos::jepsen

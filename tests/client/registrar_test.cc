@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tests/client/fake_server.h"
+#include "tests/eventually.h"
 
 namespace pharos::client {
 namespace {
@@ -32,16 +33,7 @@ ClientOptions Options(const std::string& endpoint,
   return o;
 }
 
-// Polls `pred` until it holds or the deadline passes.
-template <typename Pred>
-bool Eventually(Pred pred, std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return pred();
-}
+using pharos::testing::Eventually;
 
 // The server's side in miniature: leases, keys attached to them, and the rule that matters here
 // — a put under a lease that is gone is refused, and revoking a lease deletes its keys. The first

@@ -231,7 +231,7 @@ std::vector<std::string> Lines(const std::string& text) {
 TEST_F(PharosctlTest, LockRunsTheCommandWhileHoldingAndPassesItsExitCode) {
   // The command checks, from inside, that its lock is held — exactly one key — and says so by
   // exiting 7.
-  const std::string check = std::string(PHAROSCTL_BINARY) + " --endpoints=" + endpoints_ +
+  const std::string check = std::string(PHAROSCTL_UNDER_TEST) + " --endpoints=" + endpoints_ +
                             " get --prefix --keys-only /locks/job/ | grep -c . | grep -qx 1 && "
                             "test -n \"$PHAROS_LOCK_KEY\" && exit 7; exit 1";
   Outcome r = Pharosctl(Args({"lock", "job", "sh", "-c", check}));

@@ -15,6 +15,7 @@
 
 #include "client/sync_client.h"
 #include "proto/pharos.pb.h"
+#include "tests/eventually.h"
 
 namespace pharos::testing {
 
@@ -81,18 +82,5 @@ class ProcessCluster {
 // GET http://<address><path>: the status code and body, or nullopt if nothing answered.
 std::optional<std::pair<int, std::string>> HttpGet(const std::string& address,
                                                    const std::string& path);
-
-// Polls `pred` until it holds or the deadline passes.
-template <typename Pred>
-bool Eventually(Pred pred, std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (pred()) return true;
-    // Polling a condition (not a fixed wait): short enough to be prompt, long enough to leave
-    // the two cores to the servers being polled.
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return pred();
-}
 
 }  // namespace pharos::testing

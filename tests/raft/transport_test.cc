@@ -218,13 +218,26 @@ TEST(TransportTest, AddingAPeerAgainAtTheSameAddressKeepsItsConnection) {
   EXPECT_TRUE(a.unreachable.empty());
 }
 
-// A listening socket whose accept queue is full: the kernel drops further SYNs, so a connect to
-// it is never answered, as to a host that is gone or behind a network that drops packets.
-struct UnansweringListener {
-  explicit UnansweringListener(asio::io_context& io) : acceptor(io) {
+// A socket listening on a free loopback port, for tests that play a peer by hand.
+struct LoopbackListener {
+  explicit LoopbackListener(asio::io_context& io, int receive_buffer_bytes = 0) : acceptor(io) {
     const asio::ip::tcp::endpoint any(asio::ip::make_address("127.0.0.1"), 0);
     acceptor.open(any.protocol());
+    if (receive_buffer_bytes > 0) {
+      acceptor.set_option(asio::socket_base::receive_buffer_size(receive_buffer_bytes));
+    }
     acceptor.bind(any);
+  }
+  std::string address() const {
+    return "127.0.0.1:" + std::to_string(acceptor.local_endpoint().port());
+  }
+  asio::ip::tcp::acceptor acceptor;
+};
+
+// A listener whose accept queue is full: the kernel drops further SYNs, so a connect to it is
+// never answered, as to a host that is gone or behind a network that drops packets.
+struct UnansweringListener : LoopbackListener {
+  explicit UnansweringListener(asio::io_context& io) : LoopbackListener(io) {
     acceptor.listen(1);
     // Enough connections to fill the queue; none is ever accepted.
     for (int i = 0; i < 4; ++i) {
@@ -232,10 +245,6 @@ struct UnansweringListener {
       s.async_connect(acceptor.local_endpoint(), [](const boost::system::error_code&) {});
     }
   }
-  std::string address() const {
-    return "127.0.0.1:" + std::to_string(acceptor.local_endpoint().port());
-  }
-  asio::ip::tcp::acceptor acceptor;
   std::list<asio::ip::tcp::socket> fillers;
 };
 
@@ -258,12 +267,8 @@ TEST(TransportTest, AConnectThatIsNeverAnsweredIsGivenUpAfterTheConnectTimeout) 
 
 // Accepts connections and never reads from them, with a small receive buffer: a peer that stopped
 // reading (a stopped process, a host whose network went away with the data unacknowledged).
-struct NonReadingPeer {
-  explicit NonReadingPeer(asio::io_context& io) : acceptor(io) {
-    const asio::ip::tcp::endpoint any(asio::ip::make_address("127.0.0.1"), 0);
-    acceptor.open(any.protocol());
-    acceptor.set_option(asio::socket_base::receive_buffer_size(4096));
-    acceptor.bind(any);
+struct NonReadingPeer : LoopbackListener {
+  explicit NonReadingPeer(asio::io_context& io) : LoopbackListener(io, 4096) {
     acceptor.listen();
     Accept();
   }
@@ -274,20 +279,23 @@ struct NonReadingPeer {
       Accept();
     });
   }
-  std::string address() const {
-    return "127.0.0.1:" + std::to_string(acceptor.local_endpoint().port());
-  }
-  asio::ip::tcp::acceptor acceptor;
   std::vector<asio::ip::tcp::socket> accepted;
 };
 
-TEST(TransportTest, AConnectionToAPeerThatStopsReadingEndsAfterThePeerTimeout) {
+// Node 1, whose peer timeout is short, with node 2 played by a NonReadingPeer.
+struct SendingToAStuckPeer : ::testing::Test {
+  static TransportOptions ShortPeerTimeout() {
+    TransportOptions o = TestOptions(1);
+    o.peer_timeout_ms = 500;
+    return o;
+  }
+  void SetUp() override { ASSERT_TRUE(a.transport->AddPeer(2, stuck.address()).ok()); }
   asio::io_context io;
-  NonReadingPeer stuck(io);
-  auto options = TestOptions(1);
-  options.peer_timeout_ms = 500;
-  Endpoint a(io, options);
-  ASSERT_TRUE(a.transport->AddPeer(2, stuck.address()).ok());
+  NonReadingPeer stuck{io};
+  Endpoint a{io, ShortPeerTimeout()};
+};
+
+TEST_F(SendingToAStuckPeer, TheConnectionEndsAfterThePeerTimeout) {
   // Far more than the two sockets' buffers hold, far fewer messages than the queue's bound.
   std::vector<raftpb::Message> appends;
   for (uint64_t i = 1; i <= 200; ++i) {
@@ -302,13 +310,7 @@ TEST(TransportTest, AConnectionToAPeerThatStopsReadingEndsAfterThePeerTimeout) {
   EXPECT_EQ(a.unreachable[0], 2u);
 }
 
-TEST(TransportTest, ASnapshotToAPeerThatStopsReadingFailsAfterThePeerTimeout) {
-  asio::io_context io;
-  NonReadingPeer stuck(io);
-  auto options = TestOptions(1);
-  options.peer_timeout_ms = 500;
-  Endpoint a(io, options);
-  ASSERT_TRUE(a.transport->AddPeer(2, stuck.address()).ok());
+TEST_F(SendingToAStuckPeer, ASnapshotFailsAfterThePeerTimeout) {
   raftpb::Message snap;
   snap.set_type(raftpb::MSG_SNAP);
   snap.set_from(1);

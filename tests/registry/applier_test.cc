@@ -20,18 +20,23 @@ namespace {
 constexpr uint64_t kSelf = 7;
 constexpr uint64_t kOther = 9;
 
-raftpb::Entry PutEntry(uint64_t index, uint64_t request_id, uint64_t proposer) {
-  pb::RaftRequest req;
-  req.set_id(request_id);
-  req.set_proposer(proposer);
-  req.mutable_put()->set_key("k" + std::to_string(index));
-  req.mutable_put()->set_value("v");
+// A normal entry of term 1 at `index` that carries `req`.
+raftpb::Entry EntryOf(uint64_t index, const pb::RaftRequest& req) {
   raftpb::Entry e;
   e.set_index(index);
   e.set_term(1);
   e.set_type(raftpb::ENTRY_NORMAL);
   e.set_data(req.SerializeAsString());
   return e;
+}
+
+raftpb::Entry PutEntry(uint64_t index, uint64_t request_id, uint64_t proposer) {
+  pb::RaftRequest req;
+  req.set_id(request_id);
+  req.set_proposer(proposer);
+  req.mutable_put()->set_key("k" + std::to_string(index));
+  req.mutable_put()->set_value("v");
+  return EntryOf(index, req);
 }
 
 // Only the member that proposed a request hands its answer on: on the others nobody waits for
@@ -75,12 +80,7 @@ constexpr auto kDeadline = std::chrono::seconds(10);
 raftpb::Entry RequestEntry(uint64_t index, pb::RaftRequest req) {
   req.set_id(1000 + index);
   req.set_proposer(kOther);
-  raftpb::Entry e;
-  e.set_index(index);
-  e.set_term(1);
-  e.set_type(raftpb::ENTRY_NORMAL);
-  e.set_data(req.SerializeAsString());
-  return e;
+  return EntryOf(index, req);
 }
 
 raftpb::Entry AlarmEntry(uint64_t index, pb::AlarmRequest::Action action, uint64_t member) {

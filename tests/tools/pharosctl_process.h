@@ -1,9 +1,9 @@
 // PharosctlProcess: the pharosctl binary run as its users run it, for what only a process shows —
 // stdin, exit codes, signals, and which requests reach the (fake) server. Stdin comes from a
 // string; stdout and stderr go to files of its own. The child is killed (SIGKILL) and reaped
-// when the object goes, whatever happened in between. The binary is the test build with
-// libstdc++'s assertions on (tests/tools/CMakeLists.txt), so undefined uses of the standard
-// library abort instead of passing unseen.
+// when the object goes, whatever happened in between. The binary is PHAROSCTL_UNDER_TEST, which
+// each test target defines (pharosctl, built with libstdc++'s assertions on: tools/CMakeLists.txt,
+// so that an undefined use of the standard library aborts instead of passing unseen).
 //
 // Thread rules: one thread uses an object.
 #pragma once
@@ -23,7 +23,17 @@
 #include <thread>
 #include <vector>
 
+#include "tests/eventually.h"
+
 namespace pharos::testing {
+
+// All of a file's bytes ("" if it cannot be read).
+inline std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
 
 // `command` with the global flags that point it at `endpoint`.
 inline std::vector<std::string> At(const std::string& endpoint, std::vector<std::string> command) {
@@ -47,7 +57,7 @@ class PharosctlProcess {
                .string();
     std::filesystem::create_directories(dir_);
     std::ofstream(dir_ + "/stdin", std::ios::binary) << options.stdin_text;
-    args.insert(args.begin(), PHAROSCTL_CHECKED);
+    args.insert(args.begin(), PHAROSCTL_UNDER_TEST);
     const bool drop = options.as_nobody && geteuid() == 0;
     pid_ = fork();
     if (pid_ == 0) {
@@ -83,45 +93,26 @@ class PharosctlProcess {
   void Signal(int sig) const {
     if (pid_ > 0) kill(pid_, sig);
   }
+  // Whether it still runs (reaping it, and keeping its exit code, once it ended).
+  bool Running() {
+    if (pid_ <= 0) return false;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) != pid_) return true;
+    pid_ = -1;
+    code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return false;
+  }
   // The exit code (128 + the signal if one ended it) once it ends within `deadline`, else -1.
   int Wait(std::chrono::milliseconds deadline = std::chrono::seconds(30)) {
-    const auto until = std::chrono::steady_clock::now() + deadline;
-    while (pid_ > 0) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        break;
-      }
-      if (std::chrono::steady_clock::now() >= until) return -1;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling a condition
-    }
+    if (!Eventually([&] { return !Running(); }, deadline)) return -1;
     return code_;
   }
 
  private:
-  static std::string ReadAll(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
-
   std::string dir_;
   pid_t pid_ = -1;
   int code_ = -1;
 };
-
-// Polls `pred` until it holds or `deadline` passes; whether it held.
-template <typename Pred>
-bool Eventually(Pred pred, std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling a condition
-  }
-  return true;
-}
 
 struct PharosctlResult {
   int code;

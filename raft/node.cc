@@ -43,10 +43,12 @@ bool MaySendBeforePersist(MessageType t) {
   }
 }
 
-// Made by this node's own driver (MSG_UNREACHABLE and MSG_SNAP_STATUS name a peer as `from`).
-bool IsLocal(MessageType t) {
+// Whose `from` is not the member that sent it: made by this node's own driver (MSG_UNREACHABLE
+// and MSG_SNAP_STATUS name a peer), or a transfer request, whose `from` names its target.
+bool FromIsNotTheSender(MessageType t) {
   return t == raftpb::MSG_HUP || t == raftpb::MSG_BEAT || t == raftpb::MSG_UNREACHABLE ||
-         t == raftpb::MSG_SNAP_STATUS || t == raftpb::MSG_CHECK_QUORUM;
+         t == raftpb::MSG_SNAP_STATUS || t == raftpb::MSG_CHECK_QUORUM ||
+         t == raftpb::MSG_TRANSFER_LEADER;
 }
 
 MessageType VoteResponseType(MessageType t) {
@@ -240,9 +242,40 @@ void Node::Tick() {
 
 void Node::TickElection() {
   ++election_elapsed_;
-  if (Promotable() && election_elapsed_ >= randomized_election_timeout_) {
+  if (election_elapsed_ < randomized_election_timeout_) return;
+  if (Promotable()) {
     ResetElectionTimer();
     Hup(CampaignType::kElection);
+  } else if (OwnRemovalPending()) {
+    ResetElectionTimer();
+    AskWhetherRemoved();
+  }
+}
+
+bool Node::OwnRemovalPending() const {
+  const raftpb::ConfState& latest = membership_.current();
+  const raftpb::ConfState& committed = membership_.At(log_.committed());
+  return !IsVoter(latest, config_.id) && !IsLearner(latest, config_.id) &&
+         (IsVoter(committed, config_.id) || IsLearner(committed, config_.id));
+}
+
+void Node::AskWhetherRemoved() {
+  // This member holds its own removal but not its commit, and has heard from no leader for an
+  // election timeout: cut off, most likely, while the removal committed, after which nobody
+  // sends it anything. Unable to campaign, it would never speak again, and so never be told. It
+  // speaks: a heartbeat acknowledgement to every member it knows. A member whose committed
+  // configuration has removed it answers MSG_REMOVED; a leader that has not committed the removal
+  // takes it as an acknowledgement and sends what it lacks; anyone else ignores it. Its term is
+  // no higher than the cluster's (it took the removal from a leader, and has not campaigned since).
+  const raftpb::ConfState& committed = membership_.At(log_.committed());
+  for (const auto* ids : {&committed.voters(), &committed.learners()}) {
+    for (uint64_t id : *ids) {
+      if (id == config_.id) continue;
+      Message ask;
+      ask.set_type(raftpb::MSG_HEARTBEAT_RESP);
+      ask.set_to(id);
+      Send(std::move(ask));
+    }
   }
 }
 
@@ -330,7 +363,7 @@ void Node::StartCampaign(CampaignType type) {
 Status Node::Step(const Message& m) {
   const MessageType type = m.type();
   if (removed_) return Status::Ok();
-  if (m.from() != 0 && m.from() != config_.id && !IsLocal(type) &&
+  if (m.from() != 0 && m.from() != config_.id && !FromIsNotTheSender(type) &&
       WasRemoved(membership_.At(log_.committed()), m.from())) {
     // A member whose removal committed is none: nothing it sends counts (its campaigns would
     // otherwise raise every term), and it is told, since a member cut off while its removal
@@ -346,6 +379,9 @@ Status Node::Step(const Message& m) {
     return Status::Ok();
   }
   if (type == raftpb::MSG_REMOVED) {
+    // Only for this member: a removed member's address may since serve another (a new id), and
+    // an answer to the old one still on its way must not end the new one.
+    if (m.to() != config_.id) return Status::Ok();
     removed_ = true;
     if (role_ == Role::kLeader) BecomeFollower(term_, 0);
     return Status::Ok();

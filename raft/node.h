@@ -118,6 +118,9 @@ class Node {
   Node(const RaftConfig& config, const Storage* storage);
 
   raftpb::HardState CurrentHardState() const;
+  // Its latest configuration (uncommitted) removes it; its committed one does not.
+  bool OwnRemovalPending() const;
+  void AskWhetherRemoved();
   bool Promotable() const;
   bool CommittedEntryInCurrentTerm() const;
   // The election timer restarts, with a timeout drawn afresh (every reset, as DESIGN.md §3 asks).

@@ -36,9 +36,15 @@ int RunPharosd(int argc, char** argv) {
     server.Shutdown([&io] { io.stop(); });
   });
   int exit_code = 0;
+  boost::asio::steady_timer stop_after_removal(io);
   server.OnRemovedFromCluster([&] {
     exit_code = 1;  // a supervisor must not restart it as if it had merely stopped
-    server.Shutdown([&io] { io.stop(); });
+    // A moment first, as etcd's stopWithDelay: a leader that removed itself answers that
+    // `member remove` once it has applied the removal, and that answer must not lose the race.
+    stop_after_removal.expires_after(std::chrono::seconds(1));
+    stop_after_removal.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) server.Shutdown([&io] { io.stop(); });
+    });
   });
   io.run();
   spdlog::info("stopped");

@@ -178,6 +178,49 @@ TEST(MembershipNodeTest, AMemberThatMissedItsRemovalIsToldWhenItNextSpeaks) {
   EXPECT_TRUE(from_gone.empty()) << from_gone.size() << " messages after it was told";
 }
 
+// Cut off after it appended its own removal but before it heard of the commit: no longer a voter
+// by its own log, it cannot campaign, and nobody sends it anything once the removal commits. It
+// asks instead, and is told.
+TEST(MembershipNodeTest, AMemberHoldingItsRemovalButNotItsCommitAsksAndIsTold) {
+  TestNetwork net({1, 2, 3});
+  const uint64_t leader = net.ElectLeader();
+  const uint64_t gone = leader == 3 ? 2 : 3;
+  const uint64_t removal = net.node(leader).log().LastIndex() + 1;
+  // It gets the entry, not the news that it committed; and nothing it says gets through, so the
+  // leader hears nothing from it after the commit either.
+  net.Filter([&](raftpb::Message& m) {
+    if (m.from() == gone) return false;
+    return !(m.to() == gone && m.commit() >= removal);
+  });
+  ASSERT_TRUE(net.node(leader).ProposeConfChange(Change(raftpb::CONF_REMOVE_NODE, gone)).ok());
+  net.Settle();
+  ASSERT_TRUE(WasRemoved(net.node(leader).ConfStateAt(net.node(leader).log().committed()), gone));
+  ASSERT_GE(net.node(gone).log().LastIndex(), removal);
+  ASSERT_LT(net.node(gone).log().committed(), removal);
+  ASSERT_FALSE(IsVoter(net.node(gone).conf_state(), gone)) << "it holds its removal";
+  ASSERT_FALSE(net.node(gone).removed());
+  const uint64_t term = net.node(leader).term();
+  net.Filter([](raftpb::Message&) { return true; });
+
+  for (int i = 0; i < 200 && !net.node(gone).removed(); ++i) {
+    net.Tick(gone);
+    net.Settle();
+  }
+  EXPECT_TRUE(net.node(gone).removed()) << "never told";
+  EXPECT_EQ(net.Leader(), leader);
+  EXPECT_EQ(net.node(leader).term(), term);
+}
+
+// A removed member's address may since serve another member: an answer meant for the old one
+// (MSG_REMOVED to its id) must not end the new one.
+TEST(MembershipNodeTest, AnAnswerThatNamesAnotherMemberIsNotTaken) {
+  LoneNode n = MakeLoneNode(1, {1, 2, 3});
+  ASSERT_TRUE(n.node->Step(Msg(raftpb::MSG_REMOVED, 2, 4, 1)).ok());
+  EXPECT_FALSE(n.node->removed());
+  ASSERT_TRUE(n.node->Step(Msg(raftpb::MSG_REMOVED, 2, 1, 1)).ok());
+  EXPECT_TRUE(n.node->removed());
+}
+
 TEST(MembershipNodeTest, TruncatedConfigurationEntryRollsBack) {
   LoneNode n = MakeLoneNode(2, {1, 2, 3});
   raftpb::Message app = Msg(raftpb::MSG_APP, 1, 2, 2);

@@ -20,13 +20,14 @@ namespace {
 constexpr uint64_t kSelf = 7;
 constexpr uint64_t kOther = 9;
 
-// A normal entry of term 1 at `index` that carries `req`.
-raftpb::Entry EntryOf(uint64_t index, const pb::RaftRequest& req) {
+// An entry of term 1 at `index` that carries `message`: a request (normal) or a conf change.
+raftpb::Entry EntryOf(uint64_t index, const google::protobuf::MessageLite& message,
+                      raftpb::EntryType type = raftpb::ENTRY_NORMAL) {
   raftpb::Entry e;
   e.set_index(index);
   e.set_term(1);
-  e.set_type(raftpb::ENTRY_NORMAL);
-  e.set_data(req.SerializeAsString());
+  e.set_type(type);
+  e.set_data(message.SerializeAsString());
   return e;
 }
 
@@ -100,12 +101,7 @@ raftpb::Entry AddMemberEntry(uint64_t index, uint64_t id, const std::string& nam
   cc.set_type(raftpb::CONF_ADD_VOTER);
   cc.set_node_id(id);
   cc.set_context(m.SerializeAsString());
-  raftpb::Entry e;
-  e.set_index(index);
-  e.set_term(1);
-  e.set_type(raftpb::ENTRY_CONF_CHANGE);
-  e.set_data(cc.SerializeAsString());
-  return e;
+  return EntryOf(index, cc, raftpb::ENTRY_CONF_CHANGE);
 }
 
 std::vector<std::pair<uint64_t, int>> Nospace(uint64_t member) { return {{member, pb::NOSPACE}}; }

@@ -45,7 +45,14 @@ class Reader : public MvccStore::SnapshotReader {
         it_->SeekToFirst();
       }
       for (; it_->Valid(); it_->Next()) {
-        if (chunk.size() >= chunk_bytes_) return std::optional<std::string>(std::move(chunk));
+        // A chunk ends before the record that would take it past chunk_bytes, so only a record
+        // larger than that alone makes a larger chunk. Ended after it, a chunk of 511 KiB and a 1.4
+        // MiB value went out in a frame the clients refuse, and that store could not be backed up
+        // at all.
+        const size_t record = 1 + 4 + it_->key().size() + 4 + it_->value().size();
+        if (!chunk.empty() && chunk.size() + record > chunk_bytes_) {
+          return std::optional<std::string>(std::move(chunk));
+        }
         chunk.push_back(static_cast<char>(cf_));
         AppendLen(&chunk, it_->key().size());
         chunk.append(it_->key().data(), it_->key().size());

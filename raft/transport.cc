@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 
+#include "common/accept_retry.h"
 #include "common/asio.h"
 #include "common/frame.h"
 #include "raft/snapshot_stream.h"
@@ -437,7 +438,8 @@ class Transport::Impl {
                                                 std::move(snapshot_done),
                                                 {},
                                                 {}})),
-        acceptor_(io) {
+        acceptor_(io),
+        accept_retry_(io) {
     // Inbound connections call it only while the transport runs (Stop comes before ~Impl).
     shared_->heard_from = [this](uint64_t peer) {
       auto it = peers_.find(peer);
@@ -516,6 +518,7 @@ class Transport::Impl {
     shared_->stopped = true;
     boost::system::error_code ignored;
     acceptor_.close(ignored);
+    accept_retry_.cancel();
     for (auto& [id, p] : peers_) p.link->Close();
     peers_.clear();
     for (auto& weak : inbound_) {
@@ -573,22 +576,26 @@ class Transport::Impl {
     acceptor_.async_accept(
         [this, shared = shared_](const boost::system::error_code& ec, tcp::socket socket) {
           if (shared->stopped) return;
-          if (!ec) {
-            // A peer gone without a FIN would otherwise hold this connection, and any partial
-            // snapshot on it, for good.
-            BoundPeerSilence(socket, shared->options.peer_timeout_ms);
-            auto in = std::make_shared<Inbound>(shared, std::move(socket));
-            inbound_.push_back(in);
-            in->Start();
-            // Forget connections that have gone away.
-            std::erase_if(inbound_, [](const std::weak_ptr<Inbound>& w) { return w.expired(); });
+          if (ec) {
+            ++shared->stats.accept_errors;
+            (void)AcceptAgainAfterPause(ec, acceptor_, accept_retry_, [this] { Accept(); });
+            return;
           }
+          // A peer gone without a FIN would otherwise hold this connection, and any partial
+          // snapshot on it, for good.
+          BoundPeerSilence(socket, shared->options.peer_timeout_ms);
+          auto in = std::make_shared<Inbound>(shared, std::move(socket));
+          inbound_.push_back(in);
+          in->Start();
+          // Forget connections that have gone away.
+          std::erase_if(inbound_, [](const std::weak_ptr<Inbound>& w) { return w.expired(); });
           Accept();
         });
   }
 
   std::shared_ptr<Shared> shared_;
   tcp::acceptor acceptor_;
+  asio::steady_timer accept_retry_;
   std::map<uint64_t, Peer> peers_;
   std::vector<std::weak_ptr<Inbound>> inbound_;
 };

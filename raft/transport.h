@@ -85,6 +85,8 @@ class Transport {
     uint64_t closed_by_peer = 0;
     // Reconnections that stopped waiting out their backoff because the peer sent us a message.
     uint64_t backoffs_cut_short = 0;
+    // Accepts that failed (out of file descriptors, most often); each is retried after a pause.
+    uint64_t accept_errors = 0;
   };
   Stats stats() const;
 

@@ -8,8 +8,10 @@
 #include <utility>
 #include <vector>
 
+#include "common/accept_retry.h"
 #include "common/asio.h"
 #include "common/frame.h"
+#include "common/metrics.h"
 
 namespace pharos::registry {
 
@@ -73,6 +75,12 @@ namespace {
 
 // Every connection's unsent bytes together, for the gauge: the memory slow readers hold.
 std::atomic<size_t> unsent_total{0};
+Counter& read_pauses = Metrics::Global().counter(
+    "pharos_client_read_pauses_total",
+    "Times a client connection stopped being read because its client had not read its answers");
+Counter& accept_errors = Metrics::Global().counter(
+    "pharos_client_accept_errors_total",
+    "Client connections that could not be accepted (each retried after a pause)");
 
 class TcpConnection : public Connection, public std::enable_shared_from_this<TcpConnection> {
  public:
@@ -171,8 +179,18 @@ class TcpConnection : public Connection, public std::enable_shared_from_this<Tcp
             (*self->handler_)(self, std::move(env));
             if (!self->open_) return;
           }
-          self->Read();
+          self->ReadWhenCaughtUp();
         });
+  }
+
+  // Reads on, unless the client has left too much unread: then once it has read half of it.
+  void ReadWhenCaughtUp() {
+    const size_t limit = options_.pause_reading_at_unsent_bytes;
+    if (unsent_bytes() <= limit) return Read();
+    read_pauses.Inc();
+    WhenUnsentAtMost(limit / 2, [self = shared_from_this()] {
+      if (self->open_) self->Read();
+    });
   }
 
   void Flush() {
@@ -237,7 +255,8 @@ class ClientService::Impl {
         options_(std::move(options)),
         handler_(std::move(handler)),
         closed_(std::move(closed)),
-        acceptor_(io) {}
+        acceptor_(io),
+        accept_retry_(io) {}
 
   Status Start() {
     const size_t colon = options_.listen.rfind(':');
@@ -264,6 +283,7 @@ class ClientService::Impl {
   void StopAccepting() {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
+    accept_retry_.cancel();
   }
 
   void CloseAll() {
@@ -280,7 +300,18 @@ class ClientService::Impl {
  private:
   void Accept() {
     acceptor_.async_accept([this](const boost::system::error_code& ec, tcp::socket socket) {
-      if (ec) return;  // closed
+      if (ec) {
+        if (AcceptAgainAfterPause(ec, acceptor_, accept_retry_, [this] { Accept(); })) {
+          accept_errors.Inc();
+          // Logged once per failing spell, not once per retry.
+          if (!accept_failing_) {
+            spdlog::warn("cannot accept client connections: {}; retrying", ec.message());
+          }
+          accept_failing_ = true;
+        }
+        return;
+      }
+      accept_failing_ = false;
       const uint64_t id = next_id_++;
       auto conn = std::make_shared<TcpConnection>(std::move(socket), id, options_, &handler_,
                                                   [this](uint64_t cid) {
@@ -298,6 +329,8 @@ class ClientService::Impl {
   Handler handler_;
   Closed closed_;
   tcp::acceptor acceptor_;
+  asio::steady_timer accept_retry_;
+  bool accept_failing_ = false;
   std::map<uint64_t, std::weak_ptr<TcpConnection>> connections_;
   uint64_t next_id_ = 1;
 };

@@ -2,7 +2,9 @@
 // requests in flight; each frame is a length and an Envelope. A bad frame (unparsable, or over
 // the size limit) closes that connection with a logged reason and harms no other. Requests in
 // flight per connection are bounded: past the bound the request is answered RESOURCE_EXHAUSTED
-// at once.
+// at once. So are the answers a connection's client has not read: past that bound the connection
+// is not read until the client catches up (counted in pharos_client_read_pauses_total). A failed
+// accept (out of file descriptors) is retried (pharos_client_accept_errors_total).
 //
 // Thread rules: runs on the I/O thread; the handler is called there, and Connection methods must
 // be called there.
@@ -45,6 +47,9 @@ struct ClientServiceOptions {
   std::string listen = "127.0.0.1:2379";
   size_t max_frame_bytes = 3 * 512 * 1024;
   size_t max_in_flight_per_connection = 1024;
+  // A connection whose client leaves this much unread stops being read until half of it is
+  // written: answers to requests it kept sending would otherwise pile up in the member's memory.
+  size_t pause_reading_at_unsent_bytes = 8 << 20;
 };
 
 class ClientService {

@@ -3,6 +3,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include "common/accept_retry.h"
 #include "common/asio.h"
 
 namespace pharos::registry {
@@ -63,7 +64,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
 class HttpService::Impl : public std::enable_shared_from_this<Impl> {
  public:
   Impl(asio::io_context& io, std::string listen, Handler handler)
-      : listen_(std::move(listen)), handler_(std::move(handler)), acceptor_(io) {}
+      : listen_(std::move(listen)),
+        handler_(std::move(handler)),
+        acceptor_(io),
+        accept_retry_(io) {}
 
   Status Start() {
     const size_t colon = listen_.rfind(':');
@@ -82,6 +86,7 @@ class HttpService::Impl : public std::enable_shared_from_this<Impl> {
   void Stop() {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
+    accept_retry_.cancel();
   }
   uint16_t port() const {
     boost::system::error_code ec;
@@ -92,7 +97,11 @@ class HttpService::Impl : public std::enable_shared_from_this<Impl> {
   void Accept() {
     acceptor_.async_accept(
         [self = shared_from_this()](const boost::system::error_code& ec, tcp::socket socket) {
-          if (ec) return;
+          if (ec) {
+            (void)AcceptAgainAfterPause(ec, self->acceptor_, self->accept_retry_,
+                                        [self] { self->Accept(); });
+            return;
+          }
           std::make_shared<HttpSession>(std::move(socket), self->handler_)->Start();
           self->Accept();
         });
@@ -101,6 +110,7 @@ class HttpService::Impl : public std::enable_shared_from_this<Impl> {
   std::string listen_;
   Handler handler_;
   tcp::acceptor acceptor_;
+  asio::steady_timer accept_retry_;
 };
 
 HttpService::HttpService(asio::io_context& io, std::string listen, Handler handler)

@@ -8,6 +8,7 @@
 
 #include "common/asio.h"
 #include "common/frame.h"
+#include "common/metrics.h"
 #include "common/sha256.h"
 #include "common/snapshot_file.h"
 #include "kvstore/mvcc_store.h"
@@ -22,6 +23,9 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr size_t kSnapshotChunkBytes = 512 * 1024;  // well under the 1.5 MiB frame limit
+// The next chunk is read once the client has left at most this much unread: a client that
+// stopped reading would otherwise get the whole store queued in the member's memory.
+constexpr size_t kSnapshotUnsentBytes = 2 * kSnapshotChunkBytes;
 
 struct SnapshotStream {
   std::unique_ptr<kv::MvccStore::SnapshotReader> reader;
@@ -36,9 +40,12 @@ struct SnapshotStream {
 void Server::HandleSnapshot(std::shared_ptr<Connection> c, pb::Envelope env) {
   auto stream = std::make_shared<SnapshotStream>();
   std::weak_ptr<bool> alive = alive_;
-  // One step: on the apply thread take the next chunk, on the I/O thread send it, repeat.
-  auto step = std::make_shared<std::function<void()>>();
-  *step = [this, c, env, stream, alive, step] {
+  // One step: on the apply thread take the next chunk, on the I/O thread send it, repeat. The
+  // step is kept alive by whichever of its hops is pending, not by itself: a connection that
+  // closes drops the hop waiting for it, and the stream's RocksDB snapshot goes with it.
+  auto first = std::make_shared<std::function<void()>>();
+  *first = [this, c, env, stream, alive, weak_step = std::weak_ptr(first)] {
+    auto step = weak_step.lock();  // the caller holds it
     applier_->Run(
         [this, c, env, stream, alive, step](kv::MvccStore& store, kv::WatchHub&, kv::Lessor&) {
           Status status = Status::Ok();
@@ -67,13 +74,9 @@ void Server::HandleSnapshot(std::shared_ptr<Connection> c, pb::Envelope env) {
             if (alive.expired()) return;
             if (!status.ok()) {
               spdlog::error("snapshot for {} failed: {}", c->peer(), status.ToString());
-              *step = nullptr;  // breaks the step's reference to itself
               return Fail(c, env, status);
             }
-            if (!c->open()) {
-              *step = nullptr;
-              return;
-            }
+            if (!c->open()) return;
             pb::Envelope out = Reply(env, Status::Ok());
             auto* r = out.mutable_snapshot_response();
             *r->mutable_header() = Header(stream->revision);
@@ -91,16 +94,23 @@ void Server::HandleSnapshot(std::shared_ptr<Connection> c, pb::Envelope env) {
               spdlog::info("snapshot at revision {} sent to {}: {} bytes", stream->revision,
                            c->peer(), stream->sent_bytes);
               Respond(c, std::move(out));
-              *step = nullptr;
               return;
             }
             r->set_remaining_bytes(stream->next->size() + kFrameHeaderBytes);  // at least that
             Respond(c, std::move(out), /*done=*/false);
-            (*step)();
+            if (c->unsent_bytes() > kSnapshotUnsentBytes) {
+              static Counter& paused = Metrics::Global().counter(
+                  "pharos_snapshot_slow_reader_pauses_total",
+                  "Times a snapshot stream waited for its client to read what was sent");
+              paused.Inc();
+            }
+            c->WhenUnsentAtMost(kSnapshotUnsentBytes, [step, alive] {
+              if (!alive.expired()) (*step)();
+            });
           });
         });
   };
-  (*step)();
+  (*first)();
 }
 
 }  // namespace pharos::registry

@@ -1,13 +1,7 @@
-// A watcher whose client stops reading: the member stops queueing its events for the socket once
-// a few MiB wait there, lets the watch hub fall back to reading them from storage, and sends them
-// on, every one in order, when the client reads again. Before, every event since the client
-// stopped waited in the member's memory.
-#include <arpa/inet.h>
+// Clients that stop reading: a watcher, and a snapshot's reader. The member stops queueing for the
+// socket once a few MiB wait there and sends on, every byte in order, when the client reads again.
+// Before, everything since the client stopped waited in the member's memory.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -17,63 +11,12 @@
 
 #include "client/client.h"
 #include "client/txn.h"
-#include "common/frame.h"
 #include "tests/cluster/process_cluster.h"
+#include "tests/eventually.h"
+#include "tests/raw_connection.h"
 
 namespace pharos::testing {
 namespace {
-
-// A client socket that writes one watch request and reads nothing until asked.
-class RawConnection {
- public:
-  explicit RawConnection(const std::string& endpoint) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    // A small receive buffer, so that what the member queues shows in the member, not here.
-    const int small = 64 * 1024;
-    setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    const size_t colon = endpoint.rfind(':');
-    addr.sin_port = htons(static_cast<uint16_t>(std::stoi(endpoint.substr(colon + 1))));
-    inet_pton(AF_INET, endpoint.substr(0, colon).c_str(), &addr.sin_addr);
-    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  }
-  ~RawConnection() { close(fd_); }
-  bool connected() const { return connected_; }
-
-  bool Send(const pb::Envelope& e) {
-    std::string frame;
-    AppendFrame(&frame, e.SerializeAsString());
-    return write(fd_, frame.data(), frame.size()) == static_cast<ssize_t>(frame.size());
-  }
-  // The next envelope, or nullopt if none came before the deadline.
-  std::optional<pb::Envelope> Next(std::chrono::milliseconds deadline) {
-    const auto until = std::chrono::steady_clock::now() + deadline;
-    for (;;) {
-      auto frame = decoder_.Next();
-      if (!frame.ok()) return std::nullopt;
-      if (frame->has_value()) {
-        pb::Envelope e;
-        if (!e.ParseFromString(**frame)) return std::nullopt;
-        return e;
-      }
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          until - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return std::nullopt;
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-      char buf[64 * 1024];
-      const ssize_t n = read(fd_, buf, sizeof(buf));
-      if (n <= 0) return std::nullopt;
-      decoder_.Append(std::string_view(buf, static_cast<size_t>(n)));
-    }
-  }
-
- private:
-  int fd_ = -1;
-  bool connected_ = false;
-  FrameDecoder decoder_;
-};
 
 // A counter or gauge from the member's /metrics, or -1.
 double Metric(const ProcessCluster& cluster, const std::string& name) {
@@ -84,6 +27,37 @@ double Metric(const ProcessCluster& cluster, const std::string& name) {
     if (line.rfind(name + " ", 0) == 0) return std::stod(line.substr(name.size() + 1));
   }
   return -1;
+}
+
+// Puts `prefix`0 .. `prefix`(count-1), each `value`, 64 at a time.
+void PutMany(const ProcessCluster& cluster, const std::string& prefix, int count,
+             const std::string& value) {
+  client::Client writer({.endpoints = cluster.clients()});
+  std::mutex mu;
+  std::condition_variable cv;
+  int done = 0, failed = 0, sent = 0;
+  std::function<void()> send_one = [&] {
+    pb::Envelope put;
+    {
+      std::lock_guard lock(mu);
+      if (sent == count) return;
+      put.mutable_put()->set_key(prefix + std::to_string(sent++));
+    }
+    put.mutable_put()->set_value(value);
+    writer.CallAsync(std::move(put), {}, [&](Result<pb::Envelope> r) {
+      {
+        std::lock_guard lock(mu);
+        ++done;
+        if (!r.ok()) ++failed;
+      }
+      cv.notify_all();
+      send_one();
+    });
+  };
+  for (int i = 0; i < 64; ++i) send_one();
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(120), [&] { return done == count; }));
+  ASSERT_EQ(failed, 0);
 }
 
 TEST(SlowWatcherTest, AClientThatStopsReadingCostsTheMemberABoundedBacklogAndMissesNothing) {
@@ -100,37 +74,9 @@ TEST(SlowWatcherTest, AClientThatStopsReadingCostsTheMemberABoundedBacklogAndMis
   ASSERT_TRUE(created && created->watch_response().created());
   const int64_t start = created->watch_response().header().revision();
 
-  // 40 MiB of events for a client that reads none of them, 64 puts in flight.
+  // 40 MiB of events for a client that reads none of them.
   constexpr int kPuts = 10000;
-  const std::string value(4096, 'v');
-  client::Client writer({.endpoints = cluster.clients()});
-  std::mutex mu;
-  std::condition_variable cv;
-  int done = 0, failed = 0, sent = 0;
-  std::function<void()> send_one = [&] {
-    pb::Envelope put;
-    {
-      std::lock_guard lock(mu);
-      if (sent == kPuts) return;
-      put.mutable_put()->set_key("/slow/" + std::to_string(sent++));
-    }
-    put.mutable_put()->set_value(value);
-    writer.CallAsync(std::move(put), {}, [&](Result<pb::Envelope> r) {
-      {
-        std::lock_guard lock(mu);
-        ++done;
-        if (!r.ok()) ++failed;
-      }
-      cv.notify_all();
-      send_one();
-    });
-  };
-  for (int i = 0; i < 64; ++i) send_one();
-  {
-    std::unique_lock lock(mu);
-    ASSERT_TRUE(cv.wait_for(lock, std::chrono::seconds(120), [&] { return done == kPuts; }));
-    ASSERT_EQ(failed, 0);
-  }
+  ASSERT_NO_FATAL_FAILURE(PutMany(cluster, "/slow/", kPuts, std::string(4096, 'v')));
 
   // The member holds a few MiB for the socket, not the 40 it was sent.
   EXPECT_GE(Metric(cluster, "pharos_watch_slow_reader_pauses_total"), 1);
@@ -149,6 +95,38 @@ TEST(SlowWatcherTest, AClientThatStopsReadingCostsTheMemberABoundedBacklogAndMis
       ++next;
     }
   }
+}
+
+// Before, every chunk of a snapshot was queued for the socket as soon as it was read: a client
+// that asked for one and read nothing had the whole store copied into the member's memory.
+TEST(SlowWatcherTest, ASnapshotForAClientThatStopsReadingWaitsForIt) {
+  ProcessCluster cluster(1);
+  ASSERT_GE(cluster.WaitForLeader(), 0);
+  constexpr int kKeys = 3000;  // 24 MiB
+  ASSERT_NO_FATAL_FAILURE(PutMany(cluster, "/big/", kKeys, std::string(8192, 'v')));
+
+  RawConnection slow(cluster.client(0));
+  ASSERT_TRUE(slow.connected());
+  pb::Envelope request;
+  request.set_id(1);
+  request.mutable_snapshot();
+  ASSERT_TRUE(slow.Send(request));
+  ASSERT_TRUE(
+      Eventually([&] { return Metric(cluster, "pharos_snapshot_slow_reader_pauses_total") >= 1; }));
+  const double unsent = Metric(cluster, "pharos_client_unsent_bytes");
+  EXPECT_GE(unsent, 0);
+  EXPECT_LT(unsent, 4 << 20);
+
+  // Read again: the stream arrives whole, ending with its checksum.
+  size_t bytes = 0;
+  for (;;) {
+    auto e = slow.Next(std::chrono::seconds(30));
+    ASSERT_TRUE(e.has_value()) << "the stream stopped after " << bytes << " bytes";
+    ASSERT_EQ(e->status().code(), pb::OK) << e->status().message();
+    bytes += e->snapshot_response().blob().size();
+    if (!e->snapshot_response().checksum().empty()) break;
+  }
+  EXPECT_GT(bytes, size_t{kKeys} * 8192);
 }
 
 }  // namespace

@@ -412,6 +412,27 @@ TEST_F(MvccStoreTest, SnapshotPlusLaterEntriesEqualsApplyingEverything) {
   EXPECT_EQ(other->DebugDump(), (*store_)->DebugDump());
 }
 
+// A chunk ends before the record that would take it past the bound; only a record larger than the
+// bound alone makes a larger chunk. Before, a chunk ended after that record: a chunk just under
+// 512 KiB and a 1.4 MiB value went out as one frame over the clients' limit.
+TEST_F(MvccStoreTest, SnapshotChunksExceedTheirBoundOnlyByARecordLargerThanIt) {
+  constexpr size_t kBound = 4096;
+  for (int i = 0; i < 20; ++i) Apply(PutReq("small" + std::to_string(i), std::string(700, 's')));
+  Apply(PutReq("toobig", std::string(3 * kBound, 'b')));
+  auto reader = (*store_)->CreateSnapshot(kBound);
+  size_t over = 0;
+  for (;;) {
+    auto chunk = reader->Next();
+    ASSERT_TRUE(chunk.ok());
+    if (!chunk->has_value()) break;
+    if ((*chunk)->size() <= kBound) continue;
+    ++over;
+    // The large record alone, with its column family byte, lengths and key.
+    EXPECT_LT((*chunk)->size(), 3 * kBound + 200) << "a chunk holds more than the large record";
+  }
+  EXPECT_EQ(over, 1u);
+}
+
 TEST_F(MvccStoreTest, BadRequestsChangeNothing) {
   EXPECT_EQ(Apply(PutReq("", "v")).status.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(Apply(PutReq(std::string(kMaxKeyBytes + 1, 'k'), "v")).status.code(),

@@ -303,6 +303,8 @@ void Server::RegisterMetrics() {
   m.gauge_fn("pharos_client_unsent_bytes",
              "Replies and events queued for client sockets and not written yet",
              [] { return double(ClientService::UnsentBytes()); });
+  m.gauge_fn("pharos_client_requests_in_flight", "Client requests not answered yet",
+             fn([this] { return double(in_flight_.size()); }));
   m.gauge_fn("pharos_kv_db_size_bytes", "Size of the data directory",
              fn([this] { return double(storage_->SizeBytes()); }));
   m.gauge_fn("pharos_kv_compact_revision", "Revision history is compacted to",
@@ -640,6 +642,13 @@ void Server::HandleWatch(std::shared_ptr<Connection> c, pb::Envelope env) {
       const int64_t compact = store.compact_revision();
       asio::post(io_, [this, c, env, alive, id, rev, compact] {
         if (alive.expired()) return;
+        if (id.ok() && !c->open()) {
+          // The connection closed while the watch was being made, and OnConnectionClosed found
+          // nothing to end: the hub would keep it, and scan it on every apply, for good.
+          applier_->Run(
+              [id = *id](kv::MvccStore&, kv::WatchHub& hub, kv::Lessor&) { hub.Cancel(id); });
+          return;
+        }
         pb::Envelope reply = Reply(env, id.ok() ? Status::Ok() : id.status());
         pb::WatchResponse* w = reply.mutable_watch_response();
         *w->mutable_header() = Header(rev);
@@ -685,6 +694,8 @@ void Server::HandleWatch(std::shared_ptr<Connection> c, pb::Envelope env) {
   applier_->Run([ids](kv::MvccStore&, kv::WatchHub& hub, kv::Lessor&) {
     for (int64_t id : ids) hub.RequestProgress(id);
   });
+  // Answered by the notifications, on the watches' own streams: nothing more to wait for.
+  in_flight_.erase({c->id(), env.id()});
   c->Done();
 }
 
@@ -735,6 +746,10 @@ void Server::OnWatchReady(int64_t watch_id) {
       it->second.polling = false;
       if (ended || !conn || !conn->open()) {
         watches_.erase(it);
+        if (!ended) {
+          applier_->Run(
+              [watch_id](kv::MvccStore&, kv::WatchHub& hub, kv::Lessor&) { hub.Cancel(watch_id); });
+        }
         return;
       }
       if (batch.size() == kWatchBatch || it->second.repoll) {
@@ -746,6 +761,9 @@ void Server::OnWatchReady(int64_t watch_id) {
 }
 
 void Server::OnConnectionClosed(uint64_t connection_id) {
+  // Requests it will never be answered (a snapshot cut short, a read still on its way).
+  in_flight_.erase(in_flight_.lower_bound({connection_id, 0}),
+                   in_flight_.lower_bound({connection_id + 1, 0}));
   std::vector<int64_t> ids;
   for (auto it = watches_.begin(); it != watches_.end();) {
     if (it->second.connection_id == connection_id) {
@@ -995,29 +1013,43 @@ void Server::AnswerMemberChange(std::shared_ptr<Connection> c, pb::Envelope env,
                                 uint64_t index) {
   std::weak_ptr<bool> alive = alive_;
   // Answer once the change is applied here, with the member table as it then is.
-  applier_->RunAt(index,
-                  [this, c, env, alive, added](kv::MvccStore& store, kv::WatchHub&, kv::Lessor&) {
-                    const int64_t rev = store.revision();
-                    asio::post(io_, [this, c, env, alive, added, rev] {
-                      if (alive.expired()) return;
-                      pb::Envelope reply = Reply(env, Status::Ok());
-                      google::protobuf::RepeatedPtrField<pb::Member> list;
-                      for (const auto& [id, m] : members_) *list.Add() = m;
-                      if (env.has_member_add()) {
-                        auto* r = reply.mutable_member_add_response();
-                        *r->mutable_header() = Header(rev);
-                        *r->mutable_member() = added;
-                        *r->mutable_members() = list;
-                      } else if (env.has_member_remove()) {
-                        *reply.mutable_member_remove_response()->mutable_header() = Header(rev);
-                        *reply.mutable_member_remove_response()->mutable_members() = list;
-                      } else {
-                        *reply.mutable_member_promote_response()->mutable_header() = Header(rev);
-                        *reply.mutable_member_promote_response()->mutable_members() = list;
-                      }
-                      Respond(c, std::move(reply));
-                    });
-                  });
+  applier_->RunAt(
+      index, [this, c, env, alive, added](kv::MvccStore& store, kv::WatchHub&, kv::Lessor&) {
+        const int64_t rev = store.revision();
+        asio::post(io_, [this, c, env, alive, added, rev] {
+          if (alive.expired()) return;
+          // A new leader may have put another entry at that index: the change is
+          // then not in the table, and may never be.
+          if (!MemberChangeShows(env, added)) {
+            return Fail(c, env,
+                        Status::OutcomeUnknown("the member change was not applied where it was "
+                                               "proposed (the leader changed); list the members"));
+          }
+          pb::Envelope reply = Reply(env, Status::Ok());
+          google::protobuf::RepeatedPtrField<pb::Member> list;
+          for (const auto& [id, m] : members_) *list.Add() = m;
+          if (env.has_member_add()) {
+            auto* r = reply.mutable_member_add_response();
+            *r->mutable_header() = Header(rev);
+            *r->mutable_member() = added;
+            *r->mutable_members() = list;
+          } else if (env.has_member_remove()) {
+            *reply.mutable_member_remove_response()->mutable_header() = Header(rev);
+            *reply.mutable_member_remove_response()->mutable_members() = list;
+          } else {
+            *reply.mutable_member_promote_response()->mutable_header() = Header(rev);
+            *reply.mutable_member_promote_response()->mutable_members() = list;
+          }
+          Respond(c, std::move(reply));
+        });
+      });
+}
+
+bool Server::MemberChangeShows(const pb::Envelope& env, const pb::Member& added) const {
+  if (env.has_member_add()) return members_.contains(added.id());
+  if (env.has_member_remove()) return !members_.contains(env.member_remove().id());
+  auto it = members_.find(env.member_promote().id());
+  return it != members_.end() && !it->second.is_learner();
 }
 
 void Server::HandleStatus(std::shared_ptr<Connection> c, pb::Envelope env) {

@@ -107,6 +107,8 @@ class Server {
   // A membership change landed at `index`: answers once it is applied here.
   void AnswerMemberChange(std::shared_ptr<Connection> c, pb::Envelope env, pb::Member added,
                           uint64_t index);
+  // Whether the member table shows the change `env` asked for (`added`: the member it adds).
+  bool MemberChangeShows(const pb::Envelope& env, const pb::Member& added) const;
   void HandleStatus(std::shared_ptr<Connection> c, pb::Envelope env);
   void HandleSnapshot(std::shared_ptr<Connection> c, pb::Envelope env);
   // Maintenance (server_maintenance.cc): auto-compaction, the backend quota and its alarm,

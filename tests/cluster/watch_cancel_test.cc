@@ -1,5 +1,6 @@
-// Ending a watch on a real pharosd: a connection may cancel only the watches it opened, and the
-// SDK's Watcher, when destroyed, ends its watcher on the server while the connection lives on.
+// Ending a watch on a real pharosd: a connection may cancel only the watches it opened, the SDK's
+// Watcher, when destroyed, ends its watcher on the server while the connection lives on, and a
+// connection that closes ends its watches, even one still being made.
 #include <gtest/gtest.h>
 
 #include <condition_variable>
@@ -12,6 +13,7 @@
 #include "client/kv.h"
 #include "client/watch.h"
 #include "tests/cluster/process_cluster.h"
+#include "tests/raw_connection.h"
 
 namespace pharos::testing {
 namespace {
@@ -93,6 +95,38 @@ TEST(WatchCancelTest, ADestroyedWatcherEndsItsWatchOnTheServerWhileTheClientLive
   // The client and its connection stay: only a cancel ends the member's watcher.
   EXPECT_TRUE(Eventually([&] { return Watchers(cluster, c) == 0; }, std::chrono::seconds(5)))
       << Watchers(cluster, c) << " watchers left on the member";
+}
+
+// A connection that sends a watch request and closes at once is gone before the watch is made.
+// Before, the watch was made all the same and kept for good: the member scanned it on every
+// apply, and the request stayed in flight.
+TEST(WatchCancelTest, AConnectionClosedWhileItsWatchIsMadeLeavesNothingBehind) {
+  ProcessCluster cluster(1);
+  ASSERT_GE(cluster.WaitForLeader(), 0);
+  Client c({.endpoints = cluster.clients()});
+  for (int i = 0; i < 20; ++i) {
+    RawConnection gone(cluster.client(0));
+    ASSERT_TRUE(gone.connected());
+    // Reads queued on the apply thread ahead of the watch, so that the member sees the
+    // connection close before the watch is made.
+    pb::Envelope read;
+    read.mutable_range()->set_key("/k");
+    read.mutable_range()->set_serializable(true);
+    for (int id = 1; id <= 300; ++id) {
+      read.set_id(static_cast<uint64_t>(id));
+      ASSERT_TRUE(gone.Send(read));
+    }
+    pb::Envelope create;
+    create.set_id(1000);
+    create.mutable_watch_create()->set_key("/k");
+    ASSERT_TRUE(gone.Send(create));
+  }
+  EXPECT_TRUE(Eventually([&] { return Watchers(cluster, c) == 0; }, std::chrono::seconds(5)))
+      << Watchers(cluster, c) << " watchers left on the member";
+  // Nor any of their requests in flight.
+  auto metrics = HttpGet(cluster.metrics(0), "/metrics");
+  ASSERT_TRUE(metrics && metrics->first == 200);
+  EXPECT_NE(metrics->second.find("\npharos_client_requests_in_flight 0\n"), std::string::npos);
 }
 
 }  // namespace

@@ -3,8 +3,10 @@
 # cluster on 127.0.0.31-33 and a 3-member etcd cluster on 127.0.0.21-23 (loopback, one address
 # per member, fsync on, default settings, free ports), measures the floor (fdatasync on the
 # data directory's file system, loopback round trip), loads 100,000 keys of 256 bytes and reads
-# each member's resident memory, runs every pharos-bench workload against both (each workload on
-# one system and right after on the other, so a ratio's two sides are seconds apart), times kill -9 of
+# each member's memory (VmRSS and RssAnon), runs every pharos-bench workload against both (each
+# workload on one system and right after on the other, so a ratio's two sides are seconds apart;
+# which goes first alternates from workload to workload, and each run starts once the other
+# cluster is idle), times kill -9 of
 # the leader to the first successful write (Pharos; etcd with its defaults and with
 # --heartbeat-interval 50 --election-timeout 300), prints one table with Pharos/etcd ratios, and
 # stops everything it started, also when interrupted.
@@ -176,10 +178,56 @@ run() {  # target name args...
   return $rc
 }
 
-rss_mib() {  # target: the members' resident memory, MiB, one per line
+rss_mib() {  # target [field]: the members' memory, MiB, one per line; field VmRSS (default) or RssAnon
   local i
   for i in 1 2 3; do
-    awk '/^VmRSS:/ {printf "%.1f\n", $2 / 1024}' "/proc/${pid_of[$1$i]}/status"
+    awk -v f="${2:-VmRSS}:" '$1 == f {printf "%.1f\n", $2 / 1024}' "/proc/${pid_of[$1$i]}/status"
+  done
+}
+
+# --- the idle wait -------------------------------------------------------------------------------
+# The two clusters share this machine's cores, and both do deferred work after a burst (Pharos:
+# RocksDB flushes and compactions; etcd: its snapshots, bbolt commits): before a measured run
+# starts on one system, wait until the other's members are idle, i.e. their CPU time (utime +
+# stime of /proc/PID/stat, all threads) grew by less than idle_cpu_ms over about 1 s; at most
+# idle_deadline s, after which the run starts anyway and the output says so. An idle cluster
+# here (heartbeats only) takes 0-40 ms CPU per second, all three members together (etcd the
+# more); a RocksDB flush or compaction keeps a thread busy, close to 1000.
+idle_cpu_ms=${PHAROS_BENCH_IDLE_CPU_MS:-100} idle_deadline=${PHAROS_BENCH_IDLE_DEADLINE:-20}
+clk_tck=$(getconf CLK_TCK 2>/dev/null || echo 100)
+cpu_ms() {  # target: its running members' summed CPU time, ms
+  local i pid stat f ticks=0
+  for i in 1 2 3; do
+    pid=${pid_of[$1$i]:-}
+    [ -n "$pid" ] || continue
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+    read -ra f <<<"${stat##*) }"  # past the command name, which may hold spaces: f[0] is field 3
+    ticks=$((ticks + f[11] + f[12]))  # fields 14 and 15: utime, stime
+  done
+  echo $((ticks * 1000 / clk_tck))
+}
+other_of() { if [ "$1" = pharos ]; then echo etcd; else echo pharos; fi; }
+wait_idle() {  # target run: waits for target's cluster (when it runs) to go idle before run
+  local t=$1 what=$2 a b t0 t1 used waited=0
+  [ -n "${pid_of[${t}1]:-}${pid_of[${t}2]:-}${pid_of[${t}3]:-}" ] || return 0
+  a=$(cpu_ms "$t") t0=$(date +%s%N)
+  while :; do
+    sleep 1
+    b=$(cpu_ms "$t") t1=$(date +%s%N)
+    used=$(((b - a) * 1000000000 / (t1 - t0)))  # ms of CPU per second
+    waited=$((waited + (t1 - t0) / 1000000))
+    if [ "$used" -lt "$idle_cpu_ms" ]; then
+      printf '    %s idle (%d ms CPU/s) after %d.%d s, before %s\n' "$t" "$used" $((waited / 1000)) \
+        $((waited % 1000 / 100)) "$what" >&2
+      printf '%s\t%s\tidle\t%d\t%d\n' "$what" "$t" "$waited" "$used" >>"$res/idle.tsv"
+      return 0
+    fi
+    if [ "$waited" -ge $((idle_deadline * 1000)) ]; then
+      printf '    %s NOT idle after %d s (%d ms CPU/s), %s runs anyway\n' "$t" "$idle_deadline" "$used" "$what" >&2
+      printf '%s\t%s\tbusy\t%d\t%d\n' "$what" "$t" "$waited" "$used" >>"$res/idle.tsv"
+      return 0
+    fi
+    a=$b t0=$t1
   done
 }
 
@@ -223,13 +271,29 @@ for target in "${systems[@]}"; do
     --keys $load_keys --value-size 256 --prefix bench/
   sleep 1
   rss_mib "$target" >"$res/$target.rss"
+  rss_mib "$target" RssAnon >"$res/$target.rssanon"
   echo "  $target   resident MiB per member: $(paste -sd' ' "$res/$target.rss")" >&2
+  echo "  $target   anonymous (RssAnon) MiB per member: $(paste -sd' ' "$res/$target.rssanon")" >&2
 done
+# Which system goes first alternates along this list, by each workload's place in it (so a
+# workload goes in the same order whatever --only picks): put64, get-lin, mixed, watch and
+# registry run on Pharos first, put1, get-ser, txn and lease on etcd first. Before each run the
+# other cluster must be idle (wait_idle). The order is in $res/order.tsv, the waits in
+# $res/idle.tsv.
+measured=(put64 put1 get-lin get-ser mixed txn watch lease registry)
 each() {  # name args...: the workload on every system, one right after the other
-  local target
-  for target in "${systems[@]}"; do run "$target" "$@"; done
+  local name=$1 target order=("${systems[@]}") i
+  for i in "${!measured[@]}"; do [ "${measured[$i]}" = "$name" ] && break; done
+  if [ ${#order[@]} -eq 2 ] && [ $((i % 2)) -eq 1 ]; then order=("${order[1]}" "${order[0]}"); fi
+  echo "  $name: ${order[0]} first" >&2
+  printf '%s\t%s\n' "$name" "${order[*]}" >>"$res/order.tsv"
+  for target in "${order[@]}"; do
+    wait_idle "$(other_of "$target")" "$target $name"
+    run "$target" "$@"
+  done
 }
-echo "== workloads, each on ${systems[*]} in turn" >&2
+: >"$res/order.tsv"; : >"$res/idle.tsv"
+echo "== workloads, each on ${systems[*]}, the first alternating (put64 ${systems[0]} first)" >&2
 common=(--duration "$duration" --value-size 256 --keys $load_keys --prefix bench/)
 wanted put64 && each put64 --workload put --clients $clients --connections $conns "${common[@]}"
 wanted put1 && each put1 --workload put --clients 1 --connections 1 "${common[@]}"
@@ -252,7 +316,11 @@ for target in "${systems[@]}"; do
   # Again after the workloads: reads fill caches (Pharos' RocksDB block cache) that the load
   # alone does not, and the margin is taken after the load only.
   rss_mib "$target" >"$res/$target.rss-after"
-  if wanted failover; then failover "$target" default "$failover_runs" || exit 1; fi
+  rss_mib "$target" RssAnon >"$res/$target.rssanon-after"
+  if wanted failover; then
+    wait_idle "$(other_of "$target")" "$target failover"
+    failover "$target" default "$failover_runs" || exit 1
+  fi
   stop_cluster "$target"
 done
 if targeted etcd && wanted failover; then
@@ -280,14 +348,24 @@ mark() {  # file -> "*" when the run was invalid or had errors
     echo "*"
   fi
 }
-median_failover() {  # target label
-  local f times=()
-  for f in "$res/$1.failover-$2-"*.json; do
-    [ -f "$f" ] || continue
-    [ "$(jq -r .ok "$f")" = 1 ] && times+=("$(jq -r .p50_ms "$f")")
+# A failover run in which no write succeeded (or that never got to its kill) counts as worse than
+# any success: as pharos-bench's deadline, 30 s after the kill (RunFailover), or as long as it
+# took when that was longer. The median is over all --failover-runs runs, a missing one counted
+# as failed; for an even count it is the mean of the two middle runs.
+fo_timeout_ms=30000
+median_failover() {  # target label -> "median succeeded" ("- 0" when the target's failover never ran)
+  local r f times=() ok=0
+  compgen -G "$res/$1.failover-$2-*.json" >/dev/null || { echo "- 0"; return; }
+  for r in $(seq 1 "$failover_runs"); do
+    f=$res/$1.failover-$2-$r.json
+    if [ "$(jq -r '.ok // 0' "$f" 2>/dev/null)" = 1 ]; then
+      times+=("$(jq -r .p50_ms "$f")")
+      ok=$((ok + 1))
+    else
+      times+=("$(jq -r "[$fo_timeout_ms, (.seconds // 0) * 1000] | max" "$f" 2>/dev/null || echo $fo_timeout_ms)")
+    fi
   done
-  [ ${#times[@]} -gt 0 ] || { echo -; return; }
-  printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {printf "%.0f", (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'
+  printf '%s\n' "${times[@]}" | sort -g | awk -v ok=$ok '{a[NR]=$1} END {printf "%.0f %d\n", (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2, ok}'
 }
 row() {  # label pharos etcd want (">=3" "<=0.4" ...) unit
   local ratio="-" verdict=""
@@ -358,9 +436,15 @@ row_plain "resident MiB, largest member, $load_keys keys" "$p_rss" "$e_rss" "<=0
 p_rss=$(sort -g "$res/pharos.rss-after" 2>/dev/null | tail -1)
 e_rss=$(sort -g "$res/etcd.rss-after" 2>/dev/null | tail -1)
 row_plain "  same, after the workloads" "${p_rss:--}" "${e_rss:--}" ""
-p_fo=$(median_failover pharos default)
-e_fo=$(median_failover etcd default)
-e_fo_fast=$(median_failover etcd fast)
+p_rss=$(sort -g "$res/pharos.rssanon" 2>/dev/null | tail -1)
+e_rss=$(sort -g "$res/etcd.rssanon" 2>/dev/null | tail -1)
+row_plain "  RssAnon MiB, largest member, $load_keys keys" "${p_rss:--}" "${e_rss:--}" ""
+p_rss=$(sort -g "$res/pharos.rssanon-after" 2>/dev/null | tail -1)
+e_rss=$(sort -g "$res/etcd.rssanon-after" 2>/dev/null | tail -1)
+row_plain "  RssAnon, after the workloads" "${p_rss:--}" "${e_rss:--}" ""
+read -r p_fo p_fo_ok < <(median_failover pharos default)
+read -r e_fo e_fo_ok < <(median_failover etcd default)
+read -r e_fo_fast e_fo_fast_ok < <(median_failover etcd fast)
 if wanted failover; then
   row_plain "kill -9 leader -> write, median ms (etcd dflt)" "$p_fo" "$e_fo" ""
   row_plain "kill -9 leader -> write, median ms (etcd 50/300)" "$p_fo" "$e_fo_fast" ""
@@ -371,7 +455,21 @@ echo "       loopback round trip p50 $rtt50 ms (p99 $(val "$res/floor.rtt.json" 
 echo "       sequential put floor = 2 fdatasync + 2 round trips = $floor ms; pharos put p50 / floor = $([[ $put1_p50 =~ ^[0-9.]+$ ]] && awk "BEGIN{printf \"%.2f\", $put1_p50 / $floor}" || echo -) (want <= 2)"
 fo_verdict=MISSED
 [[ $p_fo =~ ^[0-9]+$ ]] && [ "$p_fo" -le 300 ] && fo_verdict=ok
-wanted failover && echo "failover: pharos median $p_fo ms (want <= 300: $fo_verdict) over $failover_runs runs; etcd $e_fo ms (defaults), $e_fo_fast ms (50/300)"
+fo_ok() { [ "$1" = - ] || echo ", $2 of $failover_runs succeeded"; }  # median ok
+if wanted failover; then
+  echo "failover: pharos median $p_fo ms (want <= 300: $fo_verdict) over $failover_runs runs$(fo_ok "$p_fo" "$p_fo_ok"); etcd $e_fo ms (defaults$(fo_ok "$e_fo" "$e_fo_ok")), $e_fo_fast ms (50/300$(fo_ok "$e_fo_fast" "$e_fo_fast_ok"))"
+  echo "          a run with no successful write counts as $fo_timeout_ms ms (the tool's deadline), worse than any success$([ $((failover_runs % 2)) -eq 0 ] && echo "; the median of $failover_runs runs is the mean of the middle two")"
+fi
+echo "memory: resident = VmRSS, every resident page mapped into the process: etcd's bbolt file is mmap'd, so its"
+echo "        touched pages count; Pharos reads its RocksDB files with pread, so their page cache counts nowhere."
+echo "        RssAnon = anonymous pages alone (heap and stacks: RocksDB's block cache and memtables, Go's heap), no"
+echo "        file pages on either side. Each row is the largest member by that measure."
+if [ -s "$res/order.tsv" ]; then
+  echo "order: $(awk -F'\t' '{split($2, t, " "); printf "%s%s %s first", (NR > 1 ? ", " : ""), $1, t[1]}' "$res/order.tsv")"
+fi
+if [ -s "$res/idle.tsv" ]; then
+  echo "idle: each run waited for the other cluster to go idle (< $idle_cpu_ms ms CPU/s over 1 s, $idle_deadline s at most): $(awk -F'\t' '{s += $4} $3 == "idle" {n++} $3 == "busy" {b = b ", " $1} END {printf "%d of %d idle, %.1f s waited in all%s", n, NR, s / 1000, b == "" ? "" : "; still busy before " substr(b, 3)}' "$res/idle.tsv")"
+fi
 echo "* = the run had errors or was invalid (the leader's term changed); raw results in $res"
 grep -qs '"valid":false' "$res"/*.json &&
   echo "  an invalid run: the members' logs are kept in $dir/pharos and $dir/etcd"

@@ -67,6 +67,16 @@ Result<int64_t> Lessor::RemainingSeconds(int64_t id) const {
   return std::chrono::duration_cast<std::chrono::seconds>(left).count();
 }
 
+void Lessor::Extend(std::chrono::nanoseconds d) {
+  if (d <= std::chrono::nanoseconds::zero()) return;
+  by_expiry_.clear();
+  for (auto& [id, e] : leases_) {
+    // Past the clock's range, as ExpiryAfter does: a lease that far out never expires anyway.
+    e.expiry = e.expiry > Clock::TimePoint::max() - d ? Clock::TimePoint::max() : e.expiry + d;
+    by_expiry_.insert({e.expiry, id});
+  }
+}
+
 std::vector<int64_t> Lessor::Expired(size_t max) const {
   std::vector<int64_t> out;
   if (!primary_) return out;

@@ -43,6 +43,9 @@ class Lessor {
   // Leases past their expiry, oldest first, at most `max`: the leader proposes their revokes.
   // A lease stays listed until its revoke is applied (OnRevoke).
   std::vector<int64_t> Expired(size_t max) const;
+  // Every lease expires `d` later: for a time in which no keepalive could be served (the owning
+  // thread was held up), which must not count against the leases.
+  void Extend(std::chrono::nanoseconds d);
 
  private:
   struct Entry {

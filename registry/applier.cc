@@ -22,6 +22,9 @@ const char* const kAlarmsKey = "alarms";
 // still, the data is the store's alone. Such data still restores; what it lacks is left as it is.
 constexpr std::string_view kSnapshotMembers = "pharos-members/1";
 constexpr std::string_view kSnapshotAlarms = "pharos-alarms/1";
+// A task that holds the apply thread this long extends every lease by as much (Loop). Shorter
+// holds are within a keepalive's slack: clients renew at a third of the TTL.
+constexpr std::chrono::milliseconds kLeasesExtendedAfterAHold{200};
 
 void AppendSection(std::string* out, std::string_view tag,
                    const google::protobuf::MessageLite& message) {
@@ -156,7 +159,13 @@ void Applier::Loop() {
       work = std::move(queue_.front());
       queue_.pop_front();
     }
+    const Clock::TimePoint started = clock_->Now();
     work();
+    // Keepalives are served on this thread: while one task held it (a defragmentation, a hash
+    // of the whole store, an apply on a stalled disk), no lease could be renewed, and a lease
+    // whose keepalive waited behind it would have expired for that alone.
+    const auto held = clock_->Now() - started;
+    if (held >= kLeasesExtendedAfterAHold) lessor_->Extend(held);
   }
 }
 

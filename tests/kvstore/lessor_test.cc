@@ -112,5 +112,21 @@ TEST(LessorTest, ExpiredListsOldestFirstUpToMax) {
   EXPECT_EQ(lessor.Expired(2), (std::vector<int64_t>{2, 3}));
 }
 
+TEST(LessorTest, ExtendMovesEveryExpiryAndKeepsTheirOrder) {
+  FakeClock clock;
+  Lessor lessor(&clock);
+  lessor.Promote({Record(1, 3), Record(2, 1), Record(3, INT64_MAX)});
+  clock.Advance(seconds(2));
+  ASSERT_EQ(lessor.Expired(10), (std::vector<int64_t>{2}));
+  lessor.Extend(seconds(2));
+  EXPECT_TRUE(lessor.Expired(10).empty());
+  EXPECT_EQ(*lessor.RemainingSeconds(1), 3);              // 3 s from the start, 2 s more, 2 s gone
+  EXPECT_GT(*lessor.RemainingSeconds(3), 9'000'000'000);  // capped, not wrapped
+  clock.Advance(seconds(2));
+  EXPECT_EQ(lessor.Expired(10), (std::vector<int64_t>{2}));
+  clock.Advance(seconds(2));
+  EXPECT_EQ(lessor.Expired(10), (std::vector<int64_t>{2, 1}));
+}
+
 }  // namespace
 }  // namespace pharos::kv

@@ -76,6 +76,43 @@ TEST(ApplierTest, AnswersOnlyTheRequestsThisMemberProposed) {
   std::filesystem::remove_all(dir);
 }
 
+// A task that holds the apply thread (a defragmentation, say) holds every keepalive queued behind
+// it: the leases expire that much later. Before, a lease whose keepalive waited out a hold longer
+// than its TTL was expired and revoked the moment the thread was free, its keepalive refused.
+TEST(ApplierTest, ATaskThatHoldsTheApplyThreadDoesNotCountAgainstTheLeases) {
+  const std::string dir = pharos::testing::TestRocksDb::FreshDir("applier");
+  {
+    auto storage = StorageEngine::Open(dir);
+    ASSERT_TRUE(storage.ok()) << storage.status().ToString();
+    FakeClock clock;
+    Applier applier(
+        **storage, kSelf, [](std::function<void()> fn) { fn(); }, {}, &clock);
+    ASSERT_TRUE(applier.Start().ok());
+    pb::RaftRequest grant;
+    grant.set_id(1);
+    grant.mutable_lease_grant()->set_id(42);
+    grant.mutable_lease_grant()->set_ttl(2);
+    applier.Apply(std::nullopt, {EntryOf(1, grant)});
+    applier.RunAt(1, [](kv::MvccStore& store, kv::WatchHub&, kv::Lessor& lessor) {
+      lessor.Promote(store.Leases());
+    });
+    // Held for 3 s, past the lease's TTL, with its keepalive queued behind.
+    applier.Run([&](kv::MvccStore&, kv::WatchHub&, kv::Lessor&) {
+      clock.Advance(std::chrono::seconds(3));
+    });
+    std::promise<std::pair<std::vector<int64_t>, Status>> after;
+    applier.Run([&](kv::MvccStore&, kv::WatchHub&, kv::Lessor& lessor) {
+      auto expired = lessor.Expired(10);
+      after.set_value({expired, lessor.Renew(42).status()});
+    });
+    auto [expired, renewed] = after.get_future().get();
+    EXPECT_TRUE(expired.empty());
+    EXPECT_TRUE(renewed.ok()) << renewed.ToString();
+    applier.Stop();
+  }
+  std::filesystem::remove_all(dir);
+}
+
 constexpr auto kDeadline = std::chrono::seconds(10);
 
 raftpb::Entry RequestEntry(uint64_t index, pb::RaftRequest req) {

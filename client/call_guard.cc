@@ -5,12 +5,16 @@
 namespace pharos::client {
 
 Permit::Permit(Permit&& other) noexcept
-    : guard_(std::exchange(other.guard_, nullptr)), id_(other.id_), start_(other.start_) {}
+    : guard_(std::exchange(other.guard_, nullptr)),
+      owner_(std::move(other.owner_)),
+      id_(other.id_),
+      start_(other.start_) {}
 
 Permit& Permit::operator=(Permit&& other) noexcept {
   if (this != &other) {
     if (guard_ != nullptr) Report(false);
     guard_ = std::exchange(other.guard_, nullptr);
+    owner_ = std::move(other.owner_);
     id_ = other.id_;
     start_ = other.start_;
   }
@@ -27,6 +31,8 @@ void Permit::Failure() { Report(false); }
 void Permit::Report(bool success) {
   CallGuard* guard = std::exchange(guard_, nullptr);
   if (guard != nullptr) guard->Report(id_, start_, success);
+  // Last: this may be what kept the guard alive.
+  owner_.reset();
 }
 
 Status CallGuard::Run(const std::function<Status()>& fn) {

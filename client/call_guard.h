@@ -7,11 +7,14 @@
 // leak a concurrency slot or leave a half-open circuit waiting forever for its probe.
 //
 // Thread rules: guards are thread-safe. A Permit is used by one thread at a time (it may be moved
-// to another) and must not outlive the guard that issued it.
+// to another) and must not outlive the guard that issued it — unless the guard is owned by a
+// std::shared_ptr, in which case the permit keeps it alive until reported (how InstanceBreakers
+// can drop the breaker of an instance that left while a call to it is still in flight).
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 #include "common/clock.h"
 #include "common/result.h"
@@ -37,16 +40,17 @@ class Permit {
 
  private:
   friend class CallGuard;
-  Permit(CallGuard* guard, uint64_t id, Clock::TimePoint start)
-      : guard_(guard), id_(id), start_(start) {}
+  Permit(CallGuard* guard, std::shared_ptr<CallGuard> owner, uint64_t id, Clock::TimePoint start)
+      : guard_(guard), owner_(std::move(owner)), id_(id), start_(start) {}
   void Report(bool success);
 
-  CallGuard* guard_;  // null once reported or moved from
+  CallGuard* guard_;                  // null once reported or moved from
+  std::shared_ptr<CallGuard> owner_;  // the guard, when shared; held until reported
   uint64_t id_;
   Clock::TimePoint start_;
 };
 
-class CallGuard {
+class CallGuard : public std::enable_shared_from_this<CallGuard> {
  public:
   virtual ~CallGuard() = default;
 
@@ -58,7 +62,9 @@ class CallGuard {
   Status Run(const std::function<Status()>& fn);
 
  protected:
-  Permit MakePermit(uint64_t id, Clock::TimePoint start) { return Permit(this, id, start); }
+  Permit MakePermit(uint64_t id, Clock::TimePoint start) {
+    return Permit(this, weak_from_this().lock(), id, start);
+  }
   // Called once per permit; id and start are what MakePermit was given.
   virtual void Report(uint64_t id, Clock::TimePoint start, bool success) = 0;
 

@@ -41,18 +41,22 @@ std::optional<std::chrono::milliseconds> ParseDuration(const std::string& text) 
 }
 
 ConfigWatcher::ConfigWatcher(Client& client, std::string prefix, ChangeCallback on_change)
-    : prefix_(std::move(prefix)), on_change_(std::move(on_change)) {
-  cache_ = std::make_unique<PrefixCache>(
-      client, prefix_, [this](const std::string& key, const std::optional<std::string>& value) {
-        if (on_change_) on_change_(key.substr(prefix_.size()), value);
-      });
+    : prefix_(std::move(prefix)),
+      on_change_(std::move(on_change)),
+      cache_(client, prefix_,
+             [this](const std::string& key, const std::optional<std::string>& value) {
+               if (on_change_) on_change_(key.substr(prefix_.size()), value);
+             }) {
+  // Last: a change may reach on_change, which may read this object, at once.
+  cache_.Start();
 }
 
-// The cache goes first: after it, no callback touches this object.
-ConfigWatcher::~ConfigWatcher() { cache_.reset(); }
+// First, and with the cache left whole: a callback in progress, which Stop waits for, may still
+// read this object; none runs after.
+ConfigWatcher::~ConfigWatcher() { cache_.Stop(); }
 
 std::optional<std::string> ConfigWatcher::Get(const std::string& name) const {
-  return cache_->Get(prefix_ + name);
+  return cache_.Get(prefix_ + name);
 }
 
 std::string ConfigWatcher::GetString(const std::string& name, const std::string& fallback) const {
@@ -82,7 +86,7 @@ std::chrono::milliseconds ConfigWatcher::GetDuration(const std::string& name,
 
 std::map<std::string, std::string> ConfigWatcher::All() const {
   std::map<std::string, std::string> out;
-  for (auto& [key, value] : cache_->Snapshot()) out[key.substr(prefix_.size())] = value;
+  for (auto& [key, value] : cache_.Snapshot()) out[key.substr(prefix_.size())] = value;
   return out;
 }
 

@@ -5,7 +5,11 @@
 //   auto timeout = config.GetDuration("timeout", std::chrono::milliseconds(250));
 // A value that does not parse as the type asked for reads as the default, as an absent one does.
 //
-// Thread rules: reads from any thread; `on_change` on the client's I/O thread.
+// `on_change` may read the watcher from the first change on, which can come before the
+// constructor returns, and until the destructor has returned.
+//
+// Thread rules: reads from any thread; `on_change` on the client's I/O thread. Destroy from any
+// thread except that callback.
 // Like everything built on a Client, it must be destroyed before that Client.
 #pragma once
 
@@ -13,7 +17,6 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <memory>
 #include <optional>
 #include <string>
 
@@ -39,7 +42,7 @@ class ConfigWatcher {
   ConfigWatcher(Client& client, std::string prefix, ChangeCallback on_change = {});
   ~ConfigWatcher();
 
-  Status WaitReady(std::chrono::milliseconds timeout) { return cache_->WaitReady(timeout); }
+  Status WaitReady(std::chrono::milliseconds timeout) { return cache_.WaitReady(timeout); }
   std::optional<std::string> Get(const std::string& name) const;
   std::string GetString(const std::string& name, const std::string& fallback) const;
   int64_t GetInt(const std::string& name, int64_t fallback) const;
@@ -53,7 +56,8 @@ class ConfigWatcher {
  private:
   std::string prefix_;
   ChangeCallback on_change_;
-  std::unique_ptr<PrefixCache> cache_;
+  // Last, so that what its callback touches exists before it and outlives it.
+  PrefixCache cache_;
 };
 
 }  // namespace pharos::client

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <optional>
 
+#include "client/event_interval.h"
 #include "client/rate_limiter.h"
 #include "common/clock.h"
 #include "common/result.h"
@@ -23,7 +24,8 @@ namespace pharos::client {
 
 class LeakyBucket : public RateLimiter {
  public:
-  // rate_per_second > 0, capacity ≥ 1.
+  // rate_per_second > 0, capacity ≥ 1. The rate is clamped into [EventInterval::kMinRate,
+  // kMaxRate]: NaN, zero or negative drains about never; a negative capacity is 0.
   LeakyBucket(double rate_per_second, int64_t capacity,
               const Clock* clock = SystemClock::Instance());
 
@@ -40,17 +42,20 @@ class LeakyBucket : public RateLimiter {
   double Level() const;
 
  private:
+  using Ticks = EventInterval::Ticks;
+
   // Admits n if they fit: when the last leaves, or nothing.
-  std::optional<Clock::TimePoint> AdmitLocked(Clock::TimePoint now, int64_t n);
-  double Level(Clock::TimePoint now) const;
+  std::optional<Ticks> AdmitLocked(Ticks now, int64_t n);
+  double Level(Ticks now) const;
 
   const int64_t capacity_;
-  const std::chrono::nanoseconds interval_;
+  // Kept in sub-nanosecond ticks: at 3e8/s requests leave 3.33 ns apart, not 3.
+  const EventInterval interval_;
   const Clock* const clock_;
 
   mutable std::mutex mu_;
   // When the next request admitted can leave: one interval after the last admitted one leaves.
-  Clock::TimePoint next_free_;
+  Ticks next_free_;
 };
 
 }  // namespace pharos::client

@@ -16,6 +16,7 @@ struct PrefixCache::State : std::enable_shared_from_this<State> {
   mutable std::mutex mu;
   std::condition_variable ready_cv;
   bool ready = false;                       // guarded by mu
+  bool started = false;                     // guarded by mu
   bool stopped = false;                     // guarded by mu
   std::map<std::string, std::string> data;  // guarded by mu
   int64_t revision = 0;                     // guarded by mu
@@ -115,10 +116,20 @@ PrefixCache::PrefixCache(Client& client, std::string prefix, ChangeCallback on_c
   state_->client = &client;
   state_->prefix = std::move(prefix);
   state_->on_change = std::move(on_change);
-  client.Post([s = state_] { s->List(); });
 }
 
-PrefixCache::~PrefixCache() {
+PrefixCache::~PrefixCache() { Stop(); }
+
+void PrefixCache::Start() {
+  {
+    std::lock_guard lock(state_->mu);
+    if (state_->started || state_->stopped) return;
+    state_->started = true;
+  }
+  state_->client->Post([s = state_] { s->List(); });
+}
+
+void PrefixCache::Stop() {
   std::unique_ptr<Watcher> watcher;
   {
     std::lock_guard callback_lock(state_->callback_mu);

@@ -4,9 +4,14 @@
 // the cache lists again and reconciles, reporting only what really changed. Discovery and
 // ConfigWatcher are built on it.
 //
+// Its owner's lifetime brackets the callbacks: nothing is listed until Start, and no `on_change`
+// runs once Stop has returned. An owner whose callback reads the owner (Discovery's on_change
+// may call Instances()) therefore calls Start last in its constructor, once everything the
+// callback reaches is in place, and Stop first in its destructor, while everything still is.
+//
 // Thread rules: Get/Snapshot/revision from any thread; `on_change` runs on the client's I/O
-// thread, one call at a time, after the cache already holds the change. Destroy from any
-// thread except that callback.
+// thread, one call at a time, after the cache already holds the change. Stop and destroy from
+// any thread except that callback.
 // Like everything built on a Client, it must be destroyed before that Client.
 #pragma once
 
@@ -28,10 +33,19 @@ class PrefixCache {
   using ChangeCallback =
       std::function<void(const std::string& key, const std::optional<std::string>& value)>;
 
+  // Lists nothing yet: Start does.
   PrefixCache(Client& client, std::string prefix, ChangeCallback on_change);
+  // Stops, if Stop has not been called.
   ~PrefixCache();
   PrefixCache(const PrefixCache&) = delete;
   PrefixCache& operator=(const PrefixCache&) = delete;
+
+  // Lists the prefix, then watches it. `on_change` may run before Start returns. A second call,
+  // or one after Stop, does nothing.
+  void Start();
+  // Ends the watch; waits for an `on_change` in progress, after which none runs. The cache stays
+  // readable, frozen as it was. Idempotent.
+  void Stop();
 
   // Waits until the first list has been loaded (or `timeout` passes).
   Status WaitReady(std::chrono::milliseconds timeout);

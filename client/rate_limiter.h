@@ -7,7 +7,6 @@
 // given, so tests drive it with a FakeClock.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 
 #include "common/clock.h"
@@ -22,13 +21,5 @@ class RateLimiter {
   // Takes n permits at once or none. AllowN(0) is true; a negative n is false.
   virtual bool AllowN(int64_t n) = 0;
 };
-
-// The time between two events at `rate_per_second`, rounded to the nanosecond (at least one).
-// Limiters count time in whole intervals, so their arithmetic is exact: 100/s is exactly 10 ms per
-// event, and a rate that does not divide a second evenly is off by under a nanosecond per event.
-inline std::chrono::nanoseconds IntervalOf(double rate_per_second) {
-  const double ns = 1e9 / rate_per_second + 0.5;
-  return std::chrono::nanoseconds(ns < 1 ? 1 : static_cast<std::chrono::nanoseconds::rep>(ns));
-}
 
 }  // namespace pharos::client

@@ -9,10 +9,11 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
-#include <atomic>
 #include <iostream>
 #include <map>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "client/balancer.h"
 #include "client/client.h"
@@ -108,20 +109,24 @@ int main(int argc, char** argv) {
       });
   balancer->SetAvailability(
       [&breakers](const ServiceInstance& i) { return breakers.Available(i.id); });
-  // Set once the Discovery exists; its callbacks may start before the constructor returns.
-  std::atomic<pharos::client::Discovery*> discovery_ptr{nullptr};
+  // The balancer and the breakers follow the live instances. on_change may read the Discovery
+  // from its first call, which can come before the constructor returns.
   pharos::client::Discovery discovery(
       client, "greeter", {.on_change = [&](const pharos::client::InstanceChange& change) {
         static const char* kNames[] = {"added", "updated", "removed"};
         std::cout << "discovery: " << change.instance.id << " "
                   << kNames[static_cast<int>(change.kind)] << std::endl;
-        if (auto* d = discovery_ptr.load()) balancer->Update(d->Instances());
+        const std::vector<ServiceInstance> live = discovery.Instances();
+        balancer->Update(live);
+        std::vector<std::string> ids;
+        for (const ServiceInstance& instance : live) ids.push_back(instance.id);
+        breakers.Retain(ids);
       }});
-  discovery_ptr = &discovery;
   if (Status s = discovery.WaitReady(std::chrono::seconds(5)); !s.ok()) {
     std::cerr << "discovery: " << s.ToString() << "\n";
     return 1;
   }
+  // Ready comes before the first list's on_change calls are through; do not pick ahead of them.
   balancer->Update(discovery.Instances());
   pharos::client::TokenBucket limiter(rate, /*burst=*/1);
 
@@ -134,7 +139,7 @@ int main(int argc, char** argv) {
       ++failures;
       continue;
     }
-    auto permit = breakers.For(instance->id).TryAcquire();
+    auto permit = breakers.For(instance->id)->TryAcquire();
     if (!permit.ok()) {
       std::cout << "call " << i << ": " << instance->id << " refused by its breaker" << std::endl;
       ++failures;

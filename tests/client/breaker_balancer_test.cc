@@ -22,7 +22,7 @@ TEST(BreakerBalancerTest, AnOpenInstanceIsSkippedUntilItsSleepWindowPasses) {
     balancer->SetAvailability([&](const ServiceInstance& i) { return breakers.Available(i.id); });
     // Three failed calls to "a" open its breaker.
     while (breakers.Available("a")) {
-      auto permit = breakers.For("a").TryAcquire();
+      auto permit = breakers.For("a")->TryAcquire();
       ASSERT_TRUE(permit.ok());
       permit->Failure();
     }
@@ -36,10 +36,10 @@ TEST(BreakerBalancerTest, AnOpenInstanceIsSkippedUntilItsSleepWindowPasses) {
     for (int i = 0; i < 100; ++i) ++picks[balancer->Pick({.hash_key = std::to_string(i)})->id];
     EXPECT_GT(picks["a"], 0);
     // A successful probe closes it for good.
-    auto probe = breakers.For("a").TryAcquire();
+    auto probe = breakers.For("a")->TryAcquire();
     ASSERT_TRUE(probe.ok());
     probe->Success();
-    EXPECT_EQ(breakers.For("a").state(), CircuitState::kClosed);
+    EXPECT_EQ(breakers.For("a")->state(), CircuitState::kClosed);
   }
 }
 

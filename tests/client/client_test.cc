@@ -12,6 +12,7 @@
 #include "common/asio.h"
 #include "common/trace.h"
 #include "tests/client/fake_server.h"
+#include "tests/eventually.h"
 
 namespace pharos::client {
 namespace {
@@ -244,15 +245,7 @@ namespace asio = boost::asio;
 using std::chrono::milliseconds;
 using SteadyClock = std::chrono::steady_clock;
 
-// Polls `holds` until it is true or `deadline` passes.
-bool WaitFor(const std::function<bool()>& holds, milliseconds deadline = std::chrono::seconds(5)) {
-  const auto end = SteadyClock::now() + deadline;
-  while (!holds()) {
-    if (SteadyClock::now() > end) return false;
-    std::this_thread::sleep_for(milliseconds(1));
-  }
-  return true;
-}
+using pharos::testing::Eventually;
 
 // A paused member: it accepts connections (the kernel does that) but answers nothing, not even
 // the liveness probes.
@@ -335,7 +328,7 @@ TEST(ClientTest, ProbesAreSentOnlyWhileAnswersAreOwed) {
   c.CallAsync(Put(), {.timeout = milliseconds(300)},
               [&](Result<pb::Envelope> r) { put.set_value(std::move(r)); });
   // While the put is owed, the silence is probed; the probes are answered, so the connection lives.
-  ASSERT_TRUE(WaitFor([&] { return probes >= 3; }));
+  ASSERT_TRUE(Eventually([&] { return probes >= 3; }));
   auto r = put.get_future().get();
   EXPECT_EQ(r.status().code(), StatusCode::kOutcomeUnknown) << r.status().ToString();
   EXPECT_EQ(r.status().message().find("no answer from"), std::string::npos)
@@ -358,7 +351,7 @@ TEST(ClientTest, ShortCallsToASilentMemberAddUpToAVerdict) {
   FakeServer silent(Silent);
   Client c(FastKeepalive({silent.endpoint()}));
   Status last;
-  ASSERT_TRUE(WaitFor([&] {
+  ASSERT_TRUE(Eventually([&] {
     last = c.Call(Get(), {.timeout = milliseconds(150), .retry = RetryPolicy::kNever}).status();
     return last.code() != StatusCode::kDeadlineExceeded;
   })) << last.ToString();

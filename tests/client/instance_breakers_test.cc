@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -14,9 +15,9 @@ namespace {
 
 using std::chrono::milliseconds;
 
-void Fail(CircuitBreaker& breaker, int n) {
+void Fail(const std::shared_ptr<CircuitBreaker>& breaker, int n) {
   for (int i = 0; i < n; ++i) {
-    Result<Permit> permit = breaker.TryAcquire();
+    Result<Permit> permit = breaker->TryAcquire();
     ASSERT_TRUE(permit.ok());
     permit->Failure();
   }
@@ -28,21 +29,21 @@ TEST(InstanceBreakersTest, OneBreakerPerInstanceCreatedOnFirstUse) {
   options.request_volume_threshold = 5;
   InstanceBreakers breakers(options, &clock);
   EXPECT_EQ(breakers.size(), 0u);
-  CircuitBreaker& a = breakers.For("a");
-  EXPECT_EQ(&breakers.For("a"), &a);
-  EXPECT_NE(&breakers.For("b"), &a);
+  std::shared_ptr<CircuitBreaker> a = breakers.For("a");
+  EXPECT_EQ(breakers.For("a"), a);
+  EXPECT_NE(breakers.For("b"), a);
   EXPECT_EQ(breakers.size(), 2u);
-  EXPECT_EQ(a.options().request_volume_threshold, 5);
+  EXPECT_EQ(a->options().request_volume_threshold, 5);
 }
 
 TEST(InstanceBreakersTest, OneSickInstanceLeavesTheOthersAvailable) {
   FakeClock clock;
   InstanceBreakers breakers({}, &clock);
   Fail(breakers.For("a"), 20);
-  breakers.For("b").TryAcquire()->Success();
+  breakers.For("b")->TryAcquire()->Success();
   EXPECT_FALSE(breakers.Available("a"));
   EXPECT_TRUE(breakers.Available("b"));
-  EXPECT_EQ(breakers.For("b").state(), CircuitState::kClosed);
+  EXPECT_EQ(breakers.For("b")->state(), CircuitState::kClosed);
 }
 
 TEST(InstanceBreakersTest, UnknownInstanceIsAvailableWithoutCreatingABreaker) {
@@ -61,12 +62,12 @@ TEST(InstanceBreakersTest, AvailableTakesNoHalfOpenProbe) {
   clock.Advance(milliseconds(1));
   // A balancer asks on every pick; asking must leave the probe for the call.
   for (int i = 0; i < 10; ++i) EXPECT_TRUE(breakers.Available("a"));
-  Result<Permit> probe = breakers.For("a").TryAcquire();
+  Result<Permit> probe = breakers.For("a")->TryAcquire();
   ASSERT_TRUE(probe.ok());
   EXPECT_FALSE(breakers.Available("a")) << "the only probe is out";
   probe->Success();
   EXPECT_TRUE(breakers.Available("a"));
-  EXPECT_EQ(breakers.For("a").state(), CircuitState::kClosed);
+  EXPECT_EQ(breakers.For("a")->state(), CircuitState::kClosed);
 }
 
 TEST(InstanceBreakersTest, CallbackNamesTheInstanceThatMoved) {
@@ -80,6 +81,44 @@ TEST(InstanceBreakersTest, CallbackNamesTheInstanceThatMoved) {
   Fail(breakers.For("a"), 19);
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0], std::make_tuple(std::string("b"), CircuitState::kClosed, CircuitState::kOpen));
+}
+
+TEST(InstanceBreakersTest, RetainDropsTheBreakersOfInstancesThatLeft) {
+  FakeClock clock;
+  InstanceBreakers breakers({}, &clock);
+  // Instances come and go over a service's life; only the live ones may cost memory.
+  for (int i = 0; i < 100; ++i) breakers.For("gone-" + std::to_string(i));
+  std::shared_ptr<CircuitBreaker> live = breakers.For("live");
+  Fail(live, 20);
+  breakers.Retain({"live", "never-called"});
+  EXPECT_EQ(breakers.size(), 1u);
+  EXPECT_EQ(breakers.For("live"), live) << "a live instance keeps its breaker and its history";
+  EXPECT_FALSE(breakers.Available("live"));
+  EXPECT_EQ(breakers.size(), 1u) << "Retain creates nothing for ids never used";
+  breakers.Retain({});
+  EXPECT_EQ(breakers.size(), 0u);
+  EXPECT_TRUE(breakers.Available("live")) << "back under the same id: a fresh breaker";
+}
+
+TEST(InstanceBreakersTest, ABreakerDroppedMidCallLivesUntilItsPermitIsReported) {
+  FakeClock clock;
+  std::vector<std::tuple<std::string, CircuitState, CircuitState>> seen;
+  InstanceBreakers breakers({.request_volume_threshold = 1}, &clock,
+                            [&](const std::string& id, CircuitState from, CircuitState to) {
+                              seen.emplace_back(id, from, to);
+                            });
+  // The call as a caller writes it: the breaker itself is not held, only the permit.
+  Result<Permit> permit = breakers.For("a")->TryAcquire();
+  ASSERT_TRUE(permit.ok());
+  std::weak_ptr<CircuitBreaker> breaker = breakers.For("a");
+  // The instance leaves (Discovery's callback, another thread) while the call is in flight.
+  breakers.Retain({});
+  EXPECT_EQ(breakers.size(), 0u);
+  ASSERT_FALSE(breaker.expired()) << "freed under a permit still to be reported";
+  permit->Failure();
+  EXPECT_TRUE(breaker.expired()) << "kept after its last permit was reported";
+  ASSERT_EQ(seen.size(), 1u) << "the report still reached the breaker";
+  EXPECT_EQ(seen[0], std::make_tuple(std::string("a"), CircuitState::kClosed, CircuitState::kOpen));
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
+#include <cstdint>
 
 #include "client/token_bucket.h"
 #include "common/clock.h"
@@ -10,6 +12,8 @@
 namespace pharos::client {
 namespace {
 
+using std::chrono::hours;
+using std::chrono::microseconds;
 using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
 
@@ -78,6 +82,46 @@ TEST(LeakyBucketTest, SteadyRateOverTenSimulatedSeconds) {
   }
   EXPECT_GE(admitted, 1000);
   EXPECT_LE(admitted, 1010);
+}
+
+TEST(LeakyBucketTest, AHighRateAdmitsNoMoreThanTheRatePlusTheCapacity) {
+  FakeClock clock;
+  // 3.33 ns a request: a 3 ns interval would let 3.33e8 a second through.
+  LeakyBucket leaky(3e8, 1000, &clock);
+  int64_t admitted = 0;
+  for (int us = 0; us <= 1'000'000; ++us) {  // one simulated second
+    while (leaky.AllowN(1000)) admitted += 1000;
+    clock.Advance(microseconds(1));
+  }
+  EXPECT_LE(admitted, 300'000'000 + 1000);
+  // Polled each microsecond, 1000 go every 4 µs rather than 3.33: they fit only in an empty
+  // bucket, and it stays empty from 3.33 µs until the next poll.
+  EXPECT_GE(admitted, 250'000'000);
+}
+
+TEST(LeakyBucketTest, AnUnusableRateAdmitsTheCapacityAndThenAboutNothing) {
+  for (double rate : {0.0, -5.0, std::nan(""), 1e-300}) {
+    SCOPED_TRACE(rate);
+    FakeClock clock;
+    LeakyBucket leaky(rate, 3, &clock);
+    EXPECT_TRUE(leaky.AllowN(3));
+    EXPECT_FALSE(leaky.Allow());
+    clock.Advance(hours(24 * 365 * 10));
+    EXPECT_FALSE(leaky.Allow()) << "drained within ten years";
+  }
+}
+
+TEST(LeakyBucketTest, ABigCapacityAtASlowRateDoesNotOverflow) {
+  FakeClock clock;
+  // 1000 s a request: the time to drain a full bucket, 1e19 ns, is past what 64 bits of
+  // nanoseconds hold.
+  LeakyBucket leaky(0.001, 10'000'000, &clock);
+  EXPECT_TRUE(leaky.AllowN(10'000'000)) << "the bucket starts empty";
+  EXPECT_FALSE(leaky.Allow());
+  EXPECT_NEAR(leaky.Level(), 10'000'000, 1e-6);
+  clock.Advance(std::chrono::seconds(1000));
+  EXPECT_TRUE(leaky.Allow());
+  EXPECT_FALSE(leaky.Allow());
 }
 
 }  // namespace

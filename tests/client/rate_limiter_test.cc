@@ -19,18 +19,9 @@
 namespace pharos::client {
 namespace {
 
-using std::chrono::nanoseconds;
 using std::chrono::seconds;
 
 constexpr int kBudget = 50;
-
-TEST(RateLimiterTest, IntervalOfRoundsToWholeNanoseconds) {
-  EXPECT_EQ(IntervalOf(100), std::chrono::milliseconds(10));
-  EXPECT_EQ(IntervalOf(3), nanoseconds(333'333'333));
-  EXPECT_EQ(IntervalOf(6), nanoseconds(166'666'667));
-  EXPECT_EQ(IntervalOf(0.5), seconds(2));
-  EXPECT_EQ(IntervalOf(1e12), nanoseconds(1)) << "never zero";
-}
 
 // With the clock stopped, no refill happens: however the threads interleave, exactly the budget
 // gets through, once.

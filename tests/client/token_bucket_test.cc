@@ -3,13 +3,18 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
+#include <cstdint>
 #include <vector>
 
+#include "client/event_interval.h"
 #include "common/clock.h"
 
 namespace pharos::client {
 namespace {
 
+using std::chrono::hours;
+using std::chrono::microseconds;
 using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
 using std::chrono::seconds;
@@ -49,6 +54,59 @@ TEST(TokenBucketTest, SteadyRateOverTenSimulatedSeconds) {
   // 1000 refills plus the 10 the bucket started with; nothing more, however hard it is pushed.
   EXPECT_GE(admitted, 1000);
   EXPECT_LE(admitted, 1010);
+}
+
+TEST(TokenBucketTest, AHighRateAdmitsNoMoreThanTheRatePlusTheBurst) {
+  FakeClock clock;
+  // 3.33 ns a token: a 3 ns interval would admit 3.33e8 a second.
+  TokenBucket bucket(3e8, 1000, &clock);
+  int64_t admitted = 0;
+  for (int us = 0; us <= 1'000'000; ++us) {  // one simulated second
+    while (bucket.AllowN(1000)) admitted += 1000;
+    clock.Advance(microseconds(1));
+  }
+  EXPECT_LE(admitted, 300'000'000 + 1000);
+  // Polled each microsecond, 1000 go every 4 µs rather than 3.33: the bucket holds no more than
+  // 1000, so what drips in after it is full is lost.
+  EXPECT_GE(admitted, 250'000'000);
+}
+
+TEST(TokenBucketTest, AnUnusableRateAdmitsTheBurstAndThenAboutNothing) {
+  for (double rate : {0.0, -5.0, std::nan(""), 1e-300}) {
+    SCOPED_TRACE(rate);
+    FakeClock clock;
+    TokenBucket bucket(rate, 3, &clock);
+    EXPECT_EQ(bucket.rate(), EventInterval::kMinRate);
+    EXPECT_TRUE(bucket.AllowN(3));
+    EXPECT_FALSE(bucket.Allow());
+    clock.Advance(hours(24 * 365 * 10));
+    EXPECT_FALSE(bucket.Allow()) << "refilled within ten years";
+    EXPECT_EQ(bucket.Wait(1, clock.Now() + hours(24 * 365)).code(), StatusCode::kDeadlineExceeded);
+  }
+}
+
+TEST(TokenBucketTest, ABigBurstAtASlowRateDoesNotOverflow) {
+  FakeClock clock;
+  // 1000 s a token: the time to fill the bucket, 1e19 ns, is past what 64 bits of nanoseconds
+  // hold.
+  TokenBucket bucket(0.001, 10'000'000, &clock);
+  EXPECT_TRUE(bucket.AllowN(10'000'000)) << "the bucket starts full";
+  EXPECT_FALSE(bucket.AllowN(10'000'000)) << "and was just emptied";
+  EXPECT_NEAR(bucket.Tokens(), 0, 1e-6);
+  clock.Advance(std::chrono::seconds(1000));
+  EXPECT_TRUE(bucket.Allow());
+  EXPECT_FALSE(bucket.Allow());
+}
+
+TEST(TokenBucketTest, ReservationsPiledUpAtTheSlowestRateStopShortOfOverflow) {
+  FakeClock clock;
+  TokenBucket bucket(0, 1'000'000, &clock);
+  int reserved = 0;
+  Result<TokenBucket::Reservation> r = bucket.Reserve(1'000'000);
+  for (; r.ok() && reserved < 100; ++reserved) r = bucket.Reserve(1'000'000);
+  ASSERT_FALSE(r.ok()) << "a thousand million years of debt, and counting";
+  EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_TRUE(bucket.Reserve(0).ok());
 }
 
 TEST(TokenBucketTest, AllowNTakesAllOrNothing) {

@@ -11,6 +11,7 @@
 
 #include "client/client.h"
 #include "tests/client/fake_server.h"
+#include "tests/eventually.h"
 
 namespace pharos::client {
 namespace {
@@ -19,15 +20,7 @@ using namespace std::chrono_literals;
 using testing::FakeServer;
 using Kind = FakeServer::Action::Kind;
 
-// Polls `pred` until it holds or `deadline` passes.
-bool WaitUntil(const std::function<bool()>& pred, std::chrono::milliseconds deadline = 5s) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
-}
+using testing::Eventually;
 
 bool IsCancel(const pb::Envelope& e) { return e.has_watch_cancel(); }
 bool IsCreate(const pb::Envelope& e) { return e.has_watch_create(); }
@@ -48,7 +41,7 @@ TEST(WatchTest, DestroyingACreatedWatcherCancelsItsWatchOnTheServer) {
   {
     Watcher w(
         c, "/k", {}, [](const std::vector<pb::Event>&, int64_t) {}, [](const WatchError&) {});
-    ASSERT_TRUE(WaitUntil([&] { return w.created(); }));
+    ASSERT_TRUE(Eventually([&] { return w.created(); }));
   }
   auto cancel = s.WaitForRequest(IsCancel);
   ASSERT_TRUE(cancel.has_value()) << "the server was never told the watch ended";
@@ -94,7 +87,7 @@ TEST(WatchTest, AProgressNotificationMovesTheRevisionAWatchResumesFrom) {
   Client c({.endpoints = {s.endpoint()}});
   Watcher w(
       c, "/k", {}, [](const std::vector<pb::Event>&, int64_t) {}, [](const WatchError&) {});
-  ASSERT_TRUE(WaitUntil([&] { return w.created(); }));
+  ASSERT_TRUE(Eventually([&] { return w.created(); }));
   EXPECT_EQ(w.last_revision(), 10);
   auto create = s.WaitForRequest(IsCreate);
   ASSERT_TRUE(create.has_value());
@@ -106,7 +99,7 @@ TEST(WatchTest, AProgressNotificationMovesTheRevisionAWatchResumesFrom) {
   progress.mutable_watch_response()->set_watch_id(1);
   progress.mutable_watch_response()->mutable_header()->set_revision(50);
   s.Push(progress);
-  ASSERT_TRUE(WaitUntil([&] { return w.last_revision() == 50; }))
+  ASSERT_TRUE(Eventually([&] { return w.last_revision() == 50; }))
       << "last revision " << w.last_revision();
 
   // The connection drops: the watch resumes after the progress, not after the creation, so

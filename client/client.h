@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "common/frame.h"
 #include "common/result.h"
 #include "proto/pharos.pb.h"
 
@@ -43,7 +44,7 @@ struct ClientOptions {
   // 30 runs, with 50 ms 238 ms (etcd's clientv3 waits 25 ms between its retries).
   std::chrono::milliseconds backoff_initial{10};
   std::chrono::milliseconds backoff_max{50};
-  size_t max_frame_bytes = 3 * 512 * 1024;
+  size_t max_frame_bytes = kMaxAnswerFrameBytes;  // the largest answer accepted
   // A member that is paused (SIGSTOP, a GC pause, a frozen VM) or blackholed keeps its socket
   // open, so nothing fails by itself: without these, every call to it would wait for its own
   // deadline, for minutes, while the other members elected a new leader in ~300 ms. As in gRPC's

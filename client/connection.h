@@ -36,7 +36,7 @@
 namespace pharos::client {
 
 struct ConnectionOptions {
-  size_t max_frame_bytes = 3 * 512 * 1024;
+  size_t max_frame_bytes = kMaxAnswerFrameBytes;  // the largest answer accepted
   std::chrono::milliseconds dial_timeout{2000};
   std::chrono::milliseconds keepalive_time{1000};
   std::chrono::milliseconds keepalive_timeout{1000};

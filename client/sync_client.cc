@@ -95,7 +95,7 @@ class SyncClient::Conn {
     if (ec) return Status::Unavailable("cannot connect to " + endpoint_ + ": " + ec.message());
     socket_.set_option(tcp::no_delay(true), ec);
     connected_ = true;
-    decoder_ = FrameDecoder();
+    decoder_ = FrameDecoder(kMaxAnswerFrameBytes);
     return Status::Ok();
   }
 
@@ -111,7 +111,7 @@ class SyncClient::Conn {
   asio::io_context io_;
   tcp::socket socket_;
   bool connected_ = false;
-  FrameDecoder decoder_;
+  FrameDecoder decoder_{kMaxAnswerFrameBytes};
   std::array<char, 64 * 1024> buf_;
 };
 

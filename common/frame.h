@@ -14,8 +14,13 @@
 namespace pharos {
 
 inline constexpr size_t kFrameHeaderBytes = 4;
-// The default limit on one frame: 1.5 MiB.
+// The default limit on one frame: 1.5 MiB. Members refuse larger requests.
 inline constexpr size_t kDefaultMaxFrameBytes = 3 * 512 * 1024;
+// The limit on one answer a client accepts. Answers may be far larger than any request: a range
+// over many values, a watch event with its previous value, a snapshot chunk that holds a large
+// record. At the request limit, the client dropped the connection on such an answer, failing
+// every other request on it, and a watcher resumed at the same event and failed again for good.
+inline constexpr size_t kMaxAnswerFrameBytes = 64 << 20;
 
 // Appends `payload` as one frame to `out`.
 void AppendFrame(std::string* out, std::string_view payload);

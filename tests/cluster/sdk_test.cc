@@ -85,6 +85,28 @@ TEST(SdkTest, KeyValueAndTxn) {
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
 }
 
+// Answers may be larger than any request: three values of 1.25 MiB in one range, one with its
+// previous value in a delete. Before, the client refused any frame over the request limit and
+// dropped the connection, failing these and every other request on it.
+TEST(SdkTest, AnswersLargerThanAnyRequestArrive) {
+  ProcessCluster cluster(1);
+  ASSERT_GE(cluster.WaitForLeader(), 0);
+  Client c(Options(cluster));
+  KV kv(c);
+  const std::string value(1280 * 1024, 'v');
+  for (int i = 0; i < 3; ++i) {
+    auto put = kv.Put("/large/" + std::to_string(i), value);
+    ASSERT_TRUE(put.ok()) << put.status().ToString();
+  }
+  auto all = kv.Get("/large/", {.prefix = true});
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ(all->kvs_size(), 3);
+  for (const auto& kv : all->kvs()) EXPECT_EQ(kv.value().size(), value.size());
+  auto deleted = kv.Delete("/large/", {.prefix = true, .prev_kv = true});
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_EQ(deleted->prev_kvs_size(), 3);
+}
+
 TEST(SdkTest, LeaseExpiryDeletesItsKeysAndKeepAliveHoldsThem) {
   ProcessCluster cluster(3);
   ASSERT_GE(cluster.WaitForLeader(), 0);

@@ -51,6 +51,8 @@ StatusCode FromCode(pb::Code code) {
       return StatusCode::kPermissionDenied;
     case pb::NO_SPACE:
       return StatusCode::kNoSpace;
+    case pb::INTERNAL:
+      return StatusCode::kInternal;
     default:
       return StatusCode::kInternal;
   }

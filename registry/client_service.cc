@@ -50,6 +50,10 @@ pb::Code ToCode(StatusCode code) {
       return pb::PERMISSION_DENIED;
     case StatusCode::kNoSpace:
       return pb::NO_SPACE;
+    case StatusCode::kIoError:
+    case StatusCode::kCorruption:
+    case StatusCode::kInternal:
+      return pb::INTERNAL;
     default:
       return pb::UNAVAILABLE;
   }

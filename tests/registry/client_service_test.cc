@@ -10,6 +10,7 @@
 #include <atomic>
 #include <thread>
 
+#include "client/client.h"
 #include "common/asio.h"
 #include "common/metrics.h"
 #include "tests/eventually.h"
@@ -145,6 +146,21 @@ TEST(ClientServiceTest, AConnectionWhoseClientReadsNothingIsNotReadEither) {
   EXPECT_GT(CounterValue("pharos_client_read_pauses_total"), pauses_before);
   // What waited for the client: at most the bound and the answers to one read's requests.
   EXPECT_LE(most_unsent.load(), kPauseAt + 8 * kAnswerBytes);
+}
+
+// A member that failed at a request itself answers INTERNAL, which clients do not retry. Before,
+// storage errors went out as UNAVAILABLE: a failed defragmentation or snapshot looked like a
+// passing condition, and the SDK retried it.
+TEST(ClientServiceTest, StorageFailuresAreAnsweredInternalNotUnavailable) {
+  pb::Envelope request;
+  request.set_id(3);
+  for (StatusCode failed : {StatusCode::kIoError, StatusCode::kCorruption, StatusCode::kInternal}) {
+    const pb::Envelope answer = Reply(request, Status(failed, "disk on fire"));
+    EXPECT_EQ(answer.status().code(), pb::INTERNAL) << StatusCodeName(failed);
+    EXPECT_EQ(client::StatusOf(answer).code(), StatusCode::kInternal) << StatusCodeName(failed);
+  }
+  const pb::Envelope unavailable = Reply(request, Status::Unavailable("no leader"));
+  EXPECT_EQ(client::StatusOf(unavailable).code(), StatusCode::kUnavailable);
 }
 
 }  // namespace

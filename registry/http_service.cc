@@ -46,6 +46,11 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     response_.keep_alive(false);
     response_.body() = std::move(r.body);
     response_.prepare_payload();
+    if (request_.method() == http::verb::head) {
+      // The length a GET would get, and no body: a body after a HEAD answer would be read as the
+      // start of the next answer by a client that keeps its connection.
+      response_.body().clear();
+    }
     http::async_write(stream_, response_, [self = shared_from_this()](beast::error_code, size_t) {
       beast::error_code ignored;
       self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);

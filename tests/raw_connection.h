@@ -40,6 +40,7 @@ class RawConnection {
     return connected_;
   }
   bool connected() const { return connected_; }
+  int fd() const { return fd_; }  // for bytes that are not frames
   void Close() {
     if (fd_ >= 0) close(fd_);
     fd_ = -1;

@@ -108,6 +108,15 @@ class TcpConnection : public Connection, public std::enable_shared_from_this<Tcp
     if (!open_) return;
     // Serialized straight onto the bytes waiting for the socket: no string, no copy per reply.
     const size_t bytes = envelope.ByteSizeLong();
+    if (bytes > options_.max_answer_bytes) {
+      // Clients refuse a frame this large and drop the whole connection with it: this request
+      // alone fails, with a reason.
+      return Send(
+          Reply(envelope, Status(StatusCode::kTooLarge,
+                                 "the answer is " + std::to_string(bytes) + " bytes, over the " +
+                                     std::to_string(options_.max_answer_bytes) +
+                                     " a client accepts; narrow the request or set a limit")));
+    }
     const size_t before = pending_.size();
     AppendFrameHeader(&pending_, bytes);
     const size_t at = pending_.size();

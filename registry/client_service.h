@@ -17,6 +17,7 @@
 #include <set>
 #include <string>
 
+#include "common/frame.h"
 #include "common/status.h"
 #include "proto/pharos.pb.h"
 
@@ -50,6 +51,8 @@ struct ClientServiceOptions {
   // A connection whose client leaves this much unread stops being read until half of it is
   // written: answers to requests it kept sending would otherwise pile up in the member's memory.
   size_t pause_reading_at_unsent_bytes = 8 << 20;
+  // An answer larger than clients accept is replaced by a TOO_LARGE error for its request.
+  size_t max_answer_bytes = kMaxAnswerFrameBytes;
 };
 
 class ClientService {

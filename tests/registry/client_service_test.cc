@@ -148,6 +148,35 @@ TEST(ClientServiceTest, AConnectionWhoseClientReadsNothingIsNotReadEither) {
   EXPECT_LE(most_unsent.load(), kPauseAt + 8 * kAnswerBytes);
 }
 
+// Before, an answer over the size clients accept went out whole, and the client dropped the
+// connection with every other request on it.
+TEST(ClientServiceTest, AnAnswerLargerThanClientsAcceptIsRefusedAloneWithAReason) {
+  RunningService service(
+      {.listen = "127.0.0.1:0", .max_answer_bytes = 1 << 20}, [](const pb::Envelope& request) {
+        pb::Envelope out = Ok(request);
+        if (request.id() == 1) {
+          out.mutable_range_response()->add_kvs()->set_value(std::string(2 << 20, 'a'));
+        }
+        return out;
+      });
+  RawConnection client;
+  ASSERT_TRUE(client.Connect("127.0.0.1:" + std::to_string(service.port())));
+  pb::Envelope request;
+  request.mutable_range()->set_key("k");
+  for (uint64_t id : {1, 2}) {
+    request.set_id(id);
+    ASSERT_TRUE(client.Send(request));
+  }
+  auto large = client.Next(std::chrono::seconds(10));
+  ASSERT_TRUE(large.has_value());
+  EXPECT_EQ(large->id(), 1u);
+  EXPECT_EQ(large->status().code(), pb::TOO_LARGE) << large->status().message();
+  auto next = client.Next(std::chrono::seconds(10));
+  ASSERT_TRUE(next.has_value()) << "the connection did not carry on";
+  EXPECT_EQ(next->id(), 2u);
+  EXPECT_EQ(next->status().code(), pb::OK);
+}
+
 // A member that failed at a request itself answers INTERNAL, which clients do not retry. Before,
 // storage errors went out as UNAVAILABLE: a failed defragmentation or snapshot looked like a
 // passing condition, and the SDK retried it.

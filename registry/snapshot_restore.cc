@@ -48,6 +48,8 @@ class Scratch {
     fs::remove_all(created_, ec);
   }
   const fs::path& path() const { return path_; }
+  // The highest directory this restore creates (path() itself when its parent existed).
+  const fs::path& created() const { return created_; }
   void Keep() { kept_ = true; }
 
  private:
@@ -161,10 +163,18 @@ Status RestoreSnapshot(const std::string& file, const ServerConfig& config, std:
     return Status::IoError("cannot rename " + scratch.path().string() + " to " + target.string() +
                            ": " + ec.message());
   }
-  const fs::path parent = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  if (Status s = SyncDirectory(parent); !s.ok()) {
-    fs::remove_all(target, ec);  // all or nothing
-    return s;
+  // The new entries must be durable: the target's in its parent, and each directory this restore
+  // created in the one above it. Synced only the parent, a power cut could lose a created
+  // directory, and with it the restored member.
+  const fs::path top =
+      scratch.created().has_parent_path() ? scratch.created().parent_path() : fs::path(".");
+  for (fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");;
+       dir = dir.parent_path()) {
+    if (Status s = SyncDirectory(dir); !s.ok()) {
+      fs::remove_all(target, ec);  // all or nothing (the directories created above it: ~Scratch)
+      return s;
+    }
+    if (dir == top || !dir.has_parent_path() || dir.parent_path() == dir) break;
   }
   scratch.Keep();
 

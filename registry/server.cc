@@ -346,13 +346,14 @@ HttpResponse Server::Http(const std::string& path) {
     std::snprintf(
         buf, sizeof(buf),
         "{\"name\":\"%s\",\"member_id\":\"%llx\",\"leader\":\"%llx\",\"is_leader\":%s,"
-        "\"is_learner\":%s,\"term\":%llu,\"commit\":%llu,\"applied\":%llu,"
-        "\"revision\":%lld,\"db_size\":%llu}\n",
+        "\"is_learner\":%s,\"term\":%llu,\"last_index\":%llu,\"commit\":%llu,"
+        "\"applied\":%llu,\"revision\":%lld,\"db_size\":%llu}\n",
         config_.name.c_str(), static_cast<unsigned long long>(config_.member_id),
         static_cast<unsigned long long>(soft_.lead),
         soft_.role == raft::Role::kLeader ? "true" : "false", st.is_learner ? "true" : "false",
-        static_cast<unsigned long long>(term_), static_cast<unsigned long long>(st.committed),
-        static_cast<unsigned long long>(applied), static_cast<long long>(applier_->revision()),
+        static_cast<unsigned long long>(term_), static_cast<unsigned long long>(st.last_index),
+        static_cast<unsigned long long>(st.committed), static_cast<unsigned long long>(applied),
+        static_cast<long long>(applier_->revision()),
         static_cast<unsigned long long>(storage_->SizeBytes()));
     return {200, "application/json", buf};
   }

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -200,6 +201,77 @@ TEST(ClusterTest, AMemberKilledRightAfterInstallingASnapshotStartsAgain) {
     auto r = c.CallEndpoint(cluster.client(down), Get("later", true));
     return r.ok() && r->range_response().kvs_size() == 1;
   }));
+}
+
+// A number from member i's /status, or -1 if it cannot be read.
+int64_t StatusNumber(const ProcessCluster& cluster, int i, const std::string& field) {
+  auto status = HttpGet(cluster.metrics(i), "/status");
+  if (!status || status->first != 200) return -1;
+  const std::string key = "\"" + field + "\":";
+  const size_t at = status->second.find(key);
+  if (at == std::string::npos) return -1;
+  return std::stoll(status->second.substr(at + key.size()));
+}
+
+// A member add the leader appended and never committed, whose index the next leader's first entry
+// took: answered as of unknown outcome, not OK. Before, the answer came once that index was
+// applied here, whatever entry it held, and said OK with a member list that lacked the member.
+TEST(ClusterTest, AMemberAddANewLeaderOverwroteIsNotAnsweredOk) {
+  ProcessCluster cluster(3);
+  const int leader = cluster.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int fourth = cluster.AddMemberSlot();
+  const int64_t committed = StatusNumber(cluster, leader, "commit");
+  ASSERT_GT(committed, 0);
+  // The followers die; the leader appends the add and cannot commit it.
+  for (int i = 0; i < 3; ++i) {
+    if (i != leader) cluster.Kill(i);
+  }
+  std::optional<Result<pb::Envelope>> answer;
+  std::thread adder([&] {
+    SyncClient c({cluster.client(leader)}, std::chrono::seconds(30));
+    answer = c.CallEndpoint(cluster.client(leader), cluster.MemberAddRequest(fourth, false));
+  });
+  const bool appended =
+      Eventually([&] { return StatusNumber(cluster, leader, "last_index") > committed; },
+                 std::chrono::seconds(5));
+  // Frozen with the add in its log, while the followers come back and elect one of their own,
+  // whose first entry lands at the add's index.
+  cluster.Signal(leader, SIGSTOP);
+  for (int i = 0; i < 3; ++i) {
+    if (i != leader) cluster.Start(i);
+  }
+  int new_leader = -1;
+  const bool elected = Eventually([&] {
+    for (int i = 0; i < 3; ++i) {
+      if (i == leader || StatusNumber(cluster, i, "commit") <= committed) continue;
+      auto status = HttpGet(cluster.metrics(i), "/status");
+      if (status && status->second.find("\"is_leader\":true") != std::string::npos) {
+        new_leader = i;
+        return true;
+      }
+    }
+    return false;
+  });
+  cluster.Signal(leader, SIGCONT);
+  adder.join();
+  ASSERT_TRUE(appended) << "the add never reached the leader's log";
+  ASSERT_TRUE(elected);
+  ASSERT_TRUE(answer.has_value() && answer->ok()) << (answer ? answer->status().ToString() : "");
+  // Outcome unknown, as a rule. A refusal (NOT_LEADER) is right too: the leader may have stepped
+  // down, its followers gone, before the add reached it, and an entry of its own filled the log.
+  const Status outcome = StatusOf(**answer);
+  EXPECT_FALSE(outcome.ok()) << "answered OK, and the member is not in the table";
+  EXPECT_TRUE(outcome.code() == StatusCode::kOutcomeUnknown ||
+              outcome.code() == StatusCode::kNotLeader ||
+              outcome.code() == StatusCode::kUnavailable)
+      << outcome.ToString();
+  SyncClient c({cluster.client(new_leader)});
+  pb::Envelope list;
+  list.mutable_member_list();
+  auto members = c.CallEndpoint(cluster.client(new_leader), list);
+  ASSERT_TRUE(members.ok());
+  EXPECT_EQ(members->member_list_response().members_size(), 3);
 }
 
 // Found by the jepsen membership nemesis: a member that caught up by snapshot knew only the

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -32,11 +33,16 @@ double Metric(const ProcessCluster& cluster, const std::string& name) {
 // Puts `prefix`0 .. `prefix`(count-1), each `value`, 64 at a time.
 void PutMany(const ProcessCluster& cluster, const std::string& prefix, int count,
              const std::string& value) {
-  client::Client writer({.endpoints = cluster.clients()});
   std::mutex mu;
   std::condition_variable cv;
   int done = 0, failed = 0, sent = 0;
-  std::function<void()> send_one = [&] {
+  std::function<void()> send_one;
+  // Declared last, so destroyed first: its I/O thread, which runs the callbacks below, ends
+  // before what they use goes. (The other way round, the last callback could still be running
+  // when this function returned.)
+  std::optional<client::Client> writer;
+  writer.emplace(client::ClientOptions{.endpoints = cluster.clients()});
+  send_one = [&] {
     pb::Envelope put;
     {
       std::lock_guard lock(mu);
@@ -44,7 +50,7 @@ void PutMany(const ProcessCluster& cluster, const std::string& prefix, int count
       put.mutable_put()->set_key(prefix + std::to_string(sent++));
     }
     put.mutable_put()->set_value(value);
-    writer.CallAsync(std::move(put), {}, [&](Result<pb::Envelope> r) {
+    writer->CallAsync(std::move(put), {}, [&](Result<pb::Envelope> r) {
       {
         std::lock_guard lock(mu);
         ++done;

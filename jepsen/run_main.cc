@@ -10,9 +10,11 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "client/client.h"
@@ -44,6 +46,58 @@ bool SleepUnlessInterrupted(std::chrono::milliseconds d) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return true;
+}
+
+struct WriteAttempts {
+  std::optional<int64_t> revision;  // of the write that was answered OK
+  int attempts = 0;
+  std::string last_failure;
+};
+
+// A member has recovered when it routes a write. One attempt is not enough to say it has not:
+// a healthy cluster may still change leaders (a slow fsync on a loaded machine is enough), and a
+// write in flight then is answered OUTCOME_UNKNOWN. Retrying the same put is harmless here.
+WriteAttempts WriteThrough(const std::string& endpoint, const std::string& key,
+                           std::chrono::seconds within) {
+  client::ClientOptions o;
+  o.endpoints = {endpoint};
+  o.timeout = std::chrono::seconds(5);
+  client::Client c(o);
+  WriteAttempts out;
+  const auto deadline = std::chrono::steady_clock::now() + within;
+  do {
+    ++out.attempts;
+    auto r = client::KV(c).Put(key, "ok");
+    if (r.ok()) {
+      out.revision = r->header().revision();
+      return out;
+    }
+    out.last_failure = r.status().ToString();
+  } while (std::chrono::steady_clock::now() < deadline &&
+           SleepUnlessInterrupted(std::chrono::milliseconds(200)));
+  return out;
+}
+
+// A run that does not count says why in its notes; the members' own warnings say what they saw.
+// They are printed because CI keeps the output and not the run's folder.
+void PrintMemberWarnings(const std::string& nodes_dir, int members, size_t per_member) {
+  for (int i = 0; i < members; ++i) {
+    std::ifstream log(nodes_dir + "/n" + std::to_string(i + 1) + "/pharosd.log");
+    std::deque<std::string> last;
+    for (std::string line; std::getline(log, line);) {
+      const bool wanted = line.find(" warning ") != std::string::npos ||
+                          line.find(" error ") != std::string::npos ||
+                          line.find(" leader") != std::string::npos ||
+                          line.find(" campaigns: ") != std::string::npos;
+      // Slow requests come in crowds after any stall; the stall itself has a line of its own.
+      if (!wanted || line.find("slow request: ") != std::string::npos) continue;
+      last.push_back(line.substr(0, 300));
+      if (last.size() > per_member) last.pop_front();
+    }
+    std::cout << "n" << i + 1 << ": its last " << last.size()
+              << " warnings and leadership changes:\n";
+    for (const auto& l : last) std::cout << "  " << l << "\n";
+  }
 }
 
 }  // namespace
@@ -177,18 +231,21 @@ int main(int argc, char** argv) {
     // Every member must route a write after the quiet period.
     int64_t last_revision = 0;
     for (int i = 0; i < cluster.size(); ++i) {
-      client::ClientOptions o;
-      o.endpoints = {cluster.client(i)};
-      o.timeout = std::chrono::seconds(5);
-      client::Client c(o);
-      auto r = client::KV(c).Put("/jepsen/after-quiet/" + std::to_string(i), "ok");
-      if (!r.ok()) {
+      const std::string member = "member n" + std::to_string(i + 1);
+      const auto routed = WriteThrough(
+          cluster.client(i), "/jepsen/after-quiet/" + std::to_string(i), std::chrono::seconds(15));
+      if (!routed.revision) {
         writes_after_quiet = false;
-        run.notes.push_back(
-            "member n" + std::to_string(i + 1) +
-            " did not take a write after the quiet period: " + r.status().ToString());
-      } else {
-        last_revision = std::max(last_revision, r->header().revision());
+        run.notes.push_back(member + " did not take a write in 15 s after the quiet period (" +
+                            std::to_string(routed.attempts) +
+                            " attempts; last: " + routed.last_failure + ")");
+        continue;
+      }
+      last_revision = std::max(last_revision, *routed.revision);
+      if (routed.attempts > 1) {
+        run.notes.push_back(member + " took a write after the quiet period at attempt " +
+                            std::to_string(routed.attempts) +
+                            " (before it: " + routed.last_failure + ")");
       }
     }
     // And every member must hold the same state at the last of those revisions.
@@ -230,6 +287,7 @@ int main(int argc, char** argv) {
   std::ofstream(out + "/summary.txt") << SummaryText(run, ops, faults);
   std::ofstream(out + "/report.html") << ReportHtml(run, ops, faults);
   std::cout << SummaryText(run, ops, faults) << "report: " << out << "/report.html\n";
+  if (!run.counts) PrintMemberWarnings(out + "/nodes", nodes, 15);
   std::ofstream(out + "/results.json")
       << "{\"workload\":\"" << workload << "\",\"nemesis\":\"" << nemesis_kind
       << "\",\"valid\":" << ValidJson(verdict) << ",\"counts\":" << (run.counts ? "true" : "false")

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 #include "raft/quorum.h"
 
@@ -293,7 +294,7 @@ void Node::TickHeartbeat() {
   }
   if (heartbeat_elapsed_ >= config_.heartbeat_tick) {
     heartbeat_elapsed_ = 0;
-    BcastHeartbeat();
+    BcastHeartbeat(HeartbeatKind::kPeriodic);
   }
 }
 
@@ -558,7 +559,7 @@ void Node::StepCandidate(const Message& m) {
 void Node::StepLeader(const Message& m) {
   switch (m.type()) {
     case raftpb::MSG_BEAT:
-      BcastHeartbeat();
+      BcastHeartbeat(HeartbeatKind::kPeriodic);
       return;
     case raftpb::MSG_READ_INDEX:
       HandleReadIndex(m);
@@ -717,9 +718,15 @@ void Node::HandleAppendResponse(const Message& m, Progress& pr) {
 
 void Node::HandleHeartbeatResponse(const Message& m, Progress& pr) {
   pr.recent_active = true;
-  pr.probe_sent = false;
-  if (pr.state == Progress::State::kReplicate && pr.inflights.Full()) pr.inflights.FreeFirstOne();
-  if (pr.match < log_.LastIndex()) SendAppend(m.from(), true);
+  // At most one retry per heartbeat interval, as etcd's probe state intends: the read rounds'
+  // heartbeats answer far more often than that (Progress::heartbeat_retry_armed).
+  if (std::exchange(pr.heartbeat_retry_armed, false)) {
+    pr.probe_sent = false;
+    if (pr.state == Progress::State::kReplicate && pr.inflights.Full()) {
+      pr.inflights.FreeFirstOne();
+    }
+    if (pr.match < log_.LastIndex()) SendAppend(m.from(), true);
+  }
   if (m.context().empty()) return;
   const std::set<uint64_t>* acks = read_only_.RecvAck(m.from(), m.context());
   if (acks == nullptr) return;
@@ -766,7 +773,7 @@ void Node::HandleReadIndex(const Message& m) {
   }
   // Serve at today's commit index once a quorum confirms, by heartbeat, that we still lead.
   read_only_.Add(m.context(), log_.committed(), from, config_.id);
-  BcastHeartbeat();
+  BcastHeartbeat(HeartbeatKind::kReadRound);
 }
 
 void Node::HandleTransferLeader(uint64_t transferee) {
@@ -1021,10 +1028,11 @@ void Node::SendDeferredCommit() {
   }
 }
 
-void Node::BcastHeartbeat() {
+void Node::BcastHeartbeat(HeartbeatKind kind) {
   const std::string context = read_only_.LastPendingContext();
   for (auto& [id, pr] : progress_) {
     if (id == config_.id) continue;
+    if (kind == HeartbeatKind::kPeriodic) pr.heartbeat_retry_armed = true;
     Message m;
     m.set_type(raftpb::MSG_HEARTBEAT);
     m.set_to(id);

@@ -163,7 +163,10 @@ class Node {
   void BcastCommit();
   // Every follower that may be sent to now was sent the current commit index.
   bool CommitReachedFollowers() const;
-  void BcastHeartbeat();
+  // Periodic: the heartbeat interval's, which may retry lost messages when answered. ReadRound:
+  // a linearizable read's confirmation, which may not (Progress::heartbeat_retry_armed).
+  enum class HeartbeatKind { kPeriodic, kReadRound };
+  void BcastHeartbeat(HeartbeatKind kind);
   void SendTimeoutNow(uint64_t to);
   void AbortLeaderTransfer() { lead_transferee_ = 0; }
   void Send(raftpb::Message m);

@@ -37,8 +37,14 @@ class Progress {
   uint64_t pending_snapshot = 0;
   // Heard from since the last CheckQuorum round.
   bool recent_active = false;
-  // Probe state: a message is out and unanswered (cleared by a heartbeat response).
+  // Probe state: a message is out and unanswered (cleared by a periodic heartbeat's response).
   bool probe_sent = false;
+  // A periodic heartbeat went out since the last heartbeat response: the next response may retry
+  // what may have been lost (resend a probe, free an inflight slot). A read round's heartbeat
+  // does not set it. Retried on every response, a follower slow to answer its probe was sent the
+  // same full-size probe again for every linearizable read: at hundreds of reads a second the
+  // leader's raft thread spent seconds re-reading its log, stopped heartbeating, and was deposed.
+  bool heartbeat_retry_armed = false;
   bool is_learner = false;
   // The commit index carried by the last append sent (RaftConfig::defer_commit_broadcast).
   uint64_t commit_sent = 0;

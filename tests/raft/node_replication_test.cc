@@ -174,6 +174,68 @@ TEST(ReplicationTest, PipelineIsBoundedByTheInflightWindow) {
   EXPECT_TRUE(pr->IsPaused());
 }
 
+// Read rounds confirm leadership by heartbeat, hundreds of times a second under load; only the
+// heartbeat interval's own heartbeat may retry what a follower has not answered. Retried on every
+// read's answer, a resumed follower was sent the same full-size probe hundreds of times a second
+// and the leader's raft thread, busy re-reading its log for seconds, was deposed.
+TEST(ReplicationTest, AnUnansweredProbeIsRetriedOncePerHeartbeatNotOncePerRead) {
+  TestNetwork net({1, 2, 3});
+  const uint64_t leader = net.ElectLeader();
+  const uint64_t follower = leader == 1 ? 2 : 1;
+  net.Settle();
+  net.Filter([&](const raftpb::Message& m) {
+    return !(m.type() == raftpb::MSG_APP_RESP && m.from() == follower);
+  });
+  net.node(leader).ReportUnreachable(follower);  // replicate -> probe
+  ASSERT_TRUE(net.node(leader).Propose("x").ok());
+  net.Settle();
+  ASSERT_EQ(net.node(leader).progress(follower)->state, Progress::State::kProbe);
+  ASSERT_TRUE(net.node(leader).progress(follower)->IsPaused());
+
+  int probes = 0;
+  net.Observe([&](const raftpb::Message& m) {
+    if (m.type() == raftpb::MSG_APP && m.to() == follower) ++probes;
+  });
+  for (int i = 0; i < 50; ++i) {
+    net.node(leader).ReadIndex("read " + std::to_string(i));
+    net.Settle();
+  }
+  ASSERT_EQ(net.read_states(leader).size(), 50u);  // the rounds were answered: heartbeats flowed
+  EXPECT_EQ(probes, 0);
+  net.Tick(leader, TestConfig(leader).heartbeat_tick);
+  net.Settle();
+  EXPECT_EQ(probes, 1);
+}
+
+TEST(ReplicationTest, AFullWindowOpensBySlotPerHeartbeatNotPerRead) {
+  TestNetwork net({1, 2, 3}, [](RaftConfig& c) {
+    c.max_inflight_msgs = 3;
+    c.max_size_per_msg = 1;
+  });
+  const uint64_t leader = net.ElectLeader();
+  const uint64_t follower = leader == 1 ? 2 : 1;
+  net.Settle();
+  net.Filter([&](const raftpb::Message& m) {
+    return !(m.type() == raftpb::MSG_APP_RESP && m.from() == follower);
+  });
+  int with_entries = 0;
+  net.Observe([&](const raftpb::Message& m) {
+    if (m.type() == raftpb::MSG_APP && m.to() == follower && m.entries_size() > 0) ++with_entries;
+  });
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(net.node(leader).Propose("x").ok());
+  net.Settle();
+  ASSERT_EQ(with_entries, 3);
+  for (int i = 0; i < 5; ++i) {
+    net.node(leader).ReadIndex("read " + std::to_string(i));
+    net.Settle();
+  }
+  ASSERT_EQ(net.read_states(leader).size(), 5u);
+  EXPECT_EQ(with_entries, 3);
+  net.Tick(leader, TestConfig(leader).heartbeat_tick);
+  net.Settle();
+  EXPECT_EQ(with_entries, 4);
+}
+
 TEST(ReplicationTest, MessagesRespectTheByteLimit) {
   for (uint64_t limit : {uint64_t{1}, uint64_t{1} << 20}) {
     TestNetwork net({1, 2, 3}, [limit](RaftConfig& c) { c.max_size_per_msg = limit; });

@@ -133,9 +133,11 @@ void RaftDriver::RunOnRaftThread(std::function<void()> fn) {
 void RaftDriver::ToOwner(std::function<void()> fn) const { post_(std::move(fn)); }
 
 void RaftDriver::ScheduleTick() {
-  loop_->tick.expires_after(std::chrono::milliseconds(options_.tick_ms));
-  loop_->tick.async_wait([this](const boost::system::error_code& ec) {
+  const auto due = std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.tick_ms);
+  loop_->tick.expires_at(due);
+  loop_->tick.async_wait([this, due](const boost::system::error_code& ec) {
     if (ec || stopped_) return;
+    WarnIfLate(due);
     node_->Tick();
     Pump();
     MaybeCompact();
@@ -248,9 +250,11 @@ void RaftDriver::PumpReady() {
   auto shared = std::make_shared<raft::Ready>();
   log_->Submit(std::move(w), [this, shared, role = node_->role(),
                               started = std::chrono::steady_clock::now()](Status s) {
-    asio::post(loop_->io, [this, shared, s, role, started]() mutable {
+    // Timed here, on the log's thread: after the hop, a busy raft thread would count as disk time.
+    const auto written = std::chrono::steady_clock::now();
+    asio::post(loop_->io, [this, shared, s, role, started, written]() mutable {
       if (stopped_) return;
-      WarnIfSlow(role, started);
+      WarnIfSlow(role, written - started);
       OnPersisted(std::move(s), std::move(*shared));
     });
   });
@@ -258,16 +262,29 @@ void RaftDriver::PumpReady() {
   *shared = std::move(rd);
 }
 
-void RaftDriver::WarnIfSlow(raft::Role role, std::chrono::steady_clock::time_point started) {
+std::chrono::milliseconds RaftDriver::WarningLimit(int configured) const {
+  return std::chrono::milliseconds(
+      configured >= 0 ? configured : options_.election_min_ticks * options_.tick_ms / 2);
+}
+
+void RaftDriver::WarnIfSlow(raft::Role role, std::chrono::steady_clock::duration took) {
   // The line says why a leader changed with every member up, as etcd's "slow fdatasync" does.
-  const int limit_ms = options_.warn_log_write_ms >= 0
-                           ? options_.warn_log_write_ms
-                           : options_.election_min_ticks * options_.tick_ms / 2;
-  const auto took = std::chrono::steady_clock::now() - started;
-  if (took < std::chrono::milliseconds(limit_ms)) return;
+  if (took < WarningLimit(options_.warn_log_write_ms)) return;
   spdlog::warn("member {:x} ({}): raft log write took {} ms (term {})", options_.id,
                raft::RoleName(role),
                std::chrono::duration_cast<std::chrono::milliseconds>(took).count(), node_->term());
+}
+
+void RaftDriver::WarnIfLate(std::chrono::steady_clock::time_point due) {
+  // The other cause: this thread itself was busy (or starved of CPU), and sent no heartbeat and
+  // answered none while it was; etcd says "failed to send out heartbeat on time".
+  const auto late = std::chrono::steady_clock::now() - due;
+  if (late < WarningLimit(options_.warn_raft_thread_late_ms)) return;
+  spdlog::warn(
+      "member {:x} ({}): the raft thread ran {} ms late (busy or starved of CPU; no heartbeat "
+      "went out or was answered meanwhile) (term {})",
+      options_.id, raft::RoleName(node_->role()),
+      std::chrono::duration_cast<std::chrono::milliseconds>(late).count(), node_->term());
 }
 
 void RaftDriver::HandToApplication(raft::Ready& rd) {

@@ -60,6 +60,9 @@ struct RaftDriverOptions {
   // and commits wait on it (the raft thread does not: it goes on answering heartbeats). Negative:
   // half the election timeout's lower bound (75 ms by default).
   int warn_log_write_ms = -1;
+  // A tick that fires this much after it was due is logged as a warning: the raft thread was busy
+  // or starved of CPU, and heartbeats waited on it. Negative: as warn_log_write_ms's default.
+  int warn_raft_thread_late_ms = -1;
   // Compact the log once this many entries have been applied since the last compaction.
   uint64_t snapshot_count = 10000;
   // Entries a compaction keeps below the applied index, as etcd keeps 5,000: a follower that fell
@@ -160,8 +163,12 @@ class RaftDriver {
   void PumpAfterThisRead();
   // Hands the Ready's committed entries and confirmed reads over; they wait for no write.
   void HandToApplication(raft::Ready& rd);
+  // `configured` if set (not negative), else half the shortest election timeout.
+  std::chrono::milliseconds WarningLimit(int configured) const;
   // Logs a raft log write slower than warn_log_write_ms.
-  void WarnIfSlow(raft::Role role, std::chrono::steady_clock::time_point started);
+  void WarnIfSlow(raft::Role role, std::chrono::steady_clock::duration took);
+  // Logs a tick that fired warn_raft_thread_late_ms or more after it was due.
+  void WarnIfLate(std::chrono::steady_clock::time_point due);
   void OnPersisted(Status s, raft::Ready ready);
   void Send(std::vector<raftpb::Message> messages);
   // Confirmed reads go to the owner at once: they wait for no write.

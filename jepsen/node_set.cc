@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -97,8 +98,13 @@ void NodeSet::Start(int i) {
                                    "--initial-cluster-state",
                                    existing ? "existing" : "new"};
   const std::string log = home + "/pharosd.log";
+  const pid_t harness = getpid();
   const pid_t pid = fork();
   if (pid == 0) {
+    // A harness that crashes runs no cleanup: its members die with it rather than run on,
+    // holding their ports. Every Start runs on the harness's main thread, which ends only with
+    // the process (the signal follows the forking thread).
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != harness) _exit(124);
     FILE* out = std::fopen(log.c_str(), "a");
     if (out) {
       dup2(fileno(out), 1);

@@ -12,14 +12,17 @@
 #include <vector>
 
 #include "tests/cluster/process_cluster.h"
+#include "tests/die_with_the_test.h"
 
 namespace pharos::testing {
 
 class Child {
  public:
   Child(std::vector<std::string> args, const std::string& out_file) {
+    const pid_t test_pid = getpid();
     pid_ = fork();
     if (pid_ == 0) {
+      DieWithTheTest(test_pid);
       FILE* out = std::fopen(out_file.c_str(), "w");
       if (out) dup2(fileno(out), 1);
       std::vector<char*> argv;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/asio.h"
+#include "tests/die_with_the_test.h"
 #include "tests/registry/free_port.h"
 
 namespace pharos::testing {
@@ -90,8 +91,10 @@ void ProcessCluster::Start(int i) {
   }
   args.insert(args.end(), extra_.begin(), extra_.end());
   const std::string log = dir_ + "/" + names_[i] + ".log";
+  const pid_t test_pid = getpid();
   const pid_t pid = fork();
   if (pid == 0) {
+    DieWithTheTest(test_pid);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -55,6 +55,8 @@ class ProcessCluster {
   // Sends `sig` and returns at once; WaitExit collects the member.
   void Signal(int i, int sig);
   bool Running(int i) const { return pids_.count(i) > 0; }
+  // Its process id while it runs, else 0.
+  pid_t pid(int i) const { return pids_.count(i) ? pids_.at(i) : 0; }
 
   int size() const { return nodes_; }
   std::string client(int i) const { return clients_.at(i); }

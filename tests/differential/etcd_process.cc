@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/asio.h"
+#include "tests/die_with_the_test.h"
 #include "tests/registry/free_port.h"
 
 namespace pharos::differential {
@@ -49,8 +50,10 @@ EtcdProcess::EtcdProcess(const std::string& binary) {
                                    "--initial-cluster-token",
                                    "pharos-differential"};
   const std::string log = dir_ + "/etcd.log";
+  const pid_t test_pid = getpid();
   pid_ = fork();
   if (pid_ == 0) {
+    pharos::testing::DieWithTheTest(test_pid);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -125,6 +125,66 @@ Result<pb::Envelope> MemberChange(Client& c, pb::Envelope request) {
   return r;
 }
 
+// A follower frozen for 5 s (SIGSTOP: a VM paused, a process stopped) while clients read and
+// write through the leader comes back to be probed. Every linearizable read's round sends a
+// heartbeat; its answers must not each re-send the probe. When they did, the leader re-read the
+// same 1 MiB of its log per read, its raft thread ran at 100% for seconds, sent no heartbeat, and
+// the other follower deposed it: a healthy leader lost to a follower's pause.
+TEST(OperationsTest, AFollowerThawedUnderReadLoadDoesNotCostTheLeaderItsLeadership) {
+  ProcessCluster cluster(3);
+  const int leader = cluster.WaitForLeader();
+  ASSERT_GE(leader, 0);
+  const int frozen = (leader + 1) % cluster.size();
+  ClientOptions to_leader = Options(cluster);
+  to_leader.endpoints = {cluster.client(leader)};
+  SteadyWriter writer(cluster, "/thawed/");
+  ASSERT_TRUE(writer.Advance(200));
+  // No assertion may return from here until the readers are joined.
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 8; ++r) {
+    readers.emplace_back([&] {
+      Client c(to_leader);
+      KV kv(c);
+      while (!stop) {
+        if (kv.Get("/thawed/0").ok()) ++reads;
+      }
+    });
+  }
+  const uint64_t term = MaxTerm(cluster);
+  cluster.Signal(frozen, SIGSTOP);
+  // The fault's length, not a wait for a condition: the load goes on (the writes commit with
+  // the other follower) while the follower stays frozen.
+  const int acked_before = writer.acked();
+  std::this_thread::sleep_for(std::chrono::seconds(5));
+  const bool wrote_while_frozen = writer.acked() > acked_before;
+  cluster.Signal(frozen, SIGCONT);
+  // Caught up under the same load, then 3 s more of it: the term must not have moved.
+  const bool caught_up = Eventually(
+      [&] {
+        auto mine = cluster.Status(frozen);
+        auto lead = cluster.Status(leader);
+        return mine && lead && mine->raft_applied_index() + 100 >= lead->raft_index();
+      },
+      std::chrono::seconds(20));
+  const int reads_before = reads;
+  // Again a length, not a wait: the window in which a deposed leader would show.
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  const uint64_t term_after = MaxTerm(cluster);
+  stop = true;
+  for (auto& t : readers) t.join();
+  writer.Stop();
+  std::printf("thawed follower: %d writes, %d reads; term %llu -> %llu\n", writer.acked(),
+              reads.load(), static_cast<unsigned long long>(term),
+              static_cast<unsigned long long>(term_after));
+  EXPECT_TRUE(wrote_while_frozen);
+  EXPECT_TRUE(caught_up);
+  EXPECT_GT(reads.load(), reads_before) << "no read was answered after the thaw";
+  EXPECT_EQ(term_after, term) << "the leader lost its leadership to a follower's pause";
+  EXPECT_TRUE(writer.failures().empty()) << writer.failures().front();
+}
+
 TEST(OperationsTest, MembershipChangesUnderWriteLoadFailNoWrite) {
   ProcessCluster cluster(3);
   const int leader = cluster.WaitForLeader();

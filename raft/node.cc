@@ -648,6 +648,8 @@ void Node::HandleHeartbeat(const Message& m) {
   resp.set_type(raftpb::MSG_HEARTBEAT_RESP);
   resp.set_to(m.from());
   resp.set_context(m.context());
+  resp.set_log_write_pending(!log_.UnstableEntries().empty() ||
+                             log_.UnstableSnapshot().has_value());
   Send(std::move(resp));
 }
 
@@ -722,7 +724,11 @@ void Node::HandleHeartbeatResponse(const Message& m, Progress& pr) {
   // heartbeats answer far more often than that (Progress::heartbeat_retry_armed).
   if (std::exchange(pr.heartbeat_retry_armed, false)) {
     pr.probe_sent = false;
-    if (pr.state == Progress::State::kReplicate && pr.inflights.Full()) {
+    // A slot opened in case an acknowledgement was lost (etcd's rule), unless the follower says
+    // its disk is behind: its acknowledgements are coming, and every slot opened meanwhile was
+    // another message it held in memory, without bound, for as long as its disk stalled (this
+    // core's followers answer heartbeats while they write).
+    if (pr.state == Progress::State::kReplicate && pr.inflights.Full() && !m.log_write_pending()) {
       pr.inflights.FreeFirstOne();
     }
     if (pr.match < log_.LastIndex()) SendAppend(m.from(), true);

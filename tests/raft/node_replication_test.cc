@@ -236,6 +236,71 @@ TEST(ReplicationTest, AFullWindowOpensBySlotPerHeartbeatNotPerRead) {
   EXPECT_EQ(with_entries, 4);
 }
 
+// A follower's disk is behind while it holds entries it has not made durable; its heartbeat
+// answers say so, so that a leader opens no window slot for it (below).
+TEST(ReplicationTest, AHeartbeatAnswerSaysWhetherTheFollowerHoldsEntriesNotYetDurable) {
+  LoneNode n = MakeLoneNode(3, {1, 2, 3});
+  // Term 2 and its leader, made durable first: nothing at a new term leaves before that.
+  ASSERT_TRUE(n.node->Step(Msg(raftpb::MSG_HEARTBEAT, 1, 3, 2)).ok());
+  n.Drain();
+  const uint64_t last = n.node->log().LastIndex();
+  raftpb::Message app = Msg(raftpb::MSG_APP, 1, 3, 2);
+  app.set_index(last);
+  app.set_log_term(*n.node->log().Term(last));
+  *app.add_entries() = Ent(last + 1, 2);
+  ASSERT_TRUE(n.node->Step(app).ok());
+  // Not persisted yet: what may leave now holds the heartbeat's answer.
+  ASSERT_TRUE(n.node->Step(Msg(raftpb::MSG_HEARTBEAT, 1, 3, 2)).ok());
+  const auto before = n.node->TakeSendableMessages();
+  const raftpb::Message* writing = Find(before, raftpb::MSG_HEARTBEAT_RESP);
+  ASSERT_NE(writing, nullptr);
+  EXPECT_TRUE(writing->log_write_pending());
+  n.Drain();  // persisted
+  ASSERT_TRUE(n.node->Step(Msg(raftpb::MSG_HEARTBEAT, 1, 3, 2)).ok());
+  const auto after = n.Drain();
+  const raftpb::Message* idle = Find(after, raftpb::MSG_HEARTBEAT_RESP);
+  ASSERT_NE(idle, nullptr);
+  EXPECT_FALSE(idle->log_write_pending());
+}
+
+// etcd's rule opens one slot of a full window per heartbeat answer, in case an acknowledgement was
+// lost. A follower whose disk is behind keeps answering heartbeats (its raft thread never waits on
+// its disk), and each slot opened was one more message it held in memory: a 60 s stall under
+// load grew it by the whole write rate times 60 s. Its acknowledgements are coming; no slot opens.
+TEST(ReplicationTest, AFullWindowStaysShutForAFollowerWhoseDiskIsBehind) {
+  TestNetwork net({1, 2, 3}, [](RaftConfig& c) {
+    c.max_inflight_msgs = 3;
+    c.max_size_per_msg = 1;
+  });
+  const uint64_t leader = net.ElectLeader();
+  const uint64_t follower = leader == 1 ? 2 : 1;
+  net.Settle();
+  bool disk_behind = true;
+  net.Filter([&](raftpb::Message& m) {
+    if (m.from() != follower) return true;
+    if (m.type() == raftpb::MSG_APP_RESP) return false;  // still being written
+    if (m.type() == raftpb::MSG_HEARTBEAT_RESP) m.set_log_write_pending(disk_behind);
+    return true;
+  });
+  int with_entries = 0;
+  net.Observe([&](const raftpb::Message& m) {
+    if (m.type() == raftpb::MSG_APP && m.to() == follower && m.entries_size() > 0) ++with_entries;
+  });
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(net.node(leader).Propose("x").ok());
+  net.Settle();
+  ASSERT_EQ(with_entries, 3);
+  for (int beat = 0; beat < 5; ++beat) {
+    net.Tick(leader, TestConfig(leader).heartbeat_tick);
+    net.Settle();
+  }
+  EXPECT_EQ(with_entries, 3);
+  // Its disk caught up, and still no acknowledgement: one may have been lost after all.
+  disk_behind = false;
+  net.Tick(leader, TestConfig(leader).heartbeat_tick);
+  net.Settle();
+  EXPECT_EQ(with_entries, 4);
+}
+
 TEST(ReplicationTest, MessagesRespectTheByteLimit) {
   for (uint64_t limit : {uint64_t{1}, uint64_t{1} << 20}) {
     TestNetwork net({1, 2, 3}, [limit](RaftConfig& c) { c.max_size_per_msg = limit; });

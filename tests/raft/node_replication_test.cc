@@ -207,33 +207,60 @@ TEST(ReplicationTest, AnUnansweredProbeIsRetriedOncePerHeartbeatNotOncePerRead) 
   EXPECT_EQ(probes, 1);
 }
 
-TEST(ReplicationTest, AFullWindowOpensBySlotPerHeartbeatNotPerRead) {
-  TestNetwork net({1, 2, 3}, [](RaftConfig& c) {
-    c.max_inflight_msgs = 3;
-    c.max_size_per_msg = 1;
-  });
-  const uint64_t leader = net.ElectLeader();
-  const uint64_t follower = leader == 1 ? 2 : 1;
-  net.Settle();
-  net.Filter([&](const raftpb::Message& m) {
-    return !(m.type() == raftpb::MSG_APP_RESP && m.from() == follower);
-  });
-  int with_entries = 0;
-  net.Observe([&](const raftpb::Message& m) {
-    if (m.type() == raftpb::MSG_APP && m.to() == follower && m.entries_size() > 0) ++with_entries;
-  });
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(net.node(leader).Propose("x").ok());
-  net.Settle();
-  ASSERT_EQ(with_entries, 3);
-  for (int i = 0; i < 5; ++i) {
-    net.node(leader).ReadIndex("read " + std::to_string(i));
-    net.Settle();
+// A leader whose window to one follower is full: three messages of one entry each, whose
+// acknowledgements are lost. `touch` sees the follower's other messages on their way.
+class FullWindowToAFollower {
+ public:
+  explicit FullWindowToAFollower(std::function<void(raftpb::Message&)> touch = nullptr)
+      : net_({1, 2, 3}, [](RaftConfig& c) {
+          c.max_inflight_msgs = 3;
+          c.max_size_per_msg = 1;
+        }) {
+    leader_ = net_.ElectLeader();
+    follower_ = leader_ == 1 ? 2 : 1;
+    net_.Settle();
+    net_.Filter([this, touch](raftpb::Message& m) {
+      if (m.from() != follower_) return true;
+      if (m.type() == raftpb::MSG_APP_RESP) return false;
+      if (touch) touch(m);
+      return true;
+    });
+    net_.Observe([this](const raftpb::Message& m) {
+      if (m.type() == raftpb::MSG_APP && m.to() == follower_ && m.entries_size() > 0) {
+        ++with_entries_;
+      }
+    });
+    for (int i = 0; i < 10; ++i) EXPECT_TRUE(net_.node(leader_).Propose("x").ok());
+    net_.Settle();
   }
-  ASSERT_EQ(net.read_states(leader).size(), 5u);
-  EXPECT_EQ(with_entries, 3);
-  net.Tick(leader, TestConfig(leader).heartbeat_tick);
-  net.Settle();
-  EXPECT_EQ(with_entries, 4);
+  TestNetwork& net() { return net_; }
+  uint64_t leader() const { return leader_; }
+  // Appends with entries sent to the follower so far.
+  int with_entries() const { return with_entries_; }
+  // The heartbeat interval passes on the leader.
+  void Heartbeat() {
+    net_.Tick(leader_, TestConfig(leader_).heartbeat_tick);
+    net_.Settle();
+  }
+
+ private:
+  TestNetwork net_;
+  uint64_t leader_ = 0;
+  uint64_t follower_ = 0;
+  int with_entries_ = 0;
+};
+
+TEST(ReplicationTest, AFullWindowOpensBySlotPerHeartbeatNotPerRead) {
+  FullWindowToAFollower w;
+  ASSERT_EQ(w.with_entries(), 3);
+  for (int i = 0; i < 5; ++i) {
+    w.net().node(w.leader()).ReadIndex("read " + std::to_string(i));
+    w.net().Settle();
+  }
+  ASSERT_EQ(w.net().read_states(w.leader()).size(), 5u);
+  EXPECT_EQ(w.with_entries(), 3);
+  w.Heartbeat();
+  EXPECT_EQ(w.with_entries(), 4);
 }
 
 // A follower's disk is behind while it holds entries it has not made durable; its heartbeat
@@ -268,37 +295,17 @@ TEST(ReplicationTest, AHeartbeatAnswerSaysWhetherTheFollowerHoldsEntriesNotYetDu
 // its disk), and each slot opened was one more message it held in memory: a 60 s stall under
 // load grew it by the whole write rate times 60 s. Its acknowledgements are coming; no slot opens.
 TEST(ReplicationTest, AFullWindowStaysShutForAFollowerWhoseDiskIsBehind) {
-  TestNetwork net({1, 2, 3}, [](RaftConfig& c) {
-    c.max_inflight_msgs = 3;
-    c.max_size_per_msg = 1;
-  });
-  const uint64_t leader = net.ElectLeader();
-  const uint64_t follower = leader == 1 ? 2 : 1;
-  net.Settle();
   bool disk_behind = true;
-  net.Filter([&](raftpb::Message& m) {
-    if (m.from() != follower) return true;
-    if (m.type() == raftpb::MSG_APP_RESP) return false;  // still being written
+  FullWindowToAFollower w([&](raftpb::Message& m) {
     if (m.type() == raftpb::MSG_HEARTBEAT_RESP) m.set_log_write_pending(disk_behind);
-    return true;
   });
-  int with_entries = 0;
-  net.Observe([&](const raftpb::Message& m) {
-    if (m.type() == raftpb::MSG_APP && m.to() == follower && m.entries_size() > 0) ++with_entries;
-  });
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(net.node(leader).Propose("x").ok());
-  net.Settle();
-  ASSERT_EQ(with_entries, 3);
-  for (int beat = 0; beat < 5; ++beat) {
-    net.Tick(leader, TestConfig(leader).heartbeat_tick);
-    net.Settle();
-  }
-  EXPECT_EQ(with_entries, 3);
+  ASSERT_EQ(w.with_entries(), 3);
+  for (int beat = 0; beat < 5; ++beat) w.Heartbeat();
+  EXPECT_EQ(w.with_entries(), 3);
   // Its disk caught up, and still no acknowledgement: one may have been lost after all.
   disk_behind = false;
-  net.Tick(leader, TestConfig(leader).heartbeat_tick);
-  net.Settle();
-  EXPECT_EQ(with_entries, 4);
+  w.Heartbeat();
+  EXPECT_EQ(w.with_entries(), 4);
 }
 
 TEST(ReplicationTest, MessagesRespectTheByteLimit) {

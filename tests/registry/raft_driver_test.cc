@@ -553,27 +553,45 @@ TEST_F(RaftDriverTest, ALeaderWhoseFollowersDisksStallKeepsLeading) {
   }
 }
 
+// The log lines written while it captures (the last 4,096), for the tests of warnings. Made and
+// stopped while no driver runs: spdlog's list of sinks is not safe to change under a logging
+// thread. A test that returns before Stop() leaves its sink in place (it lives on with the
+// logger's reference) rather than remove it under running drivers.
+class CapturedLog {
+ public:
+  CapturedLog() { spdlog::default_logger()->sinks().push_back(sink_); }
+  void Stop() {
+    if (!capturing_) return;
+    spdlog::default_logger()->sinks().pop_back();
+    capturing_ = false;
+  }
+  bool Has(const std::string& text) const {
+    const std::vector<std::string> lines = sink_->last_formatted();
+    return std::any_of(lines.begin(), lines.end(),
+                       [&](const std::string& l) { return l.find(text) != std::string::npos; });
+  }
+
+ private:
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_ =
+      std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(4096);
+  bool capturing_ = true;
+};
+
 TEST_F(RaftDriverTest, ALogWriteSlowerThanTheWarningIsLogged) {
   // Every write counts as slow here: the warning of each role (leader, follower) must reach the
-  // log. The sink is added while no driver runs.
+  // log.
   for (auto& [id, m] : members_) StopMember(id);
-  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(4096);
-  spdlog::default_logger()->sinks().push_back(sink);
+  CapturedLog log;
   warn_log_write_ms_ = 0;
   for (uint64_t id = 1; id <= 3; ++id) StartMember(id);
   ASSERT_TRUE(RunUntil([&] { return Leader() != 0; }, std::chrono::seconds(10)));
   Propose(Leader(), "slow");
   const ::testing::AssertionResult applied = WaitAllApplied(1, "slow");
   for (auto& [id, m] : members_) StopMember(id);
-  spdlog::default_logger()->sinks().pop_back();
+  log.Stop();
   ASSERT_TRUE(applied);
-  const std::vector<std::string> lines = sink->last_formatted();
-  auto logged = [&](const std::string& text) {
-    return std::any_of(lines.begin(), lines.end(),
-                       [&](const std::string& l) { return l.find(text) != std::string::npos; });
-  };
-  EXPECT_TRUE(logged("(leader): raft log write took"));
-  EXPECT_TRUE(logged("(follower): raft log write took"));
+  EXPECT_TRUE(log.Has("(leader): raft log write took"));
+  EXPECT_TRUE(log.Has("(follower): raft log write took"));
 }
 
 // A raft thread held busy (here by its apply callback, for 600 ms) is named in the log; the log
@@ -584,8 +602,7 @@ TEST_F(RaftDriverTest, ABusyRaftThreadIsLoggedAndNotBlamedOnTheDisk) {
   // Static: the storage engine keeps an Env made on this file system for the process's life.
   static pharos::testing::StallingFileSystem stalling;
   for (auto& [id, m] : members_) StopMember(id);
-  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(4096);
-  spdlog::default_logger()->sinks().push_back(sink);
+  CapturedLog log;
   warn_log_write_ms_ = 400;
   warn_raft_thread_late_ms_ = 100;
   // Elections take a second at least: the hold is not to depose the leader (its proposal would
@@ -611,15 +628,10 @@ TEST_F(RaftDriverTest, ABusyRaftThreadIsLoggedAndNotBlamedOnTheDisk) {
   const ::testing::AssertionResult applied = WaitAllApplied(2, "after");
   stalling.StopStalling();
   for (auto& [id, m] : members_) StopMember(id);
-  spdlog::default_logger()->sinks().pop_back();
+  log.Stop();
   ASSERT_TRUE(applied);
-  const std::vector<std::string> lines = sink->last_formatted();
-  auto logged = [&](const std::string& text) {
-    return std::any_of(lines.begin(), lines.end(),
-                       [&](const std::string& l) { return l.find(text) != std::string::npos; });
-  };
-  EXPECT_TRUE(logged("the raft thread ran"));
-  EXPECT_FALSE(logged("raft log write took")) << "the disk was blamed for the raft thread";
+  EXPECT_TRUE(log.Has("the raft thread ran"));
+  EXPECT_FALSE(log.Has("raft log write took")) << "the disk was blamed for the raft thread";
 }
 
 }  // namespace

@@ -16,6 +16,12 @@ using raftpb::MessageType;
 // Entries handed to the application per Ready, so a long backlog is applied in bounded batches.
 constexpr uint64_t kMaxCommittedBytesPerReady = 16 << 20;
 
+// Appends one acknowledgement may send to fill a follower's window. A follower that just left
+// probing has an empty window of 32 MiB; filled at once, its entries were read from the log and
+// encoded in one step of the raft thread, with no heartbeat in between. The rest goes with the
+// next acknowledgements, each of which opens the window further.
+constexpr int kMaxAppendsPerAcknowledgement = 8;
+
 bool HardStateEqual(const raftpb::HardState& a, const raftpb::HardState& b) {
   return a.term() == b.term() && a.vote() == b.vote() && a.commit() == b.commit() &&
          a.removed() == b.removed();
@@ -712,8 +718,11 @@ void Node::HandleAppendResponse(const Message& m, Progress& pr) {
   } else if (was_paused) {
     SendAppend(m.from(), true);
   }
-  // Fill the window: a follower catching up gets as many messages as it may have in flight.
-  while (role_ == Role::kLeader && progress_.count(m.from()) && SendAppend(m.from(), false)) {
+  // Fill the window: a follower catching up gets as many messages as it may have in flight, a
+  // few per acknowledgement (kMaxAppendsPerAcknowledgement).
+  for (int sent = 0; sent < kMaxAppendsPerAcknowledgement && role_ == Role::kLeader &&
+                     progress_.count(m.from()) && SendAppend(m.from(), false);
+       ++sent) {
   }
   if (m.from() == lead_transferee_ && pr.match == log_.LastIndex()) SendTimeoutNow(m.from());
 }

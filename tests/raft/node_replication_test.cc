@@ -1,6 +1,7 @@
 // Log replication (Raft §5.3, §5.4.2, and etcd's pipelining/backtracking refinements).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <string>
@@ -306,6 +307,41 @@ TEST(ReplicationTest, AFullWindowStaysShutForAFollowerWhoseDiskIsBehind) {
   disk_behind = false;
   w.Heartbeat();
   EXPECT_EQ(w.with_entries(), 4);
+}
+
+// A follower that just left probing has an empty window. Filled at once on the first
+// acknowledgement, its whole backlog (up to the window's 32 MiB) was read from the log and
+// encoded in one step of the leader's raft thread; a few appends go per acknowledgement instead,
+// and the follower still catches up.
+TEST(ReplicationTest, AnAcknowledgementSendsAFewAppendsNotTheWholeBacklog) {
+  TestNetwork net({1, 2, 3}, [](RaftConfig& c) { c.max_size_per_msg = 1; });
+  const uint64_t leader = net.ElectLeader();
+  const uint64_t lagger = leader == 3 ? 2 : 3;
+  net.Isolate(lagger);
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(net.node(leader).Propose("x").ok());
+  net.Settle();
+  // One acknowledgement of the lagger's gets through: the one of the probe that finds its place.
+  int acks_let_through = 1;
+  net.Filter([&](const raftpb::Message& m) {
+    if (m.type() != raftpb::MSG_APP_RESP || m.from() != lagger || m.reject()) return true;
+    return acks_let_through > 0 && acks_let_through-- > 0;
+  });
+  int with_entries = 0;
+  net.Observe([&](const raftpb::Message& m) {
+    if (m.type() == raftpb::MSG_APP && m.to() == lagger && m.entries_size() > 0) ++with_entries;
+  });
+  net.Heal();
+  net.Tick(leader, TestConfig(leader).heartbeat_tick);
+  net.Settle();
+  EXPECT_EQ(acks_let_through, 0);
+  // The probe; then, for its acknowledgement, the append a follower that was paused gets at once
+  // and eight to fill the window. Before, the whole backlog: 50.
+  EXPECT_LE(with_entries, 1 + 1 + 8);
+  // Every acknowledgement through again: the rest follows, a few per acknowledgement.
+  acks_let_through = 1 << 20;
+  for (int beat = 0; beat < 3; ++beat) net.Tick(leader, TestConfig(leader).heartbeat_tick);
+  net.Settle();
+  EXPECT_EQ(net.node(lagger).log().LastIndex(), net.node(leader).log().LastIndex());
 }
 
 TEST(ReplicationTest, MessagesRespectTheByteLimit) {

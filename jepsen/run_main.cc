@@ -55,7 +55,7 @@ struct WriteAttempts {
 };
 
 // A member has recovered when it routes a write. One attempt is not enough to say it has not:
-// a healthy cluster may still change leaders (a slow fsync on a loaded machine is enough), and a
+// a healthy cluster may still change leaders (a leader starved of CPU on a loaded machine), and a
 // write in flight then is answered OUTCOME_UNKNOWN. Retrying the same put is harmless here.
 WriteAttempts WriteThrough(const std::string& endpoint, const std::string& key,
                            std::chrono::seconds within) {

@@ -162,30 +162,64 @@ Status Registrar::Register(const ServiceInstance& instance) {
     return Status::InvalidArgument("an instance needs a service and an id without '/'");
   }
   const std::string key = KeyOf(instance.service, instance.id);
+  // The entry is taken before the grant leaves. Taken at the end, two Registers of one instance
+  // from two threads both went through, and the one whose entry went in last could hold the
+  // lease whose record the other's put had already replaced: that lease was kept alive while
+  // the record's own lease expired and took the instance out of the registry for good.
+  int64_t generation = 0;
   {
     std::lock_guard lock(state_->mu);
     if (state_->entries.count(key)) {
-      return Status::FailedPrecondition(key + " is already registered; use Update");
+      return Status::FailedPrecondition(key + " is already registered, or being registered");
     }
+    State::Entry& e = state_->entries[key];
+    e.instance = instance;
+    e.generation = generation = ++state_->last_generation;
   }
+  auto let_go = [&] {
+    std::lock_guard lock(state_->mu);
+    if (state_->Current(key, generation) != nullptr) state_->entries.erase(key);
+  };
+  const Status deregistered =
+      Status::FailedPrecondition(key + " was deregistered while it was being registered");
   Lease lease(*state_->client);
   const auto sent = std::chrono::steady_clock::now();
   auto granted = lease.Grant(state_->options.ttl_seconds, 0, kRepeatable);
-  if (!granted.ok()) return granted.status();
+  if (!granted.ok()) {
+    let_go();
+    return granted.status();
+  }
+  {
+    std::lock_guard lock(state_->mu);
+    State::Entry* e = state_->Current(key, generation);
+    if (e == nullptr) {
+      state_->RevokeAsync(granted->id());
+      return deregistered;
+    }
+    // Set before the put leaves, so that a Deregister from now on revokes it, as for a
+    // re-registration.
+    e->pending_lease = granted->id();
+  }
   KV kv(*state_->client);
   auto put = kv.Put(key, ToJson(instance), {.lease = granted->id()}, kRepeatable);
   if (!put.ok()) {
+    let_go();
     (void)lease.Revoke(granted->id(), kRepeatable);  // best effort; it expires anyway
     return put.status();
   }
   std::lock_guard lock(state_->mu);
-  State::Entry& e = state_->entries[key];
-  e.instance = instance;
-  e.lease = granted->id();
-  e.generation = ++state_->last_generation;
-  e.keepalive = std::make_unique<LeaseKeepAlive>(*state_->client, granted->id(),
-                                                 sent + std::chrono::seconds(granted->ttl()),
-                                                 state_->OnLost(key, e.generation));
+  State::Entry* e = state_->Current(key, generation);
+  if (e == nullptr) {
+    // Deregister revoked the lease, which deleted the record; unless that failed, in which case
+    // the record must not live out the TTL.
+    state_->RevokeAsync(granted->id());
+    return deregistered;
+  }
+  e->lease = granted->id();
+  e->pending_lease = 0;
+  e->keepalive = std::make_unique<LeaseKeepAlive>(*state_->client, granted->id(),
+                                                  sent + std::chrono::seconds(granted->ttl()),
+                                                  state_->OnLost(key, e->generation));
   return Status::Ok();
 }
 
@@ -196,6 +230,10 @@ Status Registrar::Update(const ServiceInstance& instance) {
     std::lock_guard lock(state_->mu);
     auto it = state_->entries.find(key);
     if (it == state_->entries.end()) return Status::NotFound(key + " is not registered here");
+    // Its put would write the record under no lease, to outlive the instance.
+    if (it->second.lease == 0) {
+      return Status::FailedPrecondition(key + " is still being registered");
+    }
     it->second.instance = instance;  // a re-registration writes the new record too
     lease = it->second.lease;
   }
@@ -229,16 +267,19 @@ Status Registrar::Deregister(const std::string& service, const std::string& id) 
       pending = revoked.status();
     }
   }
-  // Revoking the lease deletes the record in the same revision.
-  auto revoked = Lease(*state_->client).Revoke(lease, kRepeatable);
-  if (revoked.ok() || revoked.status().code() == StatusCode::kLeaseNotFound) {
-    KV kv(*state_->client);
-    auto deleted =
-        kv.Delete(key, {}, kRepeatable);  // in case the record was written under another lease
-    if (!deleted.ok()) return deleted.status();
-    return pending;  // not OK: that put may still land
+  // Revoking the lease deletes the record in the same revision. An instance still being
+  // registered holds none yet (its Register revokes the grant it is waiting for).
+  if (lease != 0) {
+    auto revoked = Lease(*state_->client).Revoke(lease, kRepeatable);
+    if (!revoked.ok() && revoked.status().code() != StatusCode::kLeaseNotFound) {
+      return revoked.status();
+    }
   }
-  return revoked.status();
+  KV kv(*state_->client);
+  auto deleted =
+      kv.Delete(key, {}, kRepeatable);  // in case the record was written under another lease
+  if (!deleted.ok()) return deleted.status();
+  return pending;  // not OK: that put may still land
 }
 
 int64_t Registrar::LeaseOf(const std::string& service, const std::string& id) const {

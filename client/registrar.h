@@ -35,11 +35,14 @@ class Registrar {
   Registrar(const Registrar&) = delete;
   Registrar& operator=(const Registrar&) = delete;
 
+  // FAILED_PRECONDITION when the instance is registered here already, or a Register of it is
+  // still in flight (from another thread), or it was deregistered before this returned.
   Status Register(const ServiceInstance& instance);
-  // Rewrites the record (weight, metadata, ...) under the same lease.
+  // Rewrites the record (weight, metadata, ...) under the same lease. FAILED_PRECONDITION while
+  // the instance's first Register is still in flight.
   Status Update(const ServiceInstance& instance);
-  // Deletes the record and revokes its lease, and the lease of a re-registration in flight:
-  // once it returns OK, no record of the instance appears again.
+  // Deletes the record and revokes its lease, and the lease of a registration or re-registration
+  // in flight: once it returns OK, no record of the instance appears again.
   Status Deregister(const std::string& service, const std::string& instance_id);
   // The key an instance lives at.
   std::string KeyOf(const std::string& service, const std::string& instance_id) const;

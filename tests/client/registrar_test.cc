@@ -275,5 +275,75 @@ TEST(RegistrarTest, AReregistrationFromBeforeADeregisterLeavesTheNextRegistratio
   EXPECT_EQ(registry.LeaseOfKey(key), kThirdLease);
 }
 
+// Two threads register one instance at once. Both used to go through, and the entry of the one
+// that finished last could hold the lease whose record the other's put had replaced: the
+// registrar kept that lease alive while the record's own lease expired with the instance.
+TEST(RegistrarTest, ASecondRegisterOfAnInstanceBeingRegisteredIsRefusedAtOnce) {
+  Registry registry;
+  std::atomic<Registrar*> registrar{nullptr};  // the hook runs only once it is set
+  std::optional<Status> second;
+  registry.hold = [&](const pb::Envelope& r) {
+    Registrar* owned = registrar;
+    if (owned != nullptr && r.has_lease_grant() && registry.Grants() == 0) {
+      // The first Register's grant: the server answers nothing until the second has returned,
+      // so a second that sends anything cannot return in time.
+      auto f = std::async(std::launch::async, [owned] { return owned->Register(Instance()); });
+      if (f.wait_for(std::chrono::seconds(3)) == std::future_status::ready)
+        second = f.get();
+      else
+        ADD_FAILURE() << "the second Register waited on the server";
+    }
+    return false;
+  };
+  FakeServer server([&](const pb::Envelope& r) { return registry.Handle(r); });
+  Client client(Options(server.endpoint()));
+  Registrar owned(client);
+  registrar = &owned;
+  ASSERT_TRUE(owned.Register(Instance()).ok());
+
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->code(), StatusCode::kFailedPrecondition) << second->ToString();
+  EXPECT_EQ(registry.PutsUnder(Registry::kFirstLease), 1);
+  // The first lease is lost at its first keepalive; the registrar's re-registration must end
+  // with the record under the lease it keeps alive.
+  const std::string key = owned.KeyOf(kService, kId);
+  ASSERT_TRUE(Eventually([&] { return owned.LeaseOf(kService, kId) == kSecondLease; }));
+  EXPECT_EQ(registry.LeaseOfKey(key), kSecondLease);
+  EXPECT_EQ(registry.Grants(), 2);
+}
+
+// The service shuts down (Deregister on another thread) while its first Register waits for its
+// put: the put, when it lands, must write nothing, and an Update meanwhile must not write the
+// record under no lease at all.
+TEST(RegistrarTest, ADeregisterWhileTheFirstRegisterIsInFlightLeavesNoRecord) {
+  Registry registry;
+  std::future<void> put_held = registry.HoldPutsUnder(Registry::kFirstLease);
+  FakeServer server([&](const pb::Envelope& r) { return registry.Handle(r); });
+  // The held put's answer never comes; Register gives up after this, which must leave the test
+  // time to call Update and Deregister while it waits.
+  Client client(Options(server.endpoint(), std::chrono::seconds(2)));
+  Registrar registrar(client);
+  auto registered = std::async(std::launch::async, [&] { return registrar.Register(Instance()); });
+  const std::string key = registrar.KeyOf(kService, kId);
+
+  ASSERT_EQ(put_held.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  ServiceInstance changed = Instance();
+  changed.weight = 7;
+  const Status updated = registrar.Update(changed);
+  EXPECT_EQ(updated.code(), StatusCode::kFailedPrecondition) << updated.ToString();
+  ASSERT_TRUE(registrar.Deregister(kService, kId).ok());
+  registry.LandHeld();
+  EXPECT_EQ(registry.LeaseOfKey(key), std::nullopt);
+
+  ASSERT_EQ(registered.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_FALSE(registered.get().ok());
+  EXPECT_EQ(registrar.LeaseOf(kService, kId), 0);
+  EXPECT_EQ(registry.PutsUnder(0), 0);
+  EXPECT_EQ(registry.LeaseOfKey(key), std::nullopt);
+  // And the instance can be registered again.
+  registry.hold = nullptr;
+  EXPECT_TRUE(registrar.Register(Instance()).ok());
+}
+
 }  // namespace
 }  // namespace pharos::client

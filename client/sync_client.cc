@@ -5,6 +5,7 @@
 
 #include "common/asio.h"
 #include "common/frame.h"
+#include "common/host_address.h"
 
 namespace pharos::client {
 
@@ -74,11 +75,15 @@ class SyncClient::Conn {
  private:
   Status Connect(std::chrono::steady_clock::time_point deadline) {
     const size_t colon = endpoint_.rfind(':');
-    boost::system::error_code ec;
-    auto ip = asio::ip::make_address(endpoint_.substr(0, colon), ec);
-    if (ec || colon == std::string::npos) {
+    if (colon == std::string::npos) {
       return Status::InvalidArgument("bad endpoint '" + endpoint_ + "' (want host:port)");
     }
+    // A name is looked up here, blocking, as everything in this client does.
+    auto host = NumericHost(endpoint_.substr(0, colon));
+    if (!host.ok()) return host.status();
+    boost::system::error_code ec;
+    auto ip = asio::ip::make_address(*host, ec);
+    if (ec) return Status::InvalidArgument("bad endpoint '" + endpoint_ + "' (want host:port)");
     tcp::endpoint ep(ip, static_cast<uint16_t>(std::stoi(endpoint_.substr(colon + 1))));
     bool done = false;
     socket_ = tcp::socket(io_);

@@ -13,6 +13,7 @@
 #include "common/accept_retry.h"
 #include "common/asio.h"
 #include "common/frame.h"
+#include "common/host_address.h"
 #include "raft/snapshot_stream.h"
 
 namespace pharos::raft {
@@ -54,19 +55,43 @@ void BoundPeerSilence(tcp::socket& socket, int timeout_ms) {
   (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
 }
 
-// A new socket for a connection to a peer, bound to our own peer host (transport.h) and with its
-// silence bounded. An error when any step fails: a socket left unbound would leave from another
-// address, and per-node firewall rules would no longer partition this node.
-boost::system::error_code OpenPeerSocket(tcp::socket& socket, const TransportOptions& options) {
+// A new socket for a connection to a peer, bound to our own peer host (transport.h; its address,
+// looked up at Start when it is a name) and with its silence bounded. An error when any step
+// fails: a socket left unbound would leave from another address, and per-node firewall rules
+// would no longer partition this node.
+boost::system::error_code OpenPeerSocket(tcp::socket& socket, const asio::ip::address_v4& bind_ip,
+                                         int peer_timeout_ms) {
   boost::system::error_code ec;
-  const auto bind_ip = asio::ip::make_address(options.bind_host, ec);
-  if (ec) return ec;
   socket.open(tcp::v4(), ec);
   if (ec) return ec;
   if (!bind_ip.is_unspecified()) socket.bind(tcp::endpoint(bind_ip, 0), ec);
   if (ec) return ec;
-  BoundPeerSilence(socket, options.peer_timeout_ms);
+  BoundPeerSilence(socket, peer_timeout_ms);
   return ec;
+}
+
+// Where a connection to a peer goes: an IPv4 literal at once; a name looked up on Asio's resolver
+// thread, never on this one, and afresh for every connection, since a member restarted elsewhere
+// (a rescheduled pod) keeps its name and not its address. The first IPv4 address of the name is
+// used: the socket is bound to our own address before the connect, and Asio's connect over a
+// list of endpoints reopens the socket for each one, which would drop that binding.
+using PeerResolved = std::function<void(const boost::system::error_code&, const tcp::endpoint&)>;
+void ResolvePeer(tcp::resolver& resolver, const std::string& host, uint16_t port,
+                 PeerResolved done) {
+  boost::system::error_code ec;
+  const auto ip = asio::ip::make_address_v4(host, ec);
+  if (!ec) {
+    done(ec, tcp::endpoint(ip, port));
+    return;
+  }
+  resolver.async_resolve(tcp::v4(), host, std::to_string(port),
+                         [done = std::move(done)](const boost::system::error_code& err,
+                                                  const tcp::resolver::results_type& results) {
+                           if (err) return done(err, tcp::endpoint());
+                           if (results.empty())
+                             return done(asio::error::host_not_found, tcp::endpoint());
+                           done(err, results.begin()->endpoint());
+                         });
 }
 
 std::string Frame(char tag, const google::protobuf::MessageLite& payload) {
@@ -88,6 +113,8 @@ struct Shared {
   // A message from this peer arrived: it is up (set by the transport, called by inbound
   // connections).
   std::function<void(uint64_t peer)> heard_from;
+  // Our own peer host's address (TransportOptions::bind_host), looked up at Start.
+  asio::ip::address_v4 bind_ip;
   Transport::Stats stats;
   bool stopped = false;
   std::mt19937_64 rng{std::random_device{}()};
@@ -101,8 +128,14 @@ struct Shared {
 // FIN was read) can neither report the peer unreachable nor mark a closed socket connected.
 class PeerLink : public std::enable_shared_from_this<PeerLink> {
  public:
-  PeerLink(std::shared_ptr<Shared> shared, uint64_t id, asio::ip::address ip, uint16_t port)
-      : s_(std::move(shared)), id_(id), ip_(ip), port_(port), socket_(s_->io), timer_(s_->io) {}
+  PeerLink(std::shared_ptr<Shared> shared, uint64_t id, std::string host, uint16_t port)
+      : s_(std::move(shared)),
+        id_(id),
+        host_(std::move(host)),
+        port_(port),
+        socket_(s_->io),
+        resolver_(s_->io),
+        timer_(s_->io) {}
 
   void Enqueue(std::string frame) {
     if (queue_.size() >= s_->options.max_queued_messages) {
@@ -150,6 +183,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   // Closes the socket; every handler of an operation started on it will do nothing.
   void EndSocket() {
     ++generation_;
+    resolver_.cancel();
     boost::system::error_code ignored;
     socket_.close(ignored);
     connected_ = connecting_ = writing_ = false;
@@ -159,16 +193,23 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
     EndSocket();
     connecting_ = true;
     socket_ = tcp::socket(s_->io);
-    if (OpenPeerSocket(socket_, s_->options)) {
+    if (OpenPeerSocket(socket_, s_->bind_ip, s_->options.peer_timeout_ms)) {
       Failed();
       return;
     }
-    socket_.async_connect(
-        tcp::endpoint(ip_, port_),
-        [self = shared_from_this(), generation = generation_](const boost::system::error_code& ec) {
-          if (self->s_->stopped || generation != self->generation_) return;
-          self->OnConnect(ec);
-        });
+    // A name that does not resolve fails the connect, as a peer that does not answer does.
+    ResolvePeer(resolver_, host_, port_,
+                [self = shared_from_this(), generation = generation_](
+                    const boost::system::error_code& ec, const tcp::endpoint& peer) {
+                  if (self->s_->stopped || generation != self->generation_) return;
+                  if (ec) return self->OnConnect(ec);
+                  self->socket_.async_connect(
+                      peer, [self, generation](const boost::system::error_code& err) {
+                        if (self->s_->stopped || generation != self->generation_) return;
+                        self->OnConnect(err);
+                      });
+                });
+    // The deadline covers the name's lookup too.
     timer_.expires_after(std::chrono::milliseconds(s_->options.connect_timeout_ms));
     timer_.async_wait(
         [self = shared_from_this(), generation = generation_](const boost::system::error_code& ec) {
@@ -270,9 +311,10 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
 
   std::shared_ptr<Shared> s_;
   uint64_t id_;
-  asio::ip::address ip_;
+  std::string host_;
   uint16_t port_;
   tcp::socket socket_;
+  tcp::resolver resolver_;
   // The connect's deadline, then the backoff's wait: never both at once.
   asio::steady_timer timer_;
   std::deque<std::string> queue_;
@@ -289,37 +331,44 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
 // times over before the first byte left, and no heartbeat went out meanwhile.
 class SnapshotSender : public std::enable_shared_from_this<SnapshotSender> {
  public:
-  SnapshotSender(std::shared_ptr<Shared> shared, uint64_t peer, asio::ip::address ip, uint16_t port,
+  SnapshotSender(std::shared_ptr<Shared> shared, uint64_t peer, std::string host, uint16_t port,
                  raftpb::Message&& snap)
       : s_(std::move(shared)),
         peer_(peer),
-        ip_(ip),
+        host_(std::move(host)),
         port_(port),
         socket_(s_->io),
+        resolver_(s_->io),
         deadline_(s_->io),
         chunks_(std::move(snap), s_->options.snapshot_chunk_bytes) {}
 
   void Start() {
-    if (OpenPeerSocket(socket_, s_->options)) {
+    if (OpenPeerSocket(socket_, s_->bind_ip, s_->options.peer_timeout_ms)) {
       Done(false);
       return;
     }
-    // A transfer's writes are bounded by peer_timeout_ms (OpenPeerSocket); its connect here.
+    // A transfer's writes are bounded by peer_timeout_ms (OpenPeerSocket); its lookup and
+    // connect here.
     deadline_.expires_after(std::chrono::milliseconds(s_->options.connect_timeout_ms));
     deadline_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (!ec && !self->connected_) self->Done(false);
     });
-    socket_.async_connect(tcp::endpoint(ip_, port_),
-                          [self = shared_from_this()](const boost::system::error_code& err) {
-                            if (self->done_) return;
-                            self->deadline_.cancel();
-                            if (err) {
-                              self->Done(false);
-                              return;
-                            }
-                            self->connected_ = true;
-                            self->WriteNext();
-                          });
+    ResolvePeer(resolver_, host_, port_,
+                [self = shared_from_this()](const boost::system::error_code& ec,
+                                            const tcp::endpoint& peer) {
+                  if (self->done_) return;
+                  if (ec) return self->Done(false);
+                  self->socket_.async_connect(peer, [self](const boost::system::error_code& err) {
+                    if (self->done_) return;
+                    self->deadline_.cancel();
+                    if (err) {
+                      self->Done(false);
+                      return;
+                    }
+                    self->connected_ = true;
+                    self->WriteNext();
+                  });
+                });
   }
 
  private:
@@ -344,6 +393,7 @@ class SnapshotSender : public std::enable_shared_from_this<SnapshotSender> {
     if (done_) return;
     done_ = true;
     boost::system::error_code ignored;
+    resolver_.cancel();
     socket_.shutdown(tcp::socket::shutdown_send, ignored);
     socket_.close(ignored);
     if (!s_->stopped && s_->snapshot_done) s_->snapshot_done(peer_, ok);
@@ -351,9 +401,10 @@ class SnapshotSender : public std::enable_shared_from_this<SnapshotSender> {
 
   std::shared_ptr<Shared> s_;
   uint64_t peer_;
-  asio::ip::address ip_;
+  std::string host_;
   uint16_t port_;
   tcp::socket socket_;
+  tcp::resolver resolver_;
   asio::steady_timer deadline_;
   SnapshotSplitter chunks_;
   std::string frame_;
@@ -453,8 +504,18 @@ class Transport::Impl {
     if (!SplitHostPort(shared_->options.listen, &host, &port)) {
       return Status::InvalidArgument("bad listen address '" + shared_->options.listen + "'");
     }
+    // Names are looked up once, here, before the loop runs (this blocks).
+    auto listen_ip = NumericHost(host);
+    if (!listen_ip.ok()) return listen_ip.status();
+    auto bind_ip = NumericHost(shared_->options.bind_host);
+    if (!bind_ip.ok()) return bind_ip.status();
     boost::system::error_code ec;
-    const auto ip = asio::ip::make_address(host, ec);
+    shared_->bind_ip = asio::ip::make_address_v4(*bind_ip, ec);
+    if (ec) {
+      return Status::InvalidArgument("our own peer host '" + shared_->options.bind_host +
+                                     "' is not an IPv4 address");
+    }
+    const auto ip = asio::ip::make_address(*listen_ip, ec);
     if (ec) return Status::InvalidArgument("bad listen host '" + host + "'");
     tcp::endpoint ep(ip, port);
     acceptor_.open(ep.protocol(), ec);
@@ -476,24 +537,19 @@ class Transport::Impl {
   Status AddPeer(uint64_t id, const std::string& address) {
     std::string host;
     uint16_t port = 0;
-    boost::system::error_code ec;
-    asio::ip::address ip;
-    const bool split = SplitHostPort(address, &host, &port);
-    if (split) ip = asio::ip::make_address(host, ec);
-    if (!split || ec || !ip.is_v4()) {
+    if (!SplitHostPort(address, &host, &port) || !(IsIpv4Literal(host) || IsHostName(host))) {
       return Status::InvalidArgument("peer address '" + address +
-                                     "' is not an IPv4 address and a port (names are not "
-                                     "resolved)");
+                                     "' is not an IPv4 address or a host name, and a port");
     }
     // Every change to the member table names every member again: a peer whose address did not
     // change keeps its connection, else its queued messages were dropped and the old
     // connection's aborted operations reported it unreachable.
     if (auto it = peers_.find(id);
-        it != peers_.end() && it->second.ip == ip && it->second.port == port) {
+        it != peers_.end() && it->second.host == host && it->second.port == port) {
       return Status::Ok();
     }
     RemovePeer(id);
-    peers_[id] = Peer{ip, port, std::make_shared<PeerLink>(shared_, id, ip, port)};
+    peers_[id] = Peer{host, port, std::make_shared<PeerLink>(shared_, id, host, port)};
     return Status::Ok();
   }
 
@@ -545,7 +601,7 @@ class Transport::Impl {
     }
     const uint64_t to = m.to();
     if (const Peer* peer = Destination(to)) {
-      std::make_shared<SnapshotSender>(shared_, to, peer->ip, peer->port, std::move(m))->Start();
+      std::make_shared<SnapshotSender>(shared_, to, peer->host, peer->port, std::move(m))->Start();
     } else if (!shared_->stopped && shared_->snapshot_done) {
       // The core waits for the outcome before it sends this peer anything else. Posted: the
       // caller is in the middle of handing over a Ready.
@@ -556,7 +612,7 @@ class Transport::Impl {
   }
 
   struct Peer {
-    asio::ip::address ip;
+    std::string host;  // an IPv4 literal or a name
     uint16_t port;
     std::shared_ptr<PeerLink> link;
   };

@@ -1,6 +1,8 @@
 // Transport: Raft messages between the members of a cluster over TCP (DESIGN.md §3). One outbound
 // connection per peer, its socket bound to this node's own peer address (so per-node firewall
 // rules can partition nodes that share a host); frames are a 4-byte length and a tagged payload.
+// A peer is named by an IPv4 address or a host name, looked up again for every connection (on
+// Asio's resolver thread), so a member that comes back at a new address under its name is found.
 // A peer that is down or slow never blocks the caller: messages queue up to a bound and beyond it
 // are dropped (reported as unreachable, which Raft tolerates); reconnection uses jittered
 // exponential backoff, cut short when the peer sends us a message. A connection the peer closes
@@ -31,9 +33,10 @@ namespace pharos::raft {
 
 struct TransportOptions {
   uint64_t self_id = 0;
-  // Where peers connect to us: "host:port" (port 0 picks a free one).
+  // Where peers connect to us: "host:port" (port 0 picks a free one; a name is looked up at
+  // Start).
   std::string listen = "127.0.0.1:0";
-  // Address our outgoing sockets bind to (our own peer host).
+  // Address our outgoing sockets bind to (our own peer host; a name is looked up at Start).
   std::string bind_host = "127.0.0.1";
   size_t max_queued_messages = 4096;
   size_t max_frame_bytes = 8 << 20;
@@ -70,7 +73,8 @@ class Transport {
   // The port we listen on (after Start).
   uint16_t port() const;
   // Adds or moves a peer; the same address again keeps its connection and what it has queued.
-  // An address that is not an IP literal and a port is refused.
+  // The host is an IPv4 literal or a name, looked up again for every connection; anything else,
+  // or no port, is refused.
   Status AddPeer(uint64_t id, const std::string& address);
   void RemovePeer(uint64_t id);
   void Send(const std::vector<raftpb::Message>& messages);

@@ -11,6 +11,7 @@
 #include "common/accept_retry.h"
 #include "common/asio.h"
 #include "common/frame.h"
+#include "common/host_address.h"
 #include "common/metrics.h"
 
 namespace pharos::registry {
@@ -273,11 +274,14 @@ class ClientService::Impl {
 
   Status Start() {
     const size_t colon = options_.listen.rfind(':');
-    boost::system::error_code ec;
-    const auto ip = asio::ip::make_address(options_.listen.substr(0, colon), ec);
-    if (ec || colon == std::string::npos) {
+    if (colon == std::string::npos) {
       return Status::InvalidArgument("bad client address " + options_.listen);
     }
+    auto host = NumericHost(options_.listen.substr(0, colon));  // a name: once, at start
+    if (!host.ok()) return host.status();
+    boost::system::error_code ec;
+    const auto ip = asio::ip::make_address(*host, ec);
+    if (ec) return Status::InvalidArgument("bad client address " + options_.listen);
     tcp::endpoint ep(ip, static_cast<uint16_t>(std::stoi(options_.listen.substr(colon + 1))));
     acceptor_.open(ep.protocol(), ec);
     if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);

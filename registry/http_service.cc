@@ -5,6 +5,7 @@
 
 #include "common/accept_retry.h"
 #include "common/asio.h"
+#include "common/host_address.h"
 
 namespace pharos::registry {
 
@@ -76,9 +77,12 @@ class HttpService::Impl : public std::enable_shared_from_this<Impl> {
 
   Status Start() {
     const size_t colon = listen_.rfind(':');
+    if (colon == std::string::npos) return Status::InvalidArgument("bad address " + listen_);
+    auto host = NumericHost(listen_.substr(0, colon));  // a name: once, at start
+    if (!host.ok()) return host.status();
     boost::system::error_code ec;
-    const auto ip = asio::ip::make_address(listen_.substr(0, colon), ec);
-    if (ec || colon == std::string::npos) return Status::InvalidArgument("bad address " + listen_);
+    const auto ip = asio::ip::make_address(*host, ec);
+    if (ec) return Status::InvalidArgument("bad address " + listen_);
     tcp::endpoint ep(ip, static_cast<uint16_t>(std::stoi(listen_.substr(colon + 1))));
     acceptor_.open(ep.protocol(), ec);
     if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);

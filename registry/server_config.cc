@@ -1,13 +1,12 @@
 #include "registry/server_config.h"
 
-#include <arpa/inet.h>
-
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <ostream>
 #include <set>
 
 #include "common/duration.h"
+#include "common/host_address.h"
 
 namespace pharos::registry {
 
@@ -30,8 +29,8 @@ bool ValidHostPort(const std::string& address) {
 
 bool ValidPeerAddress(const std::string& address) {
   if (!ValidHostPort(address)) return false;
-  in_addr ignored;
-  return inet_pton(AF_INET, address.substr(0, address.rfind(':')).c_str(), &ignored) == 1;
+  const std::string host = address.substr(0, address.rfind(':'));
+  return IsIpv4Literal(host) || IsHostName(host);
 }
 
 namespace {

@@ -79,10 +79,10 @@ uint64_t MemberId(const std::string& name, const std::string& peer_address);
 
 // "host:port" with a numeric port in range; "host" may not be empty.
 bool ValidHostPort(const std::string& address);
-// A member's peer address: as above, with an IPv4 address for the host. Peers are not looked up
-// by name (the transport binds and connects to literal addresses).
+// A member's peer address: as above, with an IPv4 address or a host name (common/host_address.h)
+// for the host. A name is looked up for every connection to the peer, and for its own address
+// once, at start.
 bool ValidPeerAddress(const std::string& address);
-inline constexpr const char* kNotAPeerAddress =
-    "is not an IPv4 address and a port (peer addresses are not resolved by name)";
+inline constexpr const char* kNotAPeerAddress = "is not an IPv4 address or a host name, and a port";
 
 }  // namespace pharos::registry

@@ -60,6 +60,46 @@ TEST(ClusterTest, WriteOnLeaderIsReadFromEveryMember) {
   }
 }
 
+// Members that name each other by host name, as a Kubernetes StatefulSet's pods or a Compose
+// file's services do: they elect, replicate, list each other under those names, and a member
+// killed and restarted is reached by its name again.
+TEST(ClusterTest, MembersNamedByHostNameElectReplicateAndReconnect) {
+  ProcessCluster cluster(3, {}, /*start=*/false);
+  cluster.NameMembersBy("localhost");
+  for (int i = 0; i < cluster.size(); ++i) cluster.Start(i);
+  const int leader = cluster.WaitForLeader();
+  ASSERT_GE(leader, 0) << cluster.Log(0);
+  SyncClient c(cluster.clients());
+  auto put = c.Call(Put("/services/greeter/a", "1"));
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  ASSERT_TRUE(StatusOf(*put).ok()) << StatusOf(*put).ToString();
+  pb::Envelope list;
+  list.mutable_member_list();
+  Result<pb::Envelope> members = Status::Unavailable("not asked yet");
+  // Each member's addresses are in the table once it has published them.
+  ASSERT_TRUE(Eventually([&] {
+    members = c.CallEndpoint(cluster.client(leader), list);
+    if (!members.ok() || members->member_list_response().members_size() != 3) return false;
+    for (const pb::Member& m : members->member_list_response().members()) {
+      if (m.peer_urls_size() != 1 || m.client_urls_size() != 1) return false;
+    }
+    return true;
+  })) << (members.ok() ? members->DebugString() : members.status().ToString());
+  for (const pb::Member& m : members->member_list_response().members()) {
+    EXPECT_EQ(m.peer_urls(0).rfind("localhost:", 0), 0u) << m.peer_urls(0);
+    EXPECT_EQ(m.client_urls(0).rfind("localhost:", 0), 0u) << m.client_urls(0);
+  }
+  const int follower = (leader + 1) % cluster.size();
+  cluster.Kill(follower);
+  ASSERT_TRUE(
+      StatusOf(*c.CallEndpoint(cluster.client(leader), Put("/services/greeter/b", "2"))).ok());
+  cluster.Start(follower);
+  EXPECT_TRUE(Eventually([&] {
+    auto r = c.CallEndpoint(cluster.client(follower), Get("/services/greeter/b", true));
+    return r.ok() && r->range_response().kvs_size() == 1;
+  })) << cluster.Log(follower);
+}
+
 TEST(ClusterTest, KillingTheLeaderElectsAnotherAndTheOldOneCatchesUp) {
   ProcessCluster cluster(3);
   const int old_leader = cluster.WaitForLeader();

@@ -34,6 +34,16 @@ ProcessCluster::ProcessCluster(int nodes, std::vector<std::string> extra_flags, 
   for (int i = 0; i < nodes; ++i) Start(i);
 }
 
+void ProcessCluster::NameMembersBy(const std::string& host) {
+  initial_cluster_.clear();
+  for (int i = 0; i < nodes_; ++i) {
+    for (auto* address : {&clients_[i], &peers_[i]}) {
+      *address = host + address->substr(address->rfind(':'));
+    }
+    initial_cluster_ += (i ? "," : "") + names_[i] + "=" + peers_[i];
+  }
+}
+
 ProcessCluster::~ProcessCluster() {
   for (auto& [i, pid] : pids_) kill(pid, SIGKILL);
   for (auto& [i, pid] : pids_) waitpid(pid, nullptr, 0);

@@ -27,6 +27,9 @@ class ProcessCluster {
   ~ProcessCluster();
 
   void Start(int i);
+  // Before any member starts (`start` false): members are given `host`, a name, for their peer
+  // and client addresses instead of 127.0.0.1, and name each other by it.
+  void NameMembersBy(const std::string& host);
   // The pharosd binary members start from (from their next Start): a test build of it.
   void UseBinary(std::string path) { binary_ = std::move(path); }
   // Prepares member `i` (== size()) that joins an existing cluster: name, addresses, and an

@@ -188,14 +188,60 @@ TEST(TransportTest, GarbageClosesOnlyThatConnection) {
   ASSERT_TRUE(RunUntil(io, [&] { return b.received.size() == 1; }));
 }
 
-TEST(TransportTest, ThePeerAddressIsAnIpv4LiteralAndThePort) {
+TEST(TransportTest, ThePeerAddressIsAnIpv4LiteralOrAHostNameAndThePort) {
   asio::io_context io;
   Endpoint a(io, 1);
-  for (const char* bad : {"localhost:2380", "[::1]:2380", "::1:2380", "10.0.0.1", ":2380",
-                          "10.0.0.1:99999", "10.0.0.1:23x", "node-a:2380"}) {
+  for (const char* bad : {"[::1]:2380", "::1:2380", "10.0.0.1", ":2380", "10.0.0.1:99999",
+                          "10.0.0.1:23x", "bad_host:2380", "-node:2380", "node-a.:2380"}) {
     EXPECT_FALSE(a.transport->AddPeer(2, bad).ok()) << bad;
   }
-  EXPECT_TRUE(a.transport->AddPeer(2, "10.0.0.1:2380").ok());
+  for (const char* good : {"10.0.0.1:2380", "localhost:2380", "node-a:2380",
+                           "pharos-1.pharos.default.svc.cluster.local:2380"}) {
+    EXPECT_TRUE(a.transport->AddPeer(2, good).ok()) << good;
+  }
+}
+
+// Members named as a Kubernetes StatefulSet or a Compose file names them: messages and snapshots
+// reach a peer by its name, and our own name is what the listener and the outgoing sockets use.
+TEST(TransportTest, APeerNamedByHostNameIsReachedThroughItsAddress) {
+  asio::io_context io;
+  Endpoint a(io, TestOptions(1, "localhost:0"));
+  Endpoint b(io, 2);
+  ASSERT_TRUE(a.transport->AddPeer(2, "localhost:" + std::to_string(b.transport->port())).ok());
+  ASSERT_TRUE(b.transport->AddPeer(1, "localhost:" + std::to_string(a.transport->port())).ok());
+  raftpb::Message snap;
+  snap.set_type(raftpb::MSG_SNAP);
+  snap.set_from(1);
+  snap.set_to(2);
+  snap.mutable_snapshot()->mutable_metadata()->set_index(9);
+  snap.mutable_snapshot()->set_data(std::string(200 * 1024, 'x'));
+  a.transport->Send({App(1, 2, 1), snap, App(1, 2, 2)});
+  b.transport->Send({App(2, 1, 3)});
+  ASSERT_TRUE(RunUntil(io, [&] {
+    return b.received.size() == 3 && !a.snapshots.empty() && a.received.size() == 1;
+  }));
+  EXPECT_EQ(a.snapshots[0], std::make_pair(uint64_t{2}, true));
+  EXPECT_TRUE(a.unreachable.empty());
+  EXPECT_EQ(a.received[0].index(), 3u);
+}
+
+// A name that does not resolve (yet: a peer's pod not scheduled) is a peer that cannot be
+// reached, reported as such and retried with backoff; it stalls nobody else.
+TEST(TransportTest, APeerWhoseNameDoesNotResolveIsUnreachableAndStallsNobody) {
+  asio::io_context io;
+  Endpoint a(io, 1), b(io, 2);
+  ASSERT_TRUE(a.transport->AddPeer(2, b.address()).ok());
+  ASSERT_TRUE(a.transport->AddPeer(3, "no-such-member.invalid:2380").ok());
+  raftpb::Message snap;
+  snap.set_type(raftpb::MSG_SNAP);
+  snap.set_from(1);
+  snap.set_to(3);
+  a.transport->Send({App(1, 3, 1), snap, App(1, 2, 1)});
+  ASSERT_TRUE(RunUntil(io, [&] {
+    return !a.unreachable.empty() && !a.snapshots.empty() && b.received.size() == 1;
+  }));
+  EXPECT_EQ(a.unreachable[0], 3u);
+  EXPECT_EQ(a.snapshots[0], std::make_pair(uint64_t{3}, false));
 }
 
 // Every change to the member table names every member again (the server calls AddPeer for each).

@@ -53,22 +53,27 @@ TEST(ServerConfigTest, BadInputIsExitCodeTwoWithAReason) {
   EXPECT_NE(err.find("snapshot-catchup-entries"), std::string::npos) << err;
 }
 
-// The transport connects to literal addresses only: a peer named by host name was accepted, and
-// the member then never reached it, saying nothing.
-TEST(ServerConfigTest, PeerAddressesAreIpv4Literals) {
+// Members may name each other (a StatefulSet's pods, a Compose file's services); what is neither
+// an IPv4 address nor a host name is refused before anything starts.
+TEST(ServerConfigTest, PeerAddressesAreIpv4LiteralsOrHostNames) {
   std::string err;
-  EXPECT_EQ(Parse({"--listen-peer", "localhost:2380"}, &err).exit_code, 2);
-  EXPECT_NE(err.find("--listen-peer 'localhost:2380' is not an IPv4 address"), std::string::npos)
+  EXPECT_EQ(Parse({"--listen-peer", "bad_host:2380"}, &err).exit_code, 2);
+  EXPECT_NE(err.find("--listen-peer 'bad_host:2380' is not an IPv4 address or a host name"),
+            std::string::npos)
       << err;
   EXPECT_EQ(Parse({"--name", "a", "--listen-peer", "127.0.0.1:2380", "--initial-cluster",
-                   "a=127.0.0.1:2380,b=node-b:2380"},
+                   "a=127.0.0.1:2380,b=[::1]:2380"},
                   &err)
                 .exit_code,
             2);
-  EXPECT_NE(err.find("'b=node-b:2380': the address is not an IPv4 address"), std::string::npos)
+  EXPECT_NE(err.find("'b=[::1]:2380': the address is not an IPv4 address or a host name"),
+            std::string::npos)
       << err;
   EXPECT_TRUE(Parse({"--name", "a", "--listen-peer", "127.0.0.1:2380", "--initial-cluster",
                      "a=127.0.0.1:2380,b=10.1.2.3:2380"})
+                  .run);
+  EXPECT_TRUE(Parse({"--name", "a", "--listen-peer", "pharos-0.pharos:2380", "--initial-cluster",
+                     "a=pharos-0.pharos:2380,b=pharos-1.pharos:2380,c=10.1.2.3:2380"})
                   .run);
 }
 

@@ -202,6 +202,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
                 [self = shared_from_this(), generation = generation_](
                     const boost::system::error_code& ec, const tcp::endpoint& peer) {
                   if (self->s_->stopped || generation != self->generation_) return;
+                  self->NoteLookup(ec);
                   if (ec) return self->OnConnect(ec);
                   self->socket_.async_connect(
                       peer, [self, generation](const boost::system::error_code& err) {
@@ -232,6 +233,13 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
     ++s_->stats.connects;
     WatchForClose();
     Flush();
+  }
+
+  void NoteLookup(const boost::system::error_code& ec) {
+    if (ec && !lookup_failing_ && s_->options.lookup_failed) {
+      s_->options.lookup_failed(id_, "cannot resolve '" + host_ + "': " + ec.message());
+    }
+    lookup_failing_ = bool(ec);
   }
 
   // The peer never writes on this connection, so a read completes only when the connection
@@ -320,6 +328,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   std::deque<std::string> queue_;
   bool connected_ = false, connecting_ = false, writing_ = false, waiting_ = false;
   bool flush_posted_ = false;
+  bool lookup_failing_ = false;  // the last lookup of host_ failed (reported once)
   int backoff_ms_ = 0;
   // Changes whenever the socket is closed or replaced and whenever a backoff wait is cut short.
   uint64_t generation_ = 0;

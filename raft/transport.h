@@ -53,6 +53,10 @@ struct TransportOptions {
   // looked healthy for up to fifteen minutes, and a snapshot to it never ended. etcd's peer
   // connections time out reads and writes after 5 s.
   int peer_timeout_ms = 5000;
+  // Called on the io_context's thread when a peer's name fails to resolve, once until it resolves
+  // again (the transport itself logs nothing): a misspelt name, or a peer not scheduled yet, is
+  // otherwise only a peer that cannot be reached.
+  std::function<void(uint64_t peer, const std::string& error)> lookup_failed;
 };
 
 class Transport {

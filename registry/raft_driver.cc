@@ -60,6 +60,12 @@ Result<std::unique_ptr<RaftDriver>> RaftDriver::Start(StorageEngine& storage,
   topts.self_id = options.id;
   topts.listen = options.listen_peer;
   topts.bind_host = options.listen_peer.substr(0, options.listen_peer.rfind(':'));
+  topts.lookup_failed = [id = options.id](uint64_t peer, const std::string& error) {
+    spdlog::warn(
+        "member {:x}: peer {:x} is unreachable: {} (its name is looked up again for "
+        "every connection)",
+        id, peer, error);
+  };
   // The transport's callbacks run on the raft thread, which the driver joins before it goes.
   RaftDriver* raw = d.get();
   d->transport_ = std::make_unique<raft::Transport>(

@@ -229,7 +229,12 @@ TEST(TransportTest, APeerNamedByHostNameIsReachedThroughItsAddress) {
 // reached, reported as such and retried with backoff; it stalls nobody else.
 TEST(TransportTest, APeerWhoseNameDoesNotResolveIsUnreachableAndStallsNobody) {
   asio::io_context io;
-  Endpoint a(io, 1), b(io, 2);
+  std::vector<std::pair<uint64_t, std::string>> lookups_failed;
+  TransportOptions options = TestOptions(1);
+  options.lookup_failed = [&](uint64_t peer, const std::string& error) {
+    lookups_failed.emplace_back(peer, error);
+  };
+  Endpoint a(io, options), b(io, 2);
   ASSERT_TRUE(a.transport->AddPeer(2, b.address()).ok());
   ASSERT_TRUE(a.transport->AddPeer(3, "no-such-member.invalid:2380").ok());
   raftpb::Message snap;
@@ -242,6 +247,16 @@ TEST(TransportTest, APeerWhoseNameDoesNotResolveIsUnreachableAndStallsNobody) {
   }));
   EXPECT_EQ(a.unreachable[0], 3u);
   EXPECT_EQ(a.snapshots[0], std::make_pair(uint64_t{3}, false));
+  // Said once, however often the lookup fails again.
+  ASSERT_TRUE(RunUntil(io, [&] {
+    if (a.unreachable.size() < 4) a.transport->Send({App(1, 3, 2)});
+    return a.unreachable.size() >= 4;
+  }));
+  ASSERT_EQ(lookups_failed.size(), 1u);
+  EXPECT_EQ(lookups_failed[0].first, 3u);
+  EXPECT_NE(lookups_failed[0].second.find("cannot resolve 'no-such-member.invalid'"),
+            std::string::npos)
+      << lookups_failed[0].second;
 }
 
 // Every change to the member table names every member again (the server calls AddPeer for each).

@@ -176,19 +176,20 @@ Status Registrar::Register(const ServiceInstance& instance) {
     e.instance = instance;
     e.generation = generation = ++state_->last_generation;
   }
-  auto let_go = [&] {
-    std::lock_guard lock(state_->mu);
-    if (state_->Current(key, generation) != nullptr) state_->entries.erase(key);
-  };
   const Status deregistered =
       Status::FailedPrecondition(key + " was deregistered while it was being registered");
+  // Gives the entry up after a failure; a Deregister that took it first is what the caller hears
+  // of (the failure, a put refused under the revoked lease, follows from it).
+  auto let_go = [&](const Status& failure) {
+    std::lock_guard lock(state_->mu);
+    if (state_->Current(key, generation) == nullptr) return deregistered;
+    state_->entries.erase(key);
+    return failure;
+  };
   Lease lease(*state_->client);
   const auto sent = std::chrono::steady_clock::now();
   auto granted = lease.Grant(state_->options.ttl_seconds, 0, kRepeatable);
-  if (!granted.ok()) {
-    let_go();
-    return granted.status();
-  }
+  if (!granted.ok()) return let_go(granted.status());
   {
     std::lock_guard lock(state_->mu);
     State::Entry* e = state_->Current(key, generation);
@@ -203,9 +204,10 @@ Status Registrar::Register(const ServiceInstance& instance) {
   KV kv(*state_->client);
   auto put = kv.Put(key, ToJson(instance), {.lease = granted->id()}, kRepeatable);
   if (!put.ok()) {
-    let_go();
+    // Revoked before the entry is given up: a put of ours that lands late then writes nothing,
+    // even over the record of a Register that takes the entry next.
     (void)lease.Revoke(granted->id(), kRepeatable);  // best effort; it expires anyway
-    return put.status();
+    return let_go(put.status());
   }
   std::lock_guard lock(state_->mu);
   State::Entry* e = state_->Current(key, generation);

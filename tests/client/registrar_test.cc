@@ -336,7 +336,10 @@ TEST(RegistrarTest, ADeregisterWhileTheFirstRegisterIsInFlightLeavesNoRecord) {
   EXPECT_EQ(registry.LeaseOfKey(key), std::nullopt);
 
   ASSERT_EQ(registered.wait_for(std::chrono::seconds(10)), std::future_status::ready);
-  EXPECT_FALSE(registered.get().ok());
+  const Status outcome = registered.get();
+  EXPECT_EQ(outcome.code(), StatusCode::kFailedPrecondition) << outcome.ToString();
+  EXPECT_NE(outcome.message().find("deregistered while it was being registered"), std::string::npos)
+      << outcome.ToString();
   EXPECT_EQ(registrar.LeaseOf(kService, kId), 0);
   EXPECT_EQ(registry.PutsUnder(0), 0);
   EXPECT_EQ(registry.LeaseOfKey(key), std::nullopt);

@@ -180,9 +180,11 @@ Status Server::Start() {
   RegisterMetrics();
   ScheduleTimers();
   ScheduleProgressNotify();
-  spdlog::info("pharosd {} (member {:x} of cluster {:x}) serving clients on {}, peers on {}",
-               config_.name, config_.member_id, cluster_id_, config_.listen_client,
-               config_.listen_peer);
+  spdlog::info(
+      "pharosd {} (member {:x} of cluster {:x}) serving clients on {}, peers on {} (reached at "
+      "{})",
+      config_.name, config_.member_id, cluster_id_, config_.listen_client, config_.listen_peer,
+      config_.advertise_peer);
   return Status::Ok();
 }
 
@@ -934,8 +936,11 @@ void Server::OnMembers(std::vector<pb::Member> members) {
   // unaware of its removal, the answer that tells it (MSG_REMOVED) goes back on that link.
   members_.clear();
   for (pb::Member& m : members) {
+    // An entry an older version published with --listen-peer for its address is published
+    // again.
     if (m.id() == config_.member_id && m.name() == config_.name && m.client_urls_size() > 0 &&
-        m.client_urls(0) == config_.advertise_client) {
+        m.client_urls(0) == config_.advertise_client && m.peer_urls_size() > 0 &&
+        m.peer_urls(0) == config_.advertise_peer) {
       published_ = true;
     }
     if (!m.peer_urls().empty() && driver_) driver_->AddPeer(m.id(), m.peer_urls(0));
@@ -951,7 +956,9 @@ void Server::Publish() {
   pb::Member* m = req.mutable_member_publish();
   m->set_id(config_.member_id);
   m->set_name(config_.name);
-  m->add_peer_urls(config_.listen_peer);
+  // Where the others reach us, which --listen-peer need not be (0.0.0.0, or an address a name
+  // stands for): published as it was, it could send every member to its own host.
+  m->add_peer_urls(config_.advertise_peer);
   m->add_client_urls(config_.advertise_client);
   (void)driver_->ProposeOrForward(req.SerializeAsString());
 }

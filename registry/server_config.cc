@@ -121,7 +121,9 @@ Status Validate(ServerConfig* c) {
     start = comma + 1;
   }
   for (const PeerSpec& p : c->peers) {
-    if (p.name == c->name) c->member_id = p.id;
+    if (p.name != c->name) continue;
+    c->member_id = p.id;
+    c->advertise_peer = p.peer_address;
   }
   if (c->member_id == 0) {
     return Status::InvalidArgument("--initial-cluster does not name this member ('" + c->name +

@@ -29,6 +29,10 @@ struct ServerConfig {
   std::string listen_client = "127.0.0.1:2379";
   std::string advertise_client;  // default: listen_client
   std::string listen_peer = "127.0.0.1:2380";
+  // Where the other members reach this one: its own address in --initial-cluster, which its id
+  // is made from (set by validation). It is what this member publishes, and it may differ from
+  // listen_peer: a member may listen on 0.0.0.0 and be named by host name.
+  std::string advertise_peer;
   std::string listen_metrics = "127.0.0.1:2381";
   std::string initial_cluster;                // name=host:port,...
   std::string initial_cluster_state = "new";  // new | existing

@@ -61,8 +61,9 @@ TEST(ClusterTest, WriteOnLeaderIsReadFromEveryMember) {
 }
 
 // Members that name each other by host name, as a Kubernetes StatefulSet's pods or a Compose
-// file's services do: they elect, replicate, list each other under those names, and a member
-// killed and restarted is reached by its name again.
+// file's services do: they elect, replicate, list each other under those names (not their
+// --listen-peer, which is 127.0.0.1 here), and a member killed and restarted is reached by its
+// name again.
 TEST(ClusterTest, MembersNamedByHostNameElectReplicateAndReconnect) {
   ProcessCluster cluster(3, {}, /*start=*/false);
   cluster.NameMembersBy("localhost");

@@ -37,6 +37,7 @@ ProcessCluster::ProcessCluster(int nodes, std::vector<std::string> extra_flags, 
 void ProcessCluster::NameMembersBy(const std::string& host) {
   initial_cluster_.clear();
   for (int i = 0; i < nodes_; ++i) {
+    listen_peers_[i] = peers_[i];
     for (auto* address : {&clients_[i], &peers_[i]}) {
       *address = host + address->substr(address->rfind(':'));
     }
@@ -88,7 +89,7 @@ void ProcessCluster::Start(int i) {
                                    "--listen-client",
                                    clients_[i],
                                    "--listen-peer",
-                                   peers_[i],
+                                   listen_peers_.count(i) ? listen_peers_[i] : peers_[i],
                                    "--listen-metrics",
                                    metrics_[i],
                                    "--initial-cluster",

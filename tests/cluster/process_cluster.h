@@ -27,8 +27,9 @@ class ProcessCluster {
   ~ProcessCluster();
 
   void Start(int i);
-  // Before any member starts (`start` false): members are given `host`, a name, for their peer
-  // and client addresses instead of 127.0.0.1, and name each other by it.
+  // Before any member starts (`start` false): members name each other `host` (a name for
+  // 127.0.0.1) in --initial-cluster while they listen for peers on 127.0.0.1, and listen for
+  // clients on `host`.
   void NameMembersBy(const std::string& host);
   // The pharosd binary members start from (from their next Start): a test build of it.
   void UseBinary(std::string path) { binary_ = std::move(path); }
@@ -45,6 +46,7 @@ class ProcessCluster {
     return add;
   }
   std::string name(int i) const { return names_.at(i); }
+  // Its peer address as the others know it (--initial-cluster, MemberAdd).
   std::string peer(int i) const { return peers_.at(i); }
   std::string data_dir(int i) const { return dir_ + "/" + names_.at(i); }
   // name=peer,... of the members the cluster was made with.
@@ -79,6 +81,7 @@ class ProcessCluster {
   std::string dir_;
   std::string binary_;
   std::map<int, std::string> clients_, peers_, names_, metrics_;
+  std::map<int, std::string> listen_peers_;  // --listen-peer where it is not peers_
   std::map<int, pid_t> pids_;
   std::string initial_cluster_;
   std::map<int, std::string> cluster_of_;  // initial cluster a member was started with

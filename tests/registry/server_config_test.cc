@@ -77,6 +77,18 @@ TEST(ServerConfigTest, PeerAddressesAreIpv4LiteralsOrHostNames) {
                   .run);
 }
 
+// A member listening on every interface is reached, and publishes itself, at its name in
+// --initial-cluster: published as 0.0.0.0:2380, its address would send each member to itself.
+TEST(ServerConfigTest, AMemberIsReachedAtItsInitialClusterAddressNotItsListenAddress) {
+  const ParseOutcome parsed =
+      Parse({"--name", "b", "--listen-peer", "0.0.0.0:2380", "--initial-cluster",
+             "a=pharos-0.pharos:2380,b=pharos-1.pharos:2380"});
+  ASSERT_TRUE(parsed.run);
+  EXPECT_EQ(parsed.config.listen_peer, "0.0.0.0:2380");
+  EXPECT_EQ(parsed.config.advertise_peer, "pharos-1.pharos:2380");
+  EXPECT_EQ(parsed.config.member_id, MemberId("b", "pharos-1.pharos:2380"));
+}
+
 TEST(ServerConfigTest, TheLogKeepsEtcdsCatchUpEntriesUnlessTold) {
   ParseOutcome o = Parse({});
   ASSERT_TRUE(o.run);

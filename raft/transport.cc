@@ -7,8 +7,11 @@
 #include <algorithm>
 #include <array>
 #include <deque>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "common/accept_retry.h"
 #include "common/asio.h"
@@ -70,30 +73,6 @@ boost::system::error_code OpenPeerSocket(tcp::socket& socket, const asio::ip::ad
   return ec;
 }
 
-// Where a connection to a peer goes: an IPv4 literal at once; a name looked up on Asio's resolver
-// thread, never on this one, and afresh for every connection, since a member restarted elsewhere
-// (a rescheduled pod) keeps its name and not its address. The first IPv4 address of the name is
-// used: the socket is bound to our own address before the connect, and Asio's connect over a
-// list of endpoints reopens the socket for each one, which would drop that binding.
-using PeerResolved = std::function<void(const boost::system::error_code&, const tcp::endpoint&)>;
-void ResolvePeer(tcp::resolver& resolver, const std::string& host, uint16_t port,
-                 PeerResolved done) {
-  boost::system::error_code ec;
-  const auto ip = asio::ip::make_address_v4(host, ec);
-  if (!ec) {
-    done(ec, tcp::endpoint(ip, port));
-    return;
-  }
-  resolver.async_resolve(tcp::v4(), host, std::to_string(port),
-                         [done = std::move(done)](const boost::system::error_code& err,
-                                                  const tcp::resolver::results_type& results) {
-                           if (err) return done(err, tcp::endpoint());
-                           if (results.empty())
-                             return done(asio::error::host_not_found, tcp::endpoint());
-                           done(err, results.begin()->endpoint());
-                         });
-}
-
 std::string Frame(char tag, const google::protobuf::MessageLite& payload) {
   std::string body(1, tag);
   payload.AppendToString(&body);
@@ -118,7 +97,49 @@ struct Shared {
   Transport::Stats stats;
   bool stopped = false;
   std::mt19937_64 rng{std::random_device{}()};
+  // Closed by Stop: a lookup that ends after it hands nothing to the io_context, which may be
+  // gone by then.
+  struct LookupGate {
+    std::mutex mu;
+    bool open = true;
+  };
+  std::shared_ptr<LookupGate> lookups = std::make_shared<LookupGate>();
 };
+
+// Looks a peer's name up on a thread of its own, and hands the answer to `done` on the
+// io_context's thread unless the transport has stopped meanwhile (`done` must then hold nothing
+// of the io_context's: it is destroyed on the lookup's thread). Not Asio's resolver: it runs the
+// lookups of a whole io_context one at a time on one thread, so one slow DNS answer held up every
+// other peer's, and the io_context's destruction waited for it (getaddrinfo cannot be
+// cancelled), which held a member's exit through the resolver's timeouts.
+void LookUp(const std::shared_ptr<Shared>& s, const std::string& host,
+            std::function<void(Result<std::string>)> done) {
+  std::thread([gate = s->lookups, io = &s->io, look_up = s->options.look_up, host,
+               done = std::move(done)]() mutable {
+    Result<std::string> found = look_up ? look_up(host) : NumericHost(host);
+    std::lock_guard lock(gate->mu);
+    if (!gate->open) return;
+    asio::post(*io, [found = std::move(found), done = std::move(done)]() mutable {
+      done(std::move(found));
+    });
+  }).detach();
+}
+
+// An answer of LookUp as an address to connect to; an error message when it is none.
+std::optional<tcp::endpoint> EndpointOf(const std::string& host, uint16_t port,
+                                        const Result<std::string>& found, std::string* error) {
+  if (!found.ok()) {
+    *error = found.status().message();
+    return std::nullopt;
+  }
+  boost::system::error_code ec;
+  const auto ip = asio::ip::make_address_v4(*found, ec);
+  if (ec) {
+    *error = "'" + host + "' resolved to '" + *found + "', not an IPv4 address";
+    return std::nullopt;
+  }
+  return tcp::endpoint(ip, port);
+}
 
 // The outbound connection to one peer, connected lazily and re-established with backoff.
 //
@@ -134,8 +155,15 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
         host_(std::move(host)),
         port_(port),
         socket_(s_->io),
-        resolver_(s_->io),
-        timer_(s_->io) {}
+        timer_(s_->io) {
+    boost::system::error_code ec;
+    const auto ip = asio::ip::make_address_v4(host_, ec);
+    if (!ec) known_ = tcp::endpoint(ip, port_);
+    named_ = bool(ec);
+  }
+
+  // Where the peer was last found (its literal address, or what its name last resolved to).
+  std::optional<tcp::endpoint> known() const { return known_; }
 
   void Enqueue(std::string frame) {
     if (queue_.size() >= s_->options.max_queued_messages) {
@@ -183,7 +211,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   // Closes the socket; every handler of an operation started on it will do nothing.
   void EndSocket() {
     ++generation_;
-    resolver_.cancel();
+    waiting_for_lookup_ = false;  // a lookup that ends now only updates known_
     boost::system::error_code ignored;
     socket_.close(ignored);
     connected_ = connecting_ = writing_ = false;
@@ -197,26 +225,69 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
       Failed();
       return;
     }
-    // A name that does not resolve fails the connect, as a peer that does not answer does.
-    ResolvePeer(resolver_, host_, port_,
-                [self = shared_from_this(), generation = generation_](
-                    const boost::system::error_code& ec, const tcp::endpoint& peer) {
-                  if (self->s_->stopped || generation != self->generation_) return;
-                  self->NoteLookup(ec);
-                  if (ec) return self->OnConnect(ec);
-                  self->socket_.async_connect(
-                      peer, [self, generation](const boost::system::error_code& err) {
-                        if (self->s_->stopped || generation != self->generation_) return;
-                        self->OnConnect(err);
-                      });
-                });
-    // The deadline covers the name's lookup too.
+    // A name is looked up again for every connection, so that a peer that moved is found; the
+    // connection goes meanwhile to where the last lookup found it, and waits for the lookup only
+    // when none has succeeded yet. A name that does not resolve fails the connect, as a peer
+    // that does not answer does.
+    if (named_ && !lookup_running_) StartLookup();
+    if (known_) {
+      StartConnect(*known_);
+    } else {
+      waiting_for_lookup_ = true;
+    }
+    // The deadline covers the wait for the lookup too; the lookup itself goes on, and what it
+    // finds serves the next attempt.
     timer_.expires_after(std::chrono::milliseconds(s_->options.connect_timeout_ms));
     timer_.async_wait(
         [self = shared_from_this(), generation = generation_](const boost::system::error_code& ec) {
           if (ec || self->s_->stopped || generation != self->generation_) return;
-          if (self->connecting_) self->Failed();  // given up: the connect's handler is now stale
+          if (!self->connecting_) return;
+          if (self->waiting_for_lookup_) {
+            self->LookupFailed("looking '" + self->host_ + "' up took longer than " +
+                               std::to_string(self->s_->options.connect_timeout_ms) + " ms");
+          }
+          self->Failed();  // given up: the connect's handler is now stale
         });
+  }
+
+  void StartConnect(const tcp::endpoint& peer) {
+    socket_.async_connect(peer, [self = shared_from_this(),
+                                 generation = generation_](const boost::system::error_code& ec) {
+      if (self->s_->stopped || generation != self->generation_) return;
+      self->OnConnect(ec);
+    });
+  }
+
+  void StartLookup() {
+    lookup_running_ = true;
+    std::weak_ptr<PeerLink> weak = shared_from_this();
+    LookUp(s_, host_, [weak](Result<std::string> found) {
+      if (auto self = weak.lock(); self && !self->s_->stopped) self->OnLookup(found);
+    });
+  }
+
+  void OnLookup(const Result<std::string>& found) {
+    lookup_running_ = false;
+    std::string error;
+    if (auto peer = EndpointOf(host_, port_, found, &error)) {
+      known_ = peer;
+      lookup_failing_ = false;
+    } else {
+      LookupFailed(error);
+    }
+    if (!waiting_for_lookup_) return;
+    waiting_for_lookup_ = false;
+    if (known_) {
+      StartConnect(*known_);
+    } else {
+      OnConnect(asio::error::host_not_found);
+    }
+  }
+
+  // Said once, until a lookup succeeds again.
+  void LookupFailed(const std::string& error) {
+    if (!lookup_failing_ && s_->options.lookup_failed) s_->options.lookup_failed(id_, error);
+    lookup_failing_ = true;
   }
 
   void OnConnect(const boost::system::error_code& ec) {
@@ -233,13 +304,6 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
     ++s_->stats.connects;
     WatchForClose();
     Flush();
-  }
-
-  void NoteLookup(const boost::system::error_code& ec) {
-    if (ec && !lookup_failing_ && s_->options.lookup_failed) {
-      s_->options.lookup_failed(id_, "cannot resolve '" + host_ + "': " + ec.message());
-    }
-    lookup_failing_ = bool(ec);
   }
 
   // The peer never writes on this connection, so a read completes only when the connection
@@ -319,16 +383,19 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
 
   std::shared_ptr<Shared> s_;
   uint64_t id_;
-  std::string host_;
+  std::string host_;  // an IPv4 literal or a name
   uint16_t port_;
+  bool named_ = false;
+  std::optional<tcp::endpoint> known_;
+  bool lookup_running_ = false;
+  bool waiting_for_lookup_ = false;  // the connection in progress has no address without it
   tcp::socket socket_;
-  tcp::resolver resolver_;
   // The connect's deadline, then the backoff's wait: never both at once.
   asio::steady_timer timer_;
   std::deque<std::string> queue_;
   bool connected_ = false, connecting_ = false, writing_ = false, waiting_ = false;
   bool flush_posted_ = false;
-  bool lookup_failing_ = false;  // the last lookup of host_ failed (reported once)
+  bool lookup_failing_ = false;  // the last lookup of host_ failed or was slow (reported once)
   int backoff_ms_ = 0;
   // Changes whenever the socket is closed or replaced and whenever a backoff wait is cut short.
   uint64_t generation_ = 0;
@@ -340,14 +407,15 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
 // times over before the first byte left, and no heartbeat went out meanwhile.
 class SnapshotSender : public std::enable_shared_from_this<SnapshotSender> {
  public:
+  // `known`: where the peer's link last found it; without it the peer's name is looked up.
   SnapshotSender(std::shared_ptr<Shared> shared, uint64_t peer, std::string host, uint16_t port,
-                 raftpb::Message&& snap)
+                 std::optional<tcp::endpoint> known, raftpb::Message&& snap)
       : s_(std::move(shared)),
         peer_(peer),
         host_(std::move(host)),
         port_(port),
+        known_(known),
         socket_(s_->io),
-        resolver_(s_->io),
         deadline_(s_->io),
         chunks_(std::move(snap), s_->options.snapshot_chunk_bytes) {}
 
@@ -362,25 +430,34 @@ class SnapshotSender : public std::enable_shared_from_this<SnapshotSender> {
     deadline_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (!ec && !self->connected_) self->Done(false);
     });
-    ResolvePeer(resolver_, host_, port_,
-                [self = shared_from_this()](const boost::system::error_code& ec,
-                                            const tcp::endpoint& peer) {
-                  if (self->done_) return;
-                  if (ec) return self->Done(false);
-                  self->socket_.async_connect(peer, [self](const boost::system::error_code& err) {
-                    if (self->done_) return;
-                    self->deadline_.cancel();
-                    if (err) {
-                      self->Done(false);
-                      return;
-                    }
-                    self->connected_ = true;
-                    self->WriteNext();
-                  });
-                });
+    if (known_) return Connect(*known_);
+    std::weak_ptr<SnapshotSender> weak = shared_from_this();
+    LookUp(s_, host_, [weak](Result<std::string> found) {
+      auto self = weak.lock();
+      if (!self || self->done_) return;
+      std::string error;
+      if (auto peer = EndpointOf(self->host_, self->port_, found, &error)) {
+        self->Connect(*peer);
+      } else {
+        self->Done(false);
+      }
+    });
   }
 
  private:
+  void Connect(const tcp::endpoint& peer) {
+    socket_.async_connect(peer, [self = shared_from_this()](const boost::system::error_code& err) {
+      if (self->done_) return;
+      self->deadline_.cancel();
+      if (err) {
+        self->Done(false);
+        return;
+      }
+      self->connected_ = true;
+      self->WriteNext();
+    });
+  }
+
   void WriteNext() {
     if (s_->stopped || done_) return;
     if (chunks_.done()) {
@@ -402,7 +479,7 @@ class SnapshotSender : public std::enable_shared_from_this<SnapshotSender> {
     if (done_) return;
     done_ = true;
     boost::system::error_code ignored;
-    resolver_.cancel();
+    deadline_.cancel();  // its handler holds this sender, and the snapshot with it
     socket_.shutdown(tcp::socket::shutdown_send, ignored);
     socket_.close(ignored);
     if (!s_->stopped && s_->snapshot_done) s_->snapshot_done(peer_, ok);
@@ -412,8 +489,8 @@ class SnapshotSender : public std::enable_shared_from_this<SnapshotSender> {
   uint64_t peer_;
   std::string host_;
   uint16_t port_;
+  std::optional<tcp::endpoint> known_;
   tcp::socket socket_;
-  tcp::resolver resolver_;
   asio::steady_timer deadline_;
   SnapshotSplitter chunks_;
   std::string frame_;
@@ -581,6 +658,10 @@ class Transport::Impl {
 
   void Stop() {
     shared_->stopped = true;
+    {
+      std::lock_guard lock(shared_->lookups->mu);
+      shared_->lookups->open = false;
+    }
     boost::system::error_code ignored;
     acceptor_.close(ignored);
     accept_retry_.cancel();
@@ -610,7 +691,9 @@ class Transport::Impl {
     }
     const uint64_t to = m.to();
     if (const Peer* peer = Destination(to)) {
-      std::make_shared<SnapshotSender>(shared_, to, peer->host, peer->port, std::move(m))->Start();
+      std::make_shared<SnapshotSender>(shared_, to, peer->host, peer->port, peer->link->known(),
+                                       std::move(m))
+          ->Start();
     } else if (!shared_->stopped && shared_->snapshot_done) {
       // The core waits for the outcome before it sends this peer anything else. Posted: the
       // caller is in the middle of handing over a Ready.

@@ -1,8 +1,9 @@
 // Transport: Raft messages between the members of a cluster over TCP (DESIGN.md §3). One outbound
 // connection per peer, its socket bound to this node's own peer address (so per-node firewall
 // rules can partition nodes that share a host); frames are a 4-byte length and a tagged payload.
-// A peer is named by an IPv4 address or a host name, looked up again for every connection (on
-// Asio's resolver thread), so a member that comes back at a new address under its name is found.
+// A peer is named by an IPv4 address or a host name, looked up again for every connection (on a
+// thread of the lookup's own), so a member that comes back at a new address under its name is
+// found; meanwhile connections go to where the last lookup found it.
 // A peer that is down or slow never blocks the caller: messages queue up to a bound and beyond it
 // are dropped (reported as unreachable, which Raft tolerates); reconnection uses jittered
 // exponential backoff, cut short when the peer sends us a message. A connection the peer closes
@@ -22,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "common/result.h"
 #include "common/status.h"
 #include "proto/raft.pb.h"
 
@@ -57,6 +59,10 @@ struct TransportOptions {
   // again (the transport itself logs nothing): a misspelt name, or a peer not scheduled yet, is
   // otherwise only a peer that cannot be reached.
   std::function<void(uint64_t peer, const std::string& error)> lookup_failed;
+  // How a peer's name is looked up, on a thread of the lookup's own; by default the system's
+  // resolver (NumericHost, common/host_address.h). Tests stand in one they control. It must stay
+  // callable until every lookup it started has returned.
+  std::function<Result<std::string>(const std::string& host)> look_up;
 };
 
 class Transport {

@@ -4,7 +4,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <list>
+#include <map>
+#include <mutex>
+#include <set>
 
 #include "common/asio.h"
 
@@ -225,18 +229,78 @@ TEST(TransportTest, APeerNamedByHostNameIsReachedThroughItsAddress) {
   EXPECT_EQ(a.received[0].index(), 3u);
 }
 
+// A resolver the test controls (TransportOptions::look_up): each name's answer, and names whose
+// lookups are held until released. It outlives the transports and, on its way out, releases
+// every lookup and waits for them to return.
+class FakeNames {
+ public:
+  ~FakeNames() {
+    std::unique_lock lock(mu_);
+    held_.clear();
+    changed_.notify_all();
+    changed_.wait_for(lock, seconds(10), [&] { return running_ == 0; });
+  }
+  void Answer(const std::string& name, const std::string& address) {
+    std::lock_guard lock(mu_);
+    answers_[name] = address;
+  }
+  void Hold(const std::string& name) {
+    std::lock_guard lock(mu_);
+    held_.insert(name);
+  }
+  void Release(const std::string& name) {
+    std::lock_guard lock(mu_);
+    held_.erase(name);
+    changed_.notify_all();
+  }
+  int Started(const std::string& name) {
+    std::lock_guard lock(mu_);
+    return started_[name];
+  }
+  int Running() {
+    std::lock_guard lock(mu_);
+    return running_;
+  }
+  std::function<Result<std::string>(const std::string&)> Hook() {
+    return [this](const std::string& name) -> Result<std::string> {
+      std::unique_lock lock(mu_);
+      ++started_[name];
+      ++running_;
+      changed_.wait(lock, [&] { return held_.count(name) == 0; });
+      --running_;
+      changed_.notify_all();
+      auto it = answers_.find(name);
+      if (it == answers_.end()) {
+        return Status::Unavailable("cannot resolve host name '" + name + "': not in the table");
+      }
+      return it->second;
+    };
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::map<std::string, std::string> answers_;
+  std::set<std::string> held_;
+  std::map<std::string, int> started_;
+  int running_ = 0;
+};
+
 // A name that does not resolve (yet: a peer's pod not scheduled) is a peer that cannot be
-// reached, reported as such and retried with backoff; it stalls nobody else.
+// reached, reported as such and retried with backoff; it stalls nobody else, and the failure is
+// said once.
 TEST(TransportTest, APeerWhoseNameDoesNotResolveIsUnreachableAndStallsNobody) {
+  FakeNames names;
   asio::io_context io;
   std::vector<std::pair<uint64_t, std::string>> lookups_failed;
   TransportOptions options = TestOptions(1);
+  options.look_up = names.Hook();
   options.lookup_failed = [&](uint64_t peer, const std::string& error) {
     lookups_failed.emplace_back(peer, error);
   };
   Endpoint a(io, options), b(io, 2);
   ASSERT_TRUE(a.transport->AddPeer(2, b.address()).ok());
-  ASSERT_TRUE(a.transport->AddPeer(3, "no-such-member.invalid:2380").ok());
+  ASSERT_TRUE(a.transport->AddPeer(3, "no-such-member:2380").ok());
   raftpb::Message snap;
   snap.set_type(raftpb::MSG_SNAP);
   snap.set_from(1);
@@ -247,16 +311,94 @@ TEST(TransportTest, APeerWhoseNameDoesNotResolveIsUnreachableAndStallsNobody) {
   }));
   EXPECT_EQ(a.unreachable[0], 3u);
   EXPECT_EQ(a.snapshots[0], std::make_pair(uint64_t{3}, false));
-  // Said once, however often the lookup fails again.
   ASSERT_TRUE(RunUntil(io, [&] {
     if (a.unreachable.size() < 4) a.transport->Send({App(1, 3, 2)});
     return a.unreachable.size() >= 4;
   }));
+  EXPECT_GE(names.Started("no-such-member"), 4);  // looked up again for every connection
   ASSERT_EQ(lookups_failed.size(), 1u);
   EXPECT_EQ(lookups_failed[0].first, 3u);
-  EXPECT_NE(lookups_failed[0].second.find("cannot resolve 'no-such-member.invalid'"),
+  EXPECT_NE(lookups_failed[0].second.find("cannot resolve host name 'no-such-member'"),
             std::string::npos)
       << lookups_failed[0].second;
+}
+
+// A member restarted elsewhere (a rescheduled pod) keeps its name, not its address: the next
+// connections find it at the address its name now has.
+TEST(TransportTest, APeerThatMovesIsFoundUnderItsNameAtItsNewAddress) {
+  FakeNames names;
+  asio::io_context io;
+  TransportOptions options = TestOptions(1);
+  options.look_up = names.Hook();
+  Endpoint a(io, options);
+  auto b = std::make_unique<Endpoint>(io, 2, "127.0.0.2:0");
+  const std::string port = std::to_string(b->transport->port());
+  names.Answer("member-b", "127.0.0.2");
+  ASSERT_TRUE(a.transport->AddPeer(2, "member-b:" + port).ok());
+  a.transport->Send({App(1, 2, 1)});
+  ASSERT_TRUE(RunUntil(io, [&] { return b->received.size() == 1; }));
+
+  b.reset();
+  names.Answer("member-b", "127.0.0.3");
+  Endpoint moved(io, 2, "127.0.0.3:" + port);
+  ASSERT_TRUE(RunUntil(io, [&] {
+    if (moved.received.empty()) a.transport->Send({App(1, 2, 2)});
+    return !moved.received.empty();
+  }));
+}
+
+// Lookups run side by side: one that hangs (a DNS server that does not answer) holds up no other
+// peer's, and its answer, when it comes after the connect gave up, serves the next attempt.
+TEST(TransportTest, ASlowLookupHoldsUpNoOtherPeerAndItsAnswerServesTheNextAttempt) {
+  FakeNames names;
+  names.Hold("slow-member");
+  names.Answer("slow-member", "127.0.0.1");
+  names.Answer("quick-member", "127.0.0.1");
+  asio::io_context io;
+  std::vector<std::pair<uint64_t, std::string>> lookups_failed;
+  TransportOptions options = TestOptions(1);
+  options.connect_timeout_ms = 100;
+  options.look_up = names.Hook();
+  options.lookup_failed = [&](uint64_t peer, const std::string& error) {
+    lookups_failed.emplace_back(peer, error);
+  };
+  Endpoint a(io, options), slow(io, 2), quick(io, 3);
+  ASSERT_TRUE(
+      a.transport->AddPeer(2, "slow-member:" + std::to_string(slow.transport->port())).ok());
+  ASSERT_TRUE(
+      a.transport->AddPeer(3, "quick-member:" + std::to_string(quick.transport->port())).ok());
+  a.transport->Send({App(1, 2, 1), App(1, 3, 1)});
+  ASSERT_TRUE(RunUntil(io, [&] { return quick.received.size() == 1 && !a.unreachable.empty(); }));
+  EXPECT_TRUE(slow.received.empty());
+  EXPECT_EQ(a.unreachable[0], 2u);
+  ASSERT_EQ(lookups_failed.size(), 1u);
+  EXPECT_EQ(lookups_failed[0],
+            std::make_pair(uint64_t{2}, std::string("looking 'slow-member' up took longer than "
+                                                    "100 ms")));
+  EXPECT_EQ(names.Started("slow-member"), 1);  // one lookup at a time for a peer
+
+  names.Release("slow-member");
+  ASSERT_TRUE(RunUntil(io, [&] {
+    if (slow.received.empty()) a.transport->Send({App(1, 2, 2)});
+    return !slow.received.empty();
+  }));
+}
+
+// getaddrinfo cannot be cancelled: the transport's end does not wait for a lookup in progress
+// (Asio's resolver made the io_context's destruction wait, and a member's exit with it).
+TEST(TransportTest, ATransportEndsWithoutWaitingForALookup) {
+  FakeNames names;
+  names.Hold("stuck-member");
+  asio::io_context io;
+  TransportOptions options = TestOptions(1);
+  options.look_up = names.Hook();
+  auto a = std::make_unique<Endpoint>(io, options);
+  ASSERT_TRUE(a->transport->AddPeer(2, "stuck-member:2380").ok());
+  a->transport->Send({App(1, 2, 1)});
+  ASSERT_TRUE(RunUntil(io, [&] { return names.Running() == 1; }));
+  a.reset();
+  EXPECT_EQ(names.Running(), 1);  // still looking up, and the transport is gone
+  names.Release("stuck-member");
 }
 
 // Every change to the member table names every member again (the server calls AddPeer for each).

@@ -11,6 +11,7 @@
 #include <optional>
 #include <random>
 #include <set>
+#include <system_error>
 #include <thread>
 
 #include "common/accept_retry.h"
@@ -114,15 +115,22 @@ struct Shared {
 // cancelled), which held a member's exit through the resolver's timeouts.
 void LookUp(const std::shared_ptr<Shared>& s, const std::string& host,
             std::function<void(Result<std::string>)> done) {
-  std::thread([gate = s->lookups, io = &s->io, look_up = s->options.look_up, host,
-               done = std::move(done)]() mutable {
-    Result<std::string> found = look_up ? look_up(host) : NumericHost(host);
-    std::lock_guard lock(gate->mu);
-    if (!gate->open) return;
-    asio::post(*io, [found = std::move(found), done = std::move(done)]() mutable {
-      done(std::move(found));
+  auto answer = std::make_shared<std::function<void(Result<std::string>)>>(std::move(done));
+  try {
+    std::thread([gate = s->lookups, io = &s->io, look_up = s->options.look_up, host,
+                 answer]() mutable {
+      Result<std::string> found = look_up ? look_up(host) : NumericHost(host);
+      std::lock_guard lock(gate->mu);
+      if (!gate->open) return;
+      asio::post(*io, [found = std::move(found), answer]() { (*answer)(found); });
+    }).detach();
+  } catch (const std::system_error& e) {
+    // No thread to be had (a limit on processes): an answer all the same, on this thread but not
+    // from inside the caller.
+    asio::post(s->io, [answer, why = std::string(e.what()), host] {
+      (*answer)(Status::Unavailable("cannot look '" + host + "' up: " + why));
     });
-  }).detach();
+  }
 }
 
 // An answer of LookUp as an address to connect to; an error message when it is none.
@@ -251,6 +259,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   }
 
   void StartConnect(const tcp::endpoint& peer) {
+    target_ = peer;
     socket_.async_connect(peer, [self = shared_from_this(),
                                  generation = generation_](const boost::system::error_code& ec) {
       if (self->s_->stopped || generation != self->generation_) return;
@@ -272,6 +281,11 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
     if (auto peer = EndpointOf(host_, port_, found, &error)) {
       known_ = peer;
       lookup_failing_ = false;
+      // The connection went to the last address while this lookup ran, and the name has moved:
+      // what answers there now may be another member (a pod that got the old address).
+      if ((connected_ || connecting_) && !waiting_for_lookup_ && target_ != *peer) {
+        return Moved();
+      }
     } else {
       LookupFailed(error);
     }
@@ -282,6 +296,15 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
     } else {
       OnConnect(asio::error::host_not_found);
     }
+  }
+
+  // As when the peer closes the connection: what a write in flight carried may be lost, and Raft
+  // must hear so; otherwise the next message connects to the new address.
+  void Moved() {
+    const bool lost = writing_;
+    EndSocket();
+    if (lost) return Failed();
+    if (!queue_.empty()) Connect();
   }
 
   // Said once, until a lookup succeeds again.
@@ -387,6 +410,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   uint16_t port_;
   bool named_ = false;
   std::optional<tcp::endpoint> known_;
+  tcp::endpoint target_;  // where the connection in progress, or made, goes
   bool lookup_running_ = false;
   bool waiting_for_lookup_ = false;  // the connection in progress has no address without it
   tcp::socket socket_;
@@ -407,7 +431,9 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
 // times over before the first byte left, and no heartbeat went out meanwhile.
 class SnapshotSender : public std::enable_shared_from_this<SnapshotSender> {
  public:
-  // `known`: where the peer's link last found it; without it the peer's name is looked up.
+  // `known`: where the peer's link last found it. A peer named by a name its link has not found
+  // yet fails the transfer (Raft tries again): a lookup per transfer would start a thread per
+  // attempt while DNS hangs.
   SnapshotSender(std::shared_ptr<Shared> shared, uint64_t peer, std::string host, uint16_t port,
                  std::optional<tcp::endpoint> known, raftpb::Message&& snap)
       : s_(std::move(shared)),
@@ -430,18 +456,12 @@ class SnapshotSender : public std::enable_shared_from_this<SnapshotSender> {
     deadline_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (!ec && !self->connected_) self->Done(false);
     });
-    if (known_) return Connect(*known_);
-    std::weak_ptr<SnapshotSender> weak = shared_from_this();
-    LookUp(s_, host_, [weak](Result<std::string> found) {
-      auto self = weak.lock();
-      if (!self || self->done_) return;
-      std::string error;
-      if (auto peer = EndpointOf(self->host_, self->port_, found, &error)) {
-        self->Connect(*peer);
-      } else {
-        self->Done(false);
-      }
-    });
+    if (!known_) {
+      // Posted: the caller is in the middle of handing over a Ready.
+      asio::post(s_->io, [self = shared_from_this()] { self->Done(false); });
+      return;
+    }
+    Connect(*known_);
   }
 
  private:
@@ -524,7 +544,16 @@ class Inbound : public std::enable_shared_from_this<Inbound> {
         });
   }
 
-  // Returns false on a bad frame: the connection is closed (the peer reconnects).
+  // A message for another member came here because its sender's lookup was stale: a member that
+  // restarted elsewhere left its address to us. Closed, the sender looks the name up again.
+  bool ForUs(const raftpb::Message& m) {
+    if (s_->options.self_id == 0 || m.to() == s_->options.self_id) return true;
+    ++s_->stats.misdirected;
+    return false;
+  }
+
+  // Returns false on a bad frame or a message for another member: the connection is closed (the
+  // peer reconnects).
   bool Drain() {
     for (;;) {
       auto frame = decoder_.Next();
@@ -535,6 +564,7 @@ class Inbound : public std::enable_shared_from_this<Inbound> {
       if (body[0] == kMessageTag) {
         raftpb::Message m;
         if (!m.ParseFromArray(body.data() + 1, static_cast<int>(body.size() - 1))) return false;
+        if (!ForUs(m)) return false;
         ++s_->stats.received;
         if (s_->heard_from) s_->heard_from(m.from());
         if (s_->receive) s_->receive(std::move(m));
@@ -546,6 +576,7 @@ class Inbound : public std::enable_shared_from_this<Inbound> {
         auto done = assembler_.Add(chunk);
         if (!done.ok()) return false;
         if (done->has_value()) {
+          if (!ForUs(**done)) return false;
           ++s_->stats.received;
           if (s_->receive) s_->receive(std::move(**done));
         }

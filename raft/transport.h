@@ -60,8 +60,8 @@ struct TransportOptions {
   // otherwise only a peer that cannot be reached.
   std::function<void(uint64_t peer, const std::string& error)> lookup_failed;
   // How a peer's name is looked up, on a thread of the lookup's own; by default the system's
-  // resolver (NumericHost, common/host_address.h). Tests stand in one they control. It must stay
-  // callable until every lookup it started has returned.
+  // resolver (NumericHost, common/host_address.h). Tests stand in one they control. A lookup may
+  // outlive the transport (its thread is not joined), so this owns whatever it uses.
   std::function<Result<std::string>(const std::string& host)> look_up;
 };
 
@@ -101,6 +101,9 @@ class Transport {
     uint64_t backoffs_cut_short = 0;
     // Accepts that failed (out of file descriptors, most often); each is retried after a pause.
     uint64_t accept_errors = 0;
+    // Messages that arrived for another member (a sender's stale lookup); each closed its
+    // connection.
+    uint64_t misdirected = 0;
   };
   Stats stats() const;
 

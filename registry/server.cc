@@ -993,8 +993,9 @@ void Server::HandleMembers(std::shared_ptr<Connection> c, pb::Envelope env) {
           Status::InvalidArgument("peer address '" + a.peer_urls(0) + "' " + kNotAPeerAddress));
     }
     if (a.name().empty()) return Fail(c, env, Status::InvalidArgument("member add needs a name"));
-    // The same id the new member derives from its own --name and --listen-peer. Re-adding a
-    // removed name and address is refused (ids are never reused): use a new name.
+    // The same id the new member derives from its own --name and its --initial-cluster address
+    // (this one). Re-adding a removed name and address is refused (ids are never reused): use a
+    // new name.
     added.set_id(MemberId(a.name(), a.peer_urls(0)));
     added.set_name(a.name());
     *added.mutable_peer_urls() = a.peer_urls();

@@ -3,8 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <list>
 #include <map>
 #include <mutex>
@@ -219,58 +221,57 @@ TEST(TransportTest, APeerNamedByHostNameIsReachedThroughItsAddress) {
   snap.set_to(2);
   snap.mutable_snapshot()->mutable_metadata()->set_index(9);
   snap.mutable_snapshot()->set_data(std::string(200 * 1024, 'x'));
-  a.transport->Send({App(1, 2, 1), snap, App(1, 2, 2)});
+  a.transport->Send({App(1, 2, 1)});
   b.transport->Send({App(2, 1, 3)});
-  ASSERT_TRUE(RunUntil(io, [&] {
-    return b.received.size() == 3 && !a.snapshots.empty() && a.received.size() == 1;
-  }));
+  ASSERT_TRUE(RunUntil(io, [&] { return b.received.size() == 1 && a.received.size() == 1; }));
+  EXPECT_EQ(a.received[0].index(), 3u);
+  // A snapshot goes where the peer's link found it (before that, it fails and Raft retries).
+  a.transport->Send({snap, App(1, 2, 2)});
+  ASSERT_TRUE(RunUntil(io, [&] { return b.received.size() == 3 && !a.snapshots.empty(); }));
   EXPECT_EQ(a.snapshots[0], std::make_pair(uint64_t{2}, true));
   EXPECT_TRUE(a.unreachable.empty());
-  EXPECT_EQ(a.received[0].index(), 3u);
 }
 
 // A resolver the test controls (TransportOptions::look_up): each name's answer, and names whose
-// lookups are held until released. It outlives the transports and, on its way out, releases
-// every lookup and waits for them to return.
+// lookups are held until released. Its state is shared with the hook, since a lookup's thread
+// may outlive the test; on its way out it releases every held lookup.
 class FakeNames {
  public:
   ~FakeNames() {
-    std::unique_lock lock(mu_);
-    held_.clear();
-    changed_.notify_all();
-    changed_.wait_for(lock, seconds(10), [&] { return running_ == 0; });
+    std::lock_guard lock(state_->mu);
+    state_->held.clear();
+    state_->changed.notify_all();
   }
   void Answer(const std::string& name, const std::string& address) {
-    std::lock_guard lock(mu_);
-    answers_[name] = address;
+    std::lock_guard lock(state_->mu);
+    state_->answers[name] = address;
   }
   void Hold(const std::string& name) {
-    std::lock_guard lock(mu_);
-    held_.insert(name);
+    std::lock_guard lock(state_->mu);
+    state_->held.insert(name);
   }
   void Release(const std::string& name) {
-    std::lock_guard lock(mu_);
-    held_.erase(name);
-    changed_.notify_all();
+    std::lock_guard lock(state_->mu);
+    state_->held.erase(name);
+    state_->changed.notify_all();
   }
   int Started(const std::string& name) {
-    std::lock_guard lock(mu_);
-    return started_[name];
+    std::lock_guard lock(state_->mu);
+    return state_->started[name];
   }
   int Running() {
-    std::lock_guard lock(mu_);
-    return running_;
+    std::lock_guard lock(state_->mu);
+    return state_->running;
   }
   std::function<Result<std::string>(const std::string&)> Hook() {
-    return [this](const std::string& name) -> Result<std::string> {
-      std::unique_lock lock(mu_);
-      ++started_[name];
-      ++running_;
-      changed_.wait(lock, [&] { return held_.count(name) == 0; });
-      --running_;
-      changed_.notify_all();
-      auto it = answers_.find(name);
-      if (it == answers_.end()) {
+    return [state = state_](const std::string& name) -> Result<std::string> {
+      std::unique_lock lock(state->mu);
+      ++state->started[name];
+      ++state->running;
+      state->changed.wait(lock, [&] { return state->held.count(name) == 0; });
+      --state->running;
+      auto it = state->answers.find(name);
+      if (it == state->answers.end()) {
         return Status::Unavailable("cannot resolve host name '" + name + "': not in the table");
       }
       return it->second;
@@ -278,12 +279,15 @@ class FakeNames {
   }
 
  private:
-  std::mutex mu_;
-  std::condition_variable changed_;
-  std::map<std::string, std::string> answers_;
-  std::set<std::string> held_;
-  std::map<std::string, int> started_;
-  int running_ = 0;
+  struct State {
+    std::mutex mu;
+    std::condition_variable changed;
+    std::map<std::string, std::string> answers;
+    std::set<std::string> held;
+    std::map<std::string, int> started;
+    int running = 0;
+  };
+  std::shared_ptr<State> state_ = std::make_shared<State>();
 };
 
 // A name that does not resolve (yet: a peer's pod not scheduled) is a peer that cannot be
@@ -367,14 +371,21 @@ TEST(TransportTest, ASlowLookupHoldsUpNoOtherPeerAndItsAnswerServesTheNextAttemp
       a.transport->AddPeer(2, "slow-member:" + std::to_string(slow.transport->port())).ok());
   ASSERT_TRUE(
       a.transport->AddPeer(3, "quick-member:" + std::to_string(quick.transport->port())).ok());
-  a.transport->Send({App(1, 2, 1), App(1, 3, 1)});
-  ASSERT_TRUE(RunUntil(io, [&] { return quick.received.size() == 1 && !a.unreachable.empty(); }));
+  a.transport->Send({App(1, 2, 1)});
+  // Sent again until it arrives: on a busy machine quick-member's own lookup and connect may
+  // outlive the short deadline too.
+  ASSERT_TRUE(RunUntil(io, [&] {
+    if (quick.received.empty()) a.transport->Send({App(1, 3, 1)});
+    return !quick.received.empty() &&
+           std::find(a.unreachable.begin(), a.unreachable.end(), 2u) != a.unreachable.end();
+  }));
   EXPECT_TRUE(slow.received.empty());
-  EXPECT_EQ(a.unreachable[0], 2u);
-  ASSERT_EQ(lookups_failed.size(), 1u);
-  EXPECT_EQ(lookups_failed[0],
-            std::make_pair(uint64_t{2}, std::string("looking 'slow-member' up took longer than "
-                                                    "100 ms")));
+  std::vector<std::string> slow_failures;
+  for (const auto& [peer, error] : lookups_failed) {
+    if (peer == 2) slow_failures.push_back(error);
+  }
+  EXPECT_EQ(slow_failures,
+            std::vector<std::string>{"looking 'slow-member' up took longer than 100 ms"});
   EXPECT_EQ(names.Started("slow-member"), 1);  // one lookup at a time for a peer
 
   names.Release("slow-member");
@@ -384,21 +395,106 @@ TEST(TransportTest, ASlowLookupHoldsUpNoOtherPeerAndItsAnswerServesTheNextAttemp
   }));
 }
 
-// getaddrinfo cannot be cancelled: the transport's end does not wait for a lookup in progress
-// (Asio's resolver made the io_context's destruction wait, and a member's exit with it).
-TEST(TransportTest, ATransportEndsWithoutWaitingForALookup) {
+// getaddrinfo cannot be cancelled: neither the transport's end nor its io_context's waits for a
+// lookup in progress (Asio's resolver made the io_context's destruction wait for it, and a
+// member's exit with it).
+TEST(TransportTest, ATransportAndItsIoContextEndWithoutWaitingForALookup) {
   FakeNames names;
   names.Hold("stuck-member");
+  auto io = std::make_unique<asio::io_context>();
+  TransportOptions options = TestOptions(1);
+  options.look_up = names.Hook();
+  auto a = std::make_unique<Endpoint>(*io, options);
+  ASSERT_TRUE(a->transport->AddPeer(2, "stuck-member:2380").ok());
+  a->transport->Send({App(1, 2, 1)});
+  ASSERT_TRUE(RunUntil(*io, [&] { return names.Running() == 1; }));
+  a.reset();
+  io.reset();
+  EXPECT_EQ(names.Running(), 1);  // still looking up; the transport and its io_context are gone
+  names.Release("stuck-member");  // its answer is handed to nobody
+}
+
+// A member restarted elsewhere left its old address to another member, and a connection made to
+// the last address known reached that one: it takes no message meant for someone else, and the
+// messages reach the peer at its new address.
+TEST(TransportTest, AMessageForAnotherMemberClosesTheConnectionAndFindsThePeerAgain) {
+  FakeNames names;
   asio::io_context io;
   TransportOptions options = TestOptions(1);
   options.look_up = names.Hook();
-  auto a = std::make_unique<Endpoint>(io, options);
-  ASSERT_TRUE(a->transport->AddPeer(2, "stuck-member:2380").ok());
-  a->transport->Send({App(1, 2, 1)});
-  ASSERT_TRUE(RunUntil(io, [&] { return names.Running() == 1; }));
-  a.reset();
-  EXPECT_EQ(names.Running(), 1);  // still looking up, and the transport is gone
-  names.Release("stuck-member");
+  Endpoint a(io, options);
+  auto b = std::make_unique<Endpoint>(io, 2, "127.0.0.2:0");
+  const std::string port = std::to_string(b->transport->port());
+  names.Answer("member-b", "127.0.0.2");
+  ASSERT_TRUE(a.transport->AddPeer(2, "member-b:" + port).ok());
+  a.transport->Send({App(1, 2, 1)});
+  ASSERT_TRUE(RunUntil(io, [&] { return b->received.size() == 1; }));
+
+  b.reset();
+  Endpoint other(io, 3, "127.0.0.2:" + port);  // member 3 now has member 2's old address
+  names.Hold("member-b");  // and member 2's name still resolves to it for a while
+  // Sent until one arrives: the first may go into the old connection before its end is seen.
+  ASSERT_TRUE(RunUntil(io, [&] {
+    if (other.transport->stats().misdirected == 0) a.transport->Send({App(1, 2, 2)});
+    return other.transport->stats().misdirected > 0;
+  }));
+  EXPECT_TRUE(other.received.empty());
+
+  Endpoint moved(io, 2, "127.0.0.3:" + port);
+  names.Answer("member-b", "127.0.0.3");
+  names.Release("member-b");
+  ASSERT_TRUE(RunUntil(io, [&] {
+    if (moved.received.empty()) a.transport->Send({App(1, 2, 3)});
+    return !moved.received.empty();
+  }));
+  EXPECT_TRUE(other.received.empty());
+}
+
+// The connection went to where the peer was while a fresh lookup ran, and something there took
+// it (not a member: nothing closes it). When the lookup says the name moved, the connection
+// moves with it.
+TEST(TransportTest, AConnectionToWhereThePeerWasMovesWhenItsNameMoves) {
+  FakeNames names;
+  asio::io_context io;
+  TransportOptions options = TestOptions(1);
+  options.look_up = names.Hook();
+  Endpoint a(io, options);
+  auto b = std::make_unique<Endpoint>(io, 2, "127.0.0.2:0");
+  const uint16_t port = b->transport->port();
+  names.Answer("member-b", "127.0.0.2");
+  ASSERT_TRUE(a.transport->AddPeer(2, "member-b:" + std::to_string(port)).ok());
+  a.transport->Send({App(1, 2, 1)});
+  ASSERT_TRUE(RunUntil(io, [&] { return b->received.size() == 1; }));
+
+  b.reset();
+  // Something else listens at the old address now, and reads everything in silence.
+  asio::ip::tcp::acceptor squatter(
+      io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.2"), port));
+  std::list<asio::ip::tcp::socket> taken;
+  std::array<char, 4096> sink;
+  std::function<void(asio::ip::tcp::socket&)> drain = [&](asio::ip::tcp::socket& c) {
+    c.async_read_some(asio::buffer(sink), [&](const boost::system::error_code& ec, size_t) {
+      if (!ec) drain(c);
+    });
+  };
+  squatter.async_accept([&](const boost::system::error_code& ec, asio::ip::tcp::socket c) {
+    if (ec) return;
+    taken.push_back(std::move(c));
+    drain(taken.back());
+  });
+  names.Hold("member-b");
+  ASSERT_TRUE(RunUntil(io, [&] {
+    if (taken.empty()) a.transport->Send({App(1, 2, 2)});
+    return !taken.empty();
+  }));
+
+  Endpoint moved(io, 2, "127.0.0.3:" + std::to_string(port));
+  names.Answer("member-b", "127.0.0.3");
+  names.Release("member-b");
+  ASSERT_TRUE(RunUntil(io, [&] {
+    if (moved.received.empty()) a.transport->Send({App(1, 2, 3)});
+    return !moved.received.empty();
+  }));
 }
 
 // Every change to the member table names every member again (the server calls AddPeer for each).

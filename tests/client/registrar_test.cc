@@ -288,10 +288,11 @@ TEST(RegistrarTest, ASecondRegisterOfAnInstanceBeingRegisteredIsRefusedAtOnce) {
       // The first Register's grant: the server answers nothing until the second has returned,
       // so a second that sends anything cannot return in time.
       auto f = std::async(std::launch::async, [owned] { return owned->Register(Instance()); });
-      if (f.wait_for(std::chrono::seconds(3)) == std::future_status::ready)
+      if (f.wait_for(std::chrono::seconds(3)) == std::future_status::ready) {
         second = f.get();
-      else
+      } else {
         ADD_FAILURE() << "the second Register waited on the server";
+      }
     }
     return false;
   };

@@ -327,28 +327,43 @@ TEST(TransportTest, APeerWhoseNameDoesNotResolveIsUnreachableAndStallsNobody) {
       << lookups_failed[0].second;
 }
 
-// A member restarted elsewhere (a rescheduled pod) keeps its name, not its address: the next
-// connections find it at the address its name now has.
-TEST(TransportTest, APeerThatMovesIsFoundUnderItsNameAtItsNewAddress) {
+// Member 1 reaches member 2 by its name, "member-b", which the test's resolver answers with
+// 127.0.0.2; then member 2 goes away, to come back elsewhere under the same name.
+class ANamedPeerThatMoves : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options.look_up = names.Hook();
+    a = std::make_unique<Endpoint>(io, options);
+    auto b = std::make_unique<Endpoint>(io, 2, "127.0.0.2:0");
+    port = std::to_string(b->transport->port());
+    names.Answer("member-b", "127.0.0.2");
+    ASSERT_TRUE(a->transport->AddPeer(2, "member-b:" + port).ok());
+    a->transport->Send({App(1, 2, 1)});
+    ASSERT_TRUE(RunUntil(io, [&] { return b->received.size() == 1; }));
+  }
+
+  // Sends to member 2 until `done` holds: a message may go into a connection already ended.
+  template <typename Pred>
+  bool SendUntil(Pred done) {
+    return RunUntil(io, [&] {
+      if (!done()) a->transport->Send({App(1, 2, 2)});
+      return done();
+    });
+  }
+
   FakeNames names;
   asio::io_context io;
   TransportOptions options = TestOptions(1);
-  options.look_up = names.Hook();
-  Endpoint a(io, options);
-  auto b = std::make_unique<Endpoint>(io, 2, "127.0.0.2:0");
-  const std::string port = std::to_string(b->transport->port());
-  names.Answer("member-b", "127.0.0.2");
-  ASSERT_TRUE(a.transport->AddPeer(2, "member-b:" + port).ok());
-  a.transport->Send({App(1, 2, 1)});
-  ASSERT_TRUE(RunUntil(io, [&] { return b->received.size() == 1; }));
+  std::unique_ptr<Endpoint> a;
+  std::string port;  // member 2's, wherever it goes
+};
 
-  b.reset();
+// A member restarted elsewhere (a rescheduled pod) keeps its name, not its address: the next
+// connections find it at the address its name now has.
+TEST_F(ANamedPeerThatMoves, IsFoundUnderItsNameAtItsNewAddress) {
   names.Answer("member-b", "127.0.0.3");
   Endpoint moved(io, 2, "127.0.0.3:" + port);
-  ASSERT_TRUE(RunUntil(io, [&] {
-    if (moved.received.empty()) a.transport->Send({App(1, 2, 2)});
-    return !moved.received.empty();
-  }));
+  ASSERT_TRUE(SendUntil([&] { return !moved.received.empty(); }));
 }
 
 // Lookups run side by side: one that hangs (a DNS server that does not answer) holds up no other
@@ -417,59 +432,27 @@ TEST(TransportTest, ATransportAndItsIoContextEndWithoutWaitingForALookup) {
 // A member restarted elsewhere left its old address to another member, and a connection made to
 // the last address known reached that one: it takes no message meant for someone else, and the
 // messages reach the peer at its new address.
-TEST(TransportTest, AMessageForAnotherMemberClosesTheConnectionAndFindsThePeerAgain) {
-  FakeNames names;
-  asio::io_context io;
-  TransportOptions options = TestOptions(1);
-  options.look_up = names.Hook();
-  Endpoint a(io, options);
-  auto b = std::make_unique<Endpoint>(io, 2, "127.0.0.2:0");
-  const std::string port = std::to_string(b->transport->port());
-  names.Answer("member-b", "127.0.0.2");
-  ASSERT_TRUE(a.transport->AddPeer(2, "member-b:" + port).ok());
-  a.transport->Send({App(1, 2, 1)});
-  ASSERT_TRUE(RunUntil(io, [&] { return b->received.size() == 1; }));
-
-  b.reset();
+TEST_F(ANamedPeerThatMoves, AMessageForItThatReachesAnotherMemberClosesTheConnection) {
   Endpoint other(io, 3, "127.0.0.2:" + port);  // member 3 now has member 2's old address
   names.Hold("member-b");  // and member 2's name still resolves to it for a while
-  // Sent until one arrives: the first may go into the old connection before its end is seen.
-  ASSERT_TRUE(RunUntil(io, [&] {
-    if (other.transport->stats().misdirected == 0) a.transport->Send({App(1, 2, 2)});
-    return other.transport->stats().misdirected > 0;
-  }));
+  ASSERT_TRUE(SendUntil([&] { return other.transport->stats().misdirected > 0; }));
   EXPECT_TRUE(other.received.empty());
 
   Endpoint moved(io, 2, "127.0.0.3:" + port);
   names.Answer("member-b", "127.0.0.3");
   names.Release("member-b");
-  ASSERT_TRUE(RunUntil(io, [&] {
-    if (moved.received.empty()) a.transport->Send({App(1, 2, 3)});
-    return !moved.received.empty();
-  }));
+  ASSERT_TRUE(SendUntil([&] { return !moved.received.empty(); }));
   EXPECT_TRUE(other.received.empty());
 }
 
 // The connection went to where the peer was while a fresh lookup ran, and something there took
 // it (not a member: nothing closes it). When the lookup says the name moved, the connection
 // moves with it.
-TEST(TransportTest, AConnectionToWhereThePeerWasMovesWhenItsNameMoves) {
-  FakeNames names;
-  asio::io_context io;
-  TransportOptions options = TestOptions(1);
-  options.look_up = names.Hook();
-  Endpoint a(io, options);
-  auto b = std::make_unique<Endpoint>(io, 2, "127.0.0.2:0");
-  const uint16_t port = b->transport->port();
-  names.Answer("member-b", "127.0.0.2");
-  ASSERT_TRUE(a.transport->AddPeer(2, "member-b:" + std::to_string(port)).ok());
-  a.transport->Send({App(1, 2, 1)});
-  ASSERT_TRUE(RunUntil(io, [&] { return b->received.size() == 1; }));
-
-  b.reset();
+TEST_F(ANamedPeerThatMoves, MovesAConnectionThatWentToWhereItWas) {
   // Something else listens at the old address now, and reads everything in silence.
-  asio::ip::tcp::acceptor squatter(
-      io, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.2"), port));
+  asio::ip::tcp::acceptor squatter(io,
+                                   asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.2"),
+                                                           static_cast<uint16_t>(std::stoi(port))));
   std::list<asio::ip::tcp::socket> taken;
   std::array<char, 4096> sink;
   std::function<void(asio::ip::tcp::socket&)> drain = [&](asio::ip::tcp::socket& c) {
@@ -483,18 +466,12 @@ TEST(TransportTest, AConnectionToWhereThePeerWasMovesWhenItsNameMoves) {
     drain(taken.back());
   });
   names.Hold("member-b");
-  ASSERT_TRUE(RunUntil(io, [&] {
-    if (taken.empty()) a.transport->Send({App(1, 2, 2)});
-    return !taken.empty();
-  }));
+  ASSERT_TRUE(SendUntil([&] { return !taken.empty(); }));
 
-  Endpoint moved(io, 2, "127.0.0.3:" + std::to_string(port));
+  Endpoint moved(io, 2, "127.0.0.3:" + port);
   names.Answer("member-b", "127.0.0.3");
   names.Release("member-b");
-  ASSERT_TRUE(RunUntil(io, [&] {
-    if (moved.received.empty()) a.transport->Send({App(1, 2, 3)});
-    return !moved.received.empty();
-  }));
+  ASSERT_TRUE(SendUntil([&] { return !moved.received.empty(); }));
 }
 
 // Every change to the member table names every member again (the server calls AddPeer for each).

@@ -434,12 +434,10 @@ class SnapshotSender : public std::enable_shared_from_this<SnapshotSender> {
   // `known`: where the peer's link last found it. A peer named by a name its link has not found
   // yet fails the transfer (Raft tries again): a lookup per transfer would start a thread per
   // attempt while DNS hangs.
-  SnapshotSender(std::shared_ptr<Shared> shared, uint64_t peer, std::string host, uint16_t port,
-                 std::optional<tcp::endpoint> known, raftpb::Message&& snap)
+  SnapshotSender(std::shared_ptr<Shared> shared, uint64_t peer, std::optional<tcp::endpoint> known,
+                 raftpb::Message&& snap)
       : s_(std::move(shared)),
         peer_(peer),
-        host_(std::move(host)),
-        port_(port),
         known_(known),
         socket_(s_->io),
         deadline_(s_->io),
@@ -450,8 +448,7 @@ class SnapshotSender : public std::enable_shared_from_this<SnapshotSender> {
       Done(false);
       return;
     }
-    // A transfer's writes are bounded by peer_timeout_ms (OpenPeerSocket); its lookup and
-    // connect here.
+    // A transfer's writes are bounded by peer_timeout_ms (OpenPeerSocket); its connect here.
     deadline_.expires_after(std::chrono::milliseconds(s_->options.connect_timeout_ms));
     deadline_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
       if (!ec && !self->connected_) self->Done(false);
@@ -507,8 +504,6 @@ class SnapshotSender : public std::enable_shared_from_this<SnapshotSender> {
 
   std::shared_ptr<Shared> s_;
   uint64_t peer_;
-  std::string host_;
-  uint16_t port_;
   std::optional<tcp::endpoint> known_;
   tcp::socket socket_;
   asio::steady_timer deadline_;
@@ -722,9 +717,7 @@ class Transport::Impl {
     }
     const uint64_t to = m.to();
     if (const Peer* peer = Destination(to)) {
-      std::make_shared<SnapshotSender>(shared_, to, peer->host, peer->port, peer->link->known(),
-                                       std::move(m))
-          ->Start();
+      std::make_shared<SnapshotSender>(shared_, to, peer->link->known(), std::move(m))->Start();
     } else if (!shared_->stopped && shared_->snapshot_done) {
       // The core waits for the outcome before it sends this peer anything else. Posted: the
       // caller is in the middle of handing over a Ready.

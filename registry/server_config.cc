@@ -147,12 +147,14 @@ ParseOutcome ParseServerConfig(int argc, const char* const* argv, std::ostream& 
       ->capture_default_str();
   app.add_option("--advertise-client", c.advertise_client,
                  "client address published to the cluster (default: --listen-client)");
-  app.add_option("--listen-peer", c.listen_peer, "host:port for the other members")
+  app.add_option("--listen-peer", c.listen_peer,
+                 "host:port to listen on for the other members (they reach this one at its "
+                 "--initial-cluster address)")
       ->capture_default_str();
   app.add_option("--listen-metrics", c.listen_metrics, "host:port for /metrics /health /status")
       ->capture_default_str();
   app.add_option("--initial-cluster", c.initial_cluster,
-                 "the first members: name=host:port,... (peer addresses)");
+                 "the first members: name=host:port,... (peer addresses; a host may be a name)");
   app.add_option("--initial-cluster-state", c.initial_cluster_state, "new or existing")
       ->capture_default_str();
   app.add_option("--tick-ms", c.tick_ms, "Raft tick")->capture_default_str();

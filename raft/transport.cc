@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -216,8 +217,13 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   }
 
  private:
-  // Closes the socket; every handler of an operation started on it will do nothing.
+  // Closes the socket; every handler of an operation started on it will do nothing. A
+  // connection that lasted forgives the failures before it.
   void EndSocket() {
+    if (Lasted()) {
+      backoff_ms_ = 0;
+      young_closes_ = 0;
+    }
     ++generation_;
     waiting_for_lookup_ = false;  // a lookup that ends now only updates known_
     boost::system::error_code ignored;
@@ -323,7 +329,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
     boost::system::error_code ignored;
     socket_.set_option(tcp::no_delay(true), ignored);
     connected_ = true;
-    backoff_ms_ = 0;
+    connected_at_ = std::chrono::steady_clock::now();
     ++s_->stats.connects;
     WatchForClose();
     Flush();
@@ -348,14 +354,28 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
     // in flight carried may be lost, and Raft must hear so; likewise when the connection ended
     // by a timeout (peer_timeout_ms), since the peer is not known to be up.
     const bool lost = writing_ || (ec != asio::error::eof && ec != asio::error::connection_reset);
+    const bool young = !Lasted();
     EndSocket();
     if (lost) {
       Failed();
       return;
     }
     ++s_->stats.closed_by_peer;
-    // Nothing was lost: the next message reconnects at once, and so does one already queued.
+    if (young) ++s_->stats.closed_young;
+    // A peer that restarted ends a connection once, and the next message reconnects at once, as
+    // does one already queued. One that ends every connection as soon as it is made (a member at
+    // this peer's old address, refusing messages meant for another) is backed off from.
+    if (young && ++young_closes_ > 1) {
+      Failed();
+      return;
+    }
     if (!queue_.empty()) Connect();
+  }
+
+  // Whether the connection is up and has been for stable_connection_ms.
+  bool Lasted() const {
+    return connected_ && std::chrono::steady_clock::now() - connected_at_ >=
+                             std::chrono::milliseconds(s_->options.stable_connection_ms);
   }
 
   void Flush() {
@@ -421,6 +441,8 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   bool flush_posted_ = false;
   bool lookup_failing_ = false;  // the last lookup of host_ failed or was slow (reported once)
   int backoff_ms_ = 0;
+  std::chrono::steady_clock::time_point connected_at_;
+  int young_closes_ = 0;  // connections in a row the peer ended before they lasted
   // Changes whenever the socket is closed or replaced and whenever a backoff wait is cut short.
   uint64_t generation_ = 0;
   std::array<char, 1> probe_;

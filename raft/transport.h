@@ -6,11 +6,12 @@
 // found; meanwhile connections go to where the last lookup found it.
 // A peer that is down or slow never blocks the caller: messages queue up to a bound and beyond it
 // are dropped (reported as unreachable, which Raft tolerates); reconnection uses jittered
-// exponential backoff, cut short when the peer sends us a message. A connection the peer closes
-// is noticed at once (the next message reconnects) rather than at the next failed write, and one
-// to a peer that went silent ends after peer_timeout_ms. A snapshot (MSG_SNAP) goes in chunks on
-// a connection of its own, so it never queues ahead of heartbeats, and its outcome is reported
-// back, failure included.
+// exponential backoff, cut short when the peer sends us a message; only a connection that stays
+// up for stable_connection_ms forgives the backoff. A connection the peer closes is noticed at
+// once (the next message reconnects) rather than at the next failed write, unless the peer closes
+// every new connection at once, and one to a peer that went silent ends after peer_timeout_ms. A
+// snapshot (MSG_SNAP) goes in chunks on a connection of its own, so it never queues ahead of
+// heartbeats, and its outcome is reported back, failure included.
 //
 // Thread rules: every method, and every callback, runs on the io_context's thread (the node's
 // raft thread, which also runs the Raft core).
@@ -45,6 +46,11 @@ struct TransportOptions {
   size_t snapshot_chunk_bytes = 1 << 20;
   int backoff_min_ms = 20;
   int backoff_max_ms = 1000;
+  // A connection that stays up this long shows the peer healthy, and the next failure's backoff
+  // starts over from backoff_min_ms. One the peer ends sooner, twice in a row (a member that took
+  // this peer's old address, closing every connection that brings it another member's messages),
+  // is backed off from as a failed connect is; otherwise every message would reconnect.
+  int stable_connection_ms = 1000;
   // A connect not done by then is given up and retried with backoff. A peer whose host is gone,
   // or behind a network that drops packets, answers no SYN, and the kernel keeps trying for two
   // minutes.
@@ -97,6 +103,8 @@ class Transport {
     uint64_t sent = 0, dropped = 0, received = 0, connects = 0;
     // Outbound connections the peer ended (it stopped or restarted) while we had nothing to send.
     uint64_t closed_by_peer = 0;
+    // Of those, the ones ended within stable_connection_ms of their connect.
+    uint64_t closed_young = 0;
     // Reconnections that stopped waiting out their backoff because the peer sent us a message.
     uint64_t backoffs_cut_short = 0;
     // Accepts that failed (out of file descriptors, most often); each is retried after a pause.

@@ -129,6 +129,32 @@ TEST(TransportTest, TheFirstMessageToARestartedPeerIsDelivered) {
   EXPECT_TRUE(a.unreachable.empty());
 }
 
+// A member that ends every connection as soon as it brings a message (member 3, at the address
+// member 1 has for member 2: a peer's old address, taken) is backed off from, as one that cannot
+// be reached is. Before, every connect forgave the backoff, and each message made a connection
+// of its own.
+TEST(TransportTest, APeerThatEndsEveryConnectionAtOnceIsBackedOffFrom) {
+  asio::io_context io;
+  TransportOptions options = TestOptions(1);
+  options.backoff_max_ms = 400;
+  Endpoint a(io, options), other(io, 3);
+  ASSERT_TRUE(a.transport->AddPeer(2, other.address()).ok());
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(RunUntil(io, [&] {
+    a.transport->Send({App(1, 2, 1)});  // one every 5 ms or more, as a leader's heartbeats come
+    return a.unreachable.size() >= 7;
+  }));
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_TRUE(other.received.empty());
+  const Transport::Stats stats = a.transport->stats();
+  EXPECT_GE(stats.closed_young, 2u);
+  // A connection for each failure, and one more for the first close (a restarted peer's), not
+  // one per message.
+  EXPECT_LE(stats.connects, a.unreachable.size() + 1);
+  // And the waits grew: at least half of 5, 10, 20, 40, 80 and 160 ms before the seventh failure.
+  EXPECT_GE(took, milliseconds(157));
+}
+
 TEST(TransportTest, APeerThatSpeaksIsReconnectedToWithoutWaitingOutTheBackoff) {
   asio::io_context io;
   // A backoff far beyond the test's deadline: only the peer's message can end the wait.

@@ -41,10 +41,9 @@ Result<Permit> CircuitBreaker::TryAcquire() {
     } else if (state_ == CircuitState::kHalfOpen && probes_admitted_ >= probes) {
       ++counters_.short_circuits;
       result = Status::Unavailable("circuit half-open: probes in flight");
-    } else if (in_flight_ >= options_.max_concurrent_requests) {
+    } else if (InFlightNow() >= options_.max_concurrent_requests) {
       ++counters_.rejections;
-      // Only a closed circuit keeps a window; while half-open the calls filling the slots are
-      // from before, and the probes alone decide.
+      // Only a closed circuit keeps a window.
       if (state_ == CircuitState::kClosed) Record(now, /*error=*/true, &transitions);
       result = Status::Unavailable("too many concurrent requests");
     } else {
@@ -123,6 +122,14 @@ void CircuitBreaker::MoveTo(CircuitState to, Clock::TimePoint now, Transitions* 
   if (to == CircuitState::kOpen) opened_at_ = now;
   // A closed circuit starts over: the errors that opened it must not open it again at once.
   if (to == CircuitState::kClosed) window_.Reset();
+}
+
+int CircuitBreaker::InFlightNow() const {
+  // While half-open only the probes count: calls still out from before the circuit opened (hung
+  // on the sick backend, with no deadline of their own) would otherwise fill every slot, refuse
+  // every probe, and hold the circuit half-open for as long as they hang.
+  if (state_ == CircuitState::kHalfOpen) return static_cast<int>(probes_out_.size());
+  return in_flight_;
 }
 
 std::optional<Clock::TimePoint> CircuitBreaker::ProbeExpiry() const {

@@ -233,6 +233,33 @@ TEST_F(CircuitBreakerTest, ConcurrencyRejectionsCountAsFailures) {
   EXPECT_EQ(breaker.state(), CircuitState::kOpen);
 }
 
+// Calls still out from before the circuit opened, hung on the sick backend with no deadline of
+// their own, hold every concurrency slot. The probe goes through all the same, and its success
+// closes the circuit. Before, every probe was refused ("too many concurrent requests") and the
+// circuit stayed half-open for as long as those calls hung.
+TEST_F(CircuitBreakerTest, CallsHungFromBeforeTheTripDoNotStarveTheProbes) {
+  CircuitBreakerOptions options;
+  options.max_concurrent_requests = 2;
+  options.request_volume_threshold = 4;
+  CircuitBreaker breaker(options, &clock_);
+  std::vector<Permit> hung;
+  for (int i = 0; i < options.max_concurrent_requests; ++i) {
+    Result<Permit> permit = breaker.TryAcquire();
+    ASSERT_TRUE(permit.ok());
+    hung.push_back(std::move(*permit));
+  }
+  for (int i = 0; i < 4; ++i) EXPECT_FALSE(breaker.TryAcquire().ok());  // rejections trip it
+  ASSERT_EQ(breaker.state(), CircuitState::kOpen);
+  clock_.Advance(options.sleep_window);
+  Result<Permit> probe = breaker.TryAcquire();
+  ASSERT_TRUE(probe.ok()) << probe.status().ToString();
+  EXPECT_EQ(breaker.TryAcquire().status().message(), "circuit half-open: probes in flight");
+  probe->Success();
+  EXPECT_EQ(breaker.state(), CircuitState::kClosed);
+  // Closed, the circuit counts every call in flight again.
+  EXPECT_EQ(breaker.TryAcquire().status().message(), "too many concurrent requests");
+}
+
 TEST_F(CircuitBreakerTest, ReportingFreesTheConcurrencySlot) {
   CircuitBreakerOptions options;
   options.max_concurrent_requests = 1;

@@ -695,7 +695,11 @@ void Node::HandleAppendResponse(const Message& m, Progress& pr) {
     return;
   }
   const bool was_paused = pr.IsPaused();
-  if (!pr.MaybeUpdate(m.index())) return;
+  // An answer at the index already matched proves a probed follower's log as well as a higher
+  // one: without it a caught-up follower would stay probing, one append at a time, until the
+  // next write.
+  const bool confirms_probe = pr.state == Progress::State::kProbe && m.index() == pr.match;
+  if (!pr.MaybeUpdate(m.index()) && !confirms_probe) return;
   switch (pr.state) {
     case Progress::State::kProbe:
       pr.BecomeReplicate();
@@ -740,7 +744,11 @@ void Node::HandleHeartbeatResponse(const Message& m, Progress& pr) {
     if (pr.state == Progress::State::kReplicate && pr.inflights.Full() && !m.log_write_pending()) {
       pr.inflights.FreeFirstOne();
     }
-    if (pr.match < log_.LastIndex()) SendAppend(m.from(), true);
+    // A follower probed while it holds every entry (reported unreachable when caught up) gets
+    // an empty append, whose answer puts it back to replicating (etcd-io/raft #52).
+    if (pr.match < log_.LastIndex() || pr.state == Progress::State::kProbe) {
+      SendAppend(m.from(), true);
+    }
   }
   if (m.context().empty()) return;
   const std::set<uint64_t>* acks = read_only_.RecvAck(m.from(), m.context());

@@ -208,6 +208,37 @@ TEST(ReplicationTest, AnUnansweredProbeIsRetriedOncePerHeartbeatNotOncePerRead) 
   EXPECT_EQ(probes, 1);
 }
 
+// A follower that held every entry when it was reported unreachable (its connection dropped) is
+// probed; the next heartbeat's answer brings it an empty append, and the answer to that, at the
+// index already matched, puts it back to replicating (etcd-io/raft #52). Before, it stayed
+// probing until the next write: one append at a time, each waiting for the last one's answer.
+TEST(ReplicationTest, ACaughtUpFollowerReportedUnreachableReplicatesAgainAfterAHeartbeat) {
+  TestNetwork net({1, 2, 3});
+  const uint64_t leader = net.ElectLeader();
+  const uint64_t follower = leader == 1 ? 2 : 1;
+  net.Settle();
+  net.node(leader).ReportUnreachable(follower);
+  net.Settle();
+  ASSERT_EQ(net.node(leader).progress(follower)->state, Progress::State::kProbe);
+  net.Tick(leader, TestConfig(leader).heartbeat_tick);
+  net.Settle();
+  EXPECT_EQ(net.node(leader).progress(follower)->state, Progress::State::kReplicate);
+
+  // Replicating, the leader sends each new write at once, answered or not.
+  int with_entries = 0;
+  net.Observe([&](const raftpb::Message& m) {
+    if (m.type() == raftpb::MSG_APP && m.to() == follower && m.entries_size() > 0) ++with_entries;
+  });
+  net.Filter([&](const raftpb::Message& m) {
+    return !(m.type() == raftpb::MSG_APP_RESP && m.from() == follower);
+  });
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(net.node(leader).Propose("x").ok());
+    net.Settle();
+  }
+  EXPECT_EQ(with_entries, 3);
+}
+
 // A leader whose window to one follower is full: three messages of one entry each, whose
 // acknowledgements are lost. `touch` sees the follower's other messages on their way.
 class FullWindowToAFollower {

@@ -18,10 +18,16 @@ const char* const kAlarmsKey = "alarms";
 // A Raft snapshot's data is a few tagged sections, then the store's own snapshot (which starts
 // with a column family number, never with a tag's letter). Each section is its tag, a 4-byte
 // big-endian length and a message: the member table (a MemberListResponse), then the alarm table
-// (an AlarmResponse). A leader that predates a section sends data without it: from one older
-// still, the data is the store's alone. Such data still restores; what it lacks is left as it is.
+// (an AlarmResponse), then the removed members (a MemberListResponse), only when there are any,
+// so that a version that predates that section reads the rest. A leader that predates a section
+// sends data without it: from one older still, the data is the store's alone. Such data still
+// restores; what it lacks is left as it is.
 constexpr std::string_view kSnapshotMembers = "pharos-members/1";
 constexpr std::string_view kSnapshotAlarms = "pharos-alarms/1";
+constexpr std::string_view kSnapshotRemovedMembers = "pharos-removed-members/1";
+// In the member table's column family beside the members (whose keys are 8-byte ids): the
+// removed members' last records, a MemberListResponse.
+const char* const kRemovedMembersKey = "removed";
 // A task that holds the apply thread this long extends every lease by as much (Loop). Shorter
 // holds are within a keepalive's slack: clients renew at a third of the TTL.
 constexpr std::chrono::milliseconds kLeasesExtendedAfterAHold{200};
@@ -89,12 +95,22 @@ Status Applier::Start() {
   std::unique_ptr<rocksdb::Iterator> it(
       storage_.db()->NewIterator(rocksdb::ReadOptions(), storage_.members()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (it->key() == kRemovedMembersKey) {
+      pb::MemberListResponse removed;
+      if (!removed.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        return Status::Corruption("removed member records");
+      }
+      for (const pb::Member& m : removed.members()) removed_members_[m.id()] = m;
+      continue;
+    }
     pb::Member m;
     if (!m.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return Status::Corruption("member record");
     }
     members_[m.id()] = m;
   }
+  if (!it->status().ok())
+    return Status::IoError("reading the member table: " + it->status().ToString());
   {
     std::string record;
     if (storage_.db()->Get(rocksdb::ReadOptions(), storage_.alarms(), kAlarmsKey, &record).ok()) {
@@ -230,6 +246,7 @@ std::string Applier::SnapshotPrefix() const {
   std::string out;
   AppendSection(&out, kSnapshotMembers, members);
   AppendSection(&out, kSnapshotAlarms, ActiveAlarms());
+  if (!removed_members_.empty()) AppendSection(&out, kSnapshotRemovedMembers, RemovedMembers());
   return out;
 }
 
@@ -237,6 +254,10 @@ void Applier::Restore(const raftpb::Snapshot& snapshot) {
   std::string_view data = snapshot.data();
   const auto members = TakeSection<pb::MemberListResponse>(&data, kSnapshotMembers);
   const auto alarms = TakeSection<pb::AlarmResponse>(&data, kSnapshotAlarms);
+  auto removed = TakeSection<pb::MemberListResponse>(&data, kSnapshotRemovedMembers);
+  // The leader had removed nobody, or predates the section: what we know of removed members
+  // stays (a member never comes back from a removal).
+  if (members && !removed) removed = RemovedMembers();
   // The tables the snapshot carried replace ours in the same synced write as the store's state:
   // written after it, a crash in between would keep our old tables beside the new state for
   // good (the log below the snapshot, which could rebuild them, is gone).
@@ -252,6 +273,7 @@ void Applier::Restore(const raftpb::Snapshot& snapshot) {
     for (const pb::Member& m : members->members()) {
       tables.Put(storage_.members(), IdKey(m.id()), m.SerializeAsString());
     }
+    tables.Put(storage_.members(), kRemovedMembersKey, removed->SerializeAsString());
   }
   if (alarms) tables.Put(storage_.alarms(), kAlarmsKey, alarms->SerializeAsString());
   if (Status s = store_->Restore({std::string(data)}, &tables); !s.ok()) {
@@ -261,6 +283,8 @@ void Applier::Restore(const raftpb::Snapshot& snapshot) {
   if (members) {
     members_.clear();
     for (const pb::Member& m : members->members()) members_[m.id()] = m;
+    removed_members_.clear();
+    for (const pb::Member& m : removed->members()) removed_members_[m.id()] = m;
     PublishMembers();
   }
   if (alarms) {
@@ -274,10 +298,21 @@ void Applier::Restore(const raftpb::Snapshot& snapshot) {
 }
 
 void Applier::PublishMembers() {
+  if (callbacks_.removed_members) {
+    std::vector<pb::Member> removed;
+    for (const auto& [id, m] : removed_members_) removed.push_back(m);
+    post_([cb = callbacks_.removed_members, removed = std::move(removed)] { cb(removed); });
+  }
   if (!callbacks_.members) return;
   std::vector<pb::Member> list;
   for (const auto& [id, m] : members_) list.push_back(m);
   post_([cb = callbacks_.members, list = std::move(list)] { cb(list); });
+}
+
+pb::MemberListResponse Applier::RemovedMembers() const {
+  pb::MemberListResponse removed;
+  for (const auto& [id, m] : removed_members_) *removed.add_members() = m;
+  return removed;
 }
 
 void Applier::ApplyEntry(const raftpb::Entry& e) {
@@ -312,9 +347,15 @@ void Applier::ApplyEntry(const raftpb::Entry& e) {
           m.set_is_learner(false);
           break;
         case raftpb::CONF_REMOVE_NODE:
+          // Kept aside with its address: if it comes back unaware of its removal (it was down,
+          // and every member has restarted since), the answer that tells it needs somewhere
+          // to go.
+          if (!m.peer_urls().empty()) removed_members_[cc.node_id()] = m;
           members_.erase(cc.node_id());
           (void)storage_.db()->Delete(rocksdb::WriteOptions(), storage_.members(),
                                       IdKey(cc.node_id()));
+          (void)storage_.db()->Put(rocksdb::WriteOptions(), storage_.members(), kRemovedMembersKey,
+                                   RemovedMembers().SerializeAsString());
           break;
         default:
           break;

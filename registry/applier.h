@@ -50,6 +50,8 @@ class Applier {
     // Watchers with responses waiting, and the member table after a change (I/O thread).
     std::function<void(int64_t watch_id)> watch_ready;
     std::function<void(std::vector<pb::Member>)> members;
+    // The members removed from the table, as they last were: published with the members.
+    std::function<void(std::vector<pb::Member>)> removed_members;
     // The active alarms, at start and after every change (I/O thread).
     std::function<void(std::vector<pb::AlarmMember>)> alarms;
   };
@@ -96,6 +98,7 @@ class Applier {
   // snapshot's, in one synced write.
   void Restore(const raftpb::Snapshot& snapshot);
   void PublishMembers();
+  pb::MemberListResponse RemovedMembers() const;
   // Whether this member proposed `req`, so that a request of its own waits for the answer.
   bool Ours(const pb::RaftRequest& req) const;
   // Raises or clears an alarm and persists the set; answers what is active after it.
@@ -112,7 +115,8 @@ class Applier {
   std::unique_ptr<kv::WatchHub> hub_;
   std::unique_ptr<kv::Lessor> lessor_;
   std::map<uint64_t, pb::Member> members_;
-  std::set<std::pair<uint64_t, int>> alarms_;  // (member id, pb::AlarmType)
+  std::map<uint64_t, pb::Member> removed_members_;  // ids are never reused: kept for good
+  std::set<std::pair<uint64_t, int>> alarms_;       // (member id, pb::AlarmType)
 
   std::mutex mu_;
   std::condition_variable cv_;

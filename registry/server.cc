@@ -98,6 +98,15 @@ Status Server::Start() {
   acb.applied = [this](AppliedRequest a) { OnApplied(std::move(a)); };
   acb.watch_ready = [this](int64_t id) { OnWatchReady(id); };
   acb.members = [this](std::vector<pb::Member> m) { OnMembers(std::move(m)); };
+  acb.removed_members = [this](std::vector<pb::Member> removed) {
+    // A removed member that comes back unaware of its removal (down while it happened) is told
+    // by whoever it speaks to (MSG_REMOVED), on a link to where it was: the table keeps that
+    // address for good, so the answer goes out after every member has restarted too.
+    if (!driver_) return;
+    for (const pb::Member& m : removed) {
+      if (!m.peer_urls().empty()) driver_->AddPeer(m.id(), m.peer_urls(0));
+    }
+  };
   acb.alarms = [this](std::vector<pb::AlarmMember> alarms) { OnAlarms(std::move(alarms)); };
   applier_ =
       std::make_unique<Applier>(*storage_, config_.member_id, post, acb, SystemClock::Instance());
@@ -932,8 +941,7 @@ void Server::OnSoftState(const raft::SoftState& ss, uint64_t term, uint64_t prop
 }
 
 void Server::OnMembers(std::vector<pb::Member> members) {
-  // A member gone from the table was removed, and the transport keeps it: if it comes back
-  // unaware of its removal, the answer that tells it (MSG_REMOVED) goes back on that link.
+  // A member gone from the table was removed, and the transport keeps it (acb.removed_members).
   members_.clear();
   for (pb::Member& m : members) {
     // An entry an older version published with --listen-peer for its address is published

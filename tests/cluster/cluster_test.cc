@@ -614,6 +614,45 @@ TEST(ClusterTest, AMemberRemovedWhileItWasDownIsToldAndStops) {
   EXPECT_NE(WEXITSTATUS(refused), 0);
 }
 
+// A member added at run time (in nobody's --initial-cluster) and removed while it was down, after
+// which every other member restarts: their member tables no longer list it, and they still know
+// where to tell it. Before, a restarted member's transport had no link to it, the answer had
+// nowhere to go, and the removed member campaigned for good.
+TEST(ClusterTest, AnAddedMemberRemovedWhileItWasDownIsToldAfterEveryOtherMemberRestarted) {
+  ProcessCluster cluster(3);
+  ASSERT_GE(cluster.WaitForLeader(), 0);
+  SyncClient c(cluster.clients());
+  const int fourth = cluster.AddMemberSlot();
+  auto added = c.Call(cluster.MemberAddRequest(fourth, /*learner=*/false));
+  ASSERT_TRUE(added.ok() && StatusOf(*added).ok()) << StatusOf(*added).ToString();
+  const uint64_t fourth_id = added->member_add_response().member().id();
+  cluster.Start(fourth);
+  ASSERT_TRUE(StatusOf(*c.Call(Put("joined", "x"))).ok());
+  // It has the log, its own addition in it, up to that write.
+  ASSERT_TRUE(Eventually([&] {
+    auto r = c.CallEndpoint(cluster.client(fourth), Get("joined", true));
+    return r.ok() && r->range_response().kvs_size() == 1;
+  }));
+  cluster.Kill(fourth);
+  pb::Envelope remove;
+  remove.mutable_member_remove()->set_id(fourth_id);
+  auto removed = c.Call(remove);
+  ASSERT_TRUE(removed.ok() && StatusOf(*removed).ok()) << StatusOf(*removed).ToString();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(cluster.Stop(i), 0);
+    cluster.Start(i);
+  }
+  ASSERT_GE(cluster.WaitForLeader(), 0);
+
+  cluster.Start(fourth);
+  const int stopped = cluster.WaitExit(fourth, std::chrono::seconds(15));
+  EXPECT_TRUE(WIFEXITED(stopped));
+  EXPECT_EQ(WEXITSTATUS(stopped), 1);
+  EXPECT_NE(cluster.Log(fourth).find("was removed from the cluster; its data will not start"),
+            std::string::npos)
+      << cluster.Log(fourth);
+}
+
 }  // namespace
 }  // namespace pharos::testing
 

@@ -141,6 +141,13 @@ raftpb::Entry AddMemberEntry(uint64_t index, uint64_t id, const std::string& nam
   return EntryOf(index, cc, raftpb::ENTRY_CONF_CHANGE);
 }
 
+raftpb::Entry RemoveMemberEntry(uint64_t index, uint64_t id) {
+  raftpb::ConfChange cc;
+  cc.set_type(raftpb::CONF_REMOVE_NODE);
+  cc.set_node_id(id);
+  return EntryOf(index, cc, raftpb::ENTRY_CONF_CHANGE);
+}
+
 std::vector<std::pair<uint64_t, int>> Nospace(uint64_t member) { return {{member, pb::NOSPACE}}; }
 
 // One member's storage and apply thread, which can be closed and opened again (a restart), and
@@ -162,6 +169,13 @@ class Member {
       std::lock_guard<std::mutex> lock(mu_);
       members_.clear();
       for (const pb::Member& m : members) members_.push_back(m.id());
+    };
+    callbacks.removed_members = [this](std::vector<pb::Member> removed) {
+      std::lock_guard<std::mutex> lock(mu_);
+      removed_.clear();
+      for (const pb::Member& m : removed) {
+        removed_.emplace_back(m.id(), m.peer_urls().empty() ? "" : m.peer_urls(0));
+      }
     };
     callbacks.alarms = [this](std::vector<pb::AlarmMember> alarms) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -188,6 +202,11 @@ class Member {
   std::vector<std::pair<uint64_t, int>> alarms() {
     std::lock_guard<std::mutex> lock(mu_);
     return alarms_;
+  }
+  // (id, peer address) of each removed member.
+  std::vector<std::pair<uint64_t, std::string>> removed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return removed_;
   }
 
   // Waits until every entry up to `index` is applied; false past the deadline.
@@ -242,8 +261,9 @@ class Member {
   std::unique_ptr<StorageEngine> storage_;
   std::unique_ptr<Applier> applier_;
   std::mutex mu_;
-  std::vector<uint64_t> members_;                 // guarded by mu_
-  std::vector<std::pair<uint64_t, int>> alarms_;  // guarded by mu_
+  std::vector<uint64_t> members_;                          // guarded by mu_
+  std::vector<std::pair<uint64_t, int>> alarms_;           // guarded by mu_
+  std::vector<std::pair<uint64_t, std::string>> removed_;  // guarded by mu_
 };
 
 raftpb::Snapshot SnapshotOf(const std::string& data, uint64_t index) {
@@ -278,6 +298,53 @@ TEST(ApplierSnapshotTest, AMemberThatCatchesUpBySnapshotHasTheAlarmsOfTheOthers)
   b.Close();
   ASSERT_TRUE(b.Open().ok());
   EXPECT_EQ(b.alarms(), Nospace(kOther));
+}
+
+// A removed member is kept aside with its address, across restarts and in the snapshots that
+// catch a member up: a member that was down while it was removed, started again after every
+// other member has restarted, must still be told (the server links to that address). Before,
+// the table forgot it at once, and the answer had nowhere to go once the members restarted.
+TEST(ApplierSnapshotTest, ARemovedMemberIsRememberedWithItsAddressForGood) {
+  Member a("applier-removed-a");
+  ASSERT_TRUE(a.Open().ok());
+  a.applier().Apply(std::nullopt, {AddMemberEntry(1, 21, "m21"), AddMemberEntry(2, 22, "m22"),
+                                   RemoveMemberEntry(3, 22), PutEntry(4, 1, kOther)});
+  ASSERT_TRUE(a.WaitApplied(4));
+  const std::vector<std::pair<uint64_t, std::string>> removed{{22, "127.0.0.1:2402"}};
+  EXPECT_EQ(a.members(), std::vector<uint64_t>{21});
+  EXPECT_EQ(a.removed(), removed);
+  a.Close();
+  ASSERT_TRUE(a.Open().ok());
+  EXPECT_EQ(a.members(), std::vector<uint64_t>{21});
+  EXPECT_EQ(a.removed(), removed);
+
+  auto parts = a.TakeSnapshot();
+  ASSERT_TRUE(parts.has_value());
+  Member b("applier-removed-b");
+  ASSERT_TRUE(b.Open().ok());
+  b.applier().Apply(SnapshotOf(parts->tables + parts->store, parts->index), {});
+  ASSERT_TRUE(b.WaitApplied(parts->index));
+  EXPECT_EQ(b.members(), std::vector<uint64_t>{21});
+  EXPECT_EQ(b.removed(), removed);
+  EXPECT_EQ(b.Count("k"), 1);
+  b.Close();
+  ASSERT_TRUE(b.Open().ok());
+  EXPECT_EQ(b.removed(), removed);
+
+  // A snapshot from a leader that removed nobody (or predates the section) leaves them be.
+  Member c("applier-removed-c");
+  ASSERT_TRUE(c.Open().ok());
+  c.applier().Apply(std::nullopt,
+                    {AddMemberEntry(1, 21, "m21"), PutEntry(2, 1, kOther), PutEntry(3, 2, kOther),
+                     PutEntry(4, 3, kOther), PutEntry(5, 4, kOther)});
+  ASSERT_TRUE(c.WaitApplied(5));
+  auto without = c.TakeSnapshot();
+  ASSERT_TRUE(without.has_value());
+  ASSERT_GT(without->index, parts->index);
+  b.applier().Apply(SnapshotOf(without->tables + without->store, without->index), {});
+  ASSERT_TRUE(b.WaitApplied(without->index));
+  EXPECT_EQ(b.members(), std::vector<uint64_t>{21});
+  EXPECT_EQ(b.removed(), removed);
 }
 
 // The snapshot's alarm table replaces the member's: an alarm the others disarmed (in entries

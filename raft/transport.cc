@@ -218,7 +218,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
 
  private:
   // Closes the socket; every handler of an operation started on it will do nothing. A
-  // connection that lasted forgives the failures before it.
+  // connection that lasted forgives the failures before it, ends at once included.
   void EndSocket() {
     if (Lasted()) {
       backoff_ms_ = 0;
@@ -236,7 +236,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
     connecting_ = true;
     socket_ = tcp::socket(s_->io);
     if (OpenPeerSocket(socket_, s_->bind_ip, s_->options.peer_timeout_ms)) {
-      Failed();
+      ConnectFailed();
       return;
     }
     // A name is looked up again for every connection, so that a peer that moved is found; the
@@ -260,7 +260,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
             self->LookupFailed("looking '" + self->host_ + "' up took longer than " +
                                std::to_string(self->s_->options.connect_timeout_ms) + " ms");
           }
-          self->Failed();  // given up: the connect's handler is now stale
+          self->ConnectFailed();  // given up: the connect's handler is now stale
         });
   }
 
@@ -323,13 +323,16 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
     connecting_ = false;
     timer_.cancel();
     if (ec) {
-      Failed();
+      ConnectFailed();
       return;
     }
     boost::system::error_code ignored;
     socket_.set_option(tcp::no_delay(true), ignored);
     connected_ = true;
     connected_at_ = std::chrono::steady_clock::now();
+    // A connect forgives the backoff, unless the peer has been ending every connection at once:
+    // then only one that lasts does (EndSocket).
+    if (young_closes_ == 0) backoff_ms_ = 0;
     ++s_->stats.connects;
     WatchForClose();
     Flush();
@@ -402,6 +405,13 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
                         self->s_->stats.sent += n;
                         self->Flush();
                       });
+  }
+
+  // Nothing answered there: whatever ended connections at once before is gone (a peer that
+  // restarts is down for a while, then closes a connection once), and so is the streak.
+  void ConnectFailed() {
+    young_closes_ = 0;
+    Failed();
   }
 
   // Drops what is queued (Raft retransmits what matters), reports the peer unreachable and

@@ -6,10 +6,10 @@
 // found; meanwhile connections go to where the last lookup found it.
 // A peer that is down or slow never blocks the caller: messages queue up to a bound and beyond it
 // are dropped (reported as unreachable, which Raft tolerates); reconnection uses jittered
-// exponential backoff, cut short when the peer sends us a message; only a connection that stays
-// up for stable_connection_ms forgives the backoff. A connection the peer closes is noticed at
-// once (the next message reconnects) rather than at the next failed write, unless the peer closes
-// every new connection at once, and one to a peer that went silent ends after peer_timeout_ms. A
+// exponential backoff, cut short when the peer sends us a message. A connection the peer closes
+// is noticed at once (the next message reconnects) rather than at the next failed write, unless
+// the peer keeps closing new connections at once, and one to a peer that went silent ends after
+// peer_timeout_ms. A
 // snapshot (MSG_SNAP) goes in chunks on a connection of its own, so it never queues ahead of
 // heartbeats, and its outcome is reported back, failure included.
 //
@@ -46,10 +46,11 @@ struct TransportOptions {
   size_t snapshot_chunk_bytes = 1 << 20;
   int backoff_min_ms = 20;
   int backoff_max_ms = 1000;
-  // A connection that stays up this long shows the peer healthy, and the next failure's backoff
-  // starts over from backoff_min_ms. One the peer ends sooner, twice in a row (a member that took
-  // this peer's old address, closing every connection that brings it another member's messages),
-  // is backed off from as a failed connect is; otherwise every message would reconnect.
+  // A connection the peer ends sooner than this, twice in a row with no failed connect between
+  // (a member that took this peer's old address, closing every connection that brings it another
+  // member's messages), is backed off from as a failed connect is, and from then on only a
+  // connection that stays up this long forgives the backoff; otherwise every message would
+  // reconnect. Once (a peer that restarted) reconnects at once.
   int stable_connection_ms = 1000;
   // A connect not done by then is given up and retried with backoff. A peer whose host is gone,
   // or behind a network that drops packets, answers no SYN, and the kernel keeps trying for two

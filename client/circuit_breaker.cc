@@ -41,7 +41,7 @@ Result<Permit> CircuitBreaker::TryAcquire() {
     } else if (state_ == CircuitState::kHalfOpen && probes_admitted_ >= probes) {
       ++counters_.short_circuits;
       result = Status::Unavailable("circuit half-open: probes in flight");
-    } else if (InFlightNow() >= options_.max_concurrent_requests) {
+    } else if (in_flight_ >= ConcurrencyLimit()) {
       ++counters_.rejections;
       // Only a closed circuit keeps a window.
       if (state_ == CircuitState::kClosed) Record(now, /*error=*/true, &transitions);
@@ -124,12 +124,15 @@ void CircuitBreaker::MoveTo(CircuitState to, Clock::TimePoint now, Transitions* 
   if (to == CircuitState::kClosed) window_.Reset();
 }
 
-int CircuitBreaker::InFlightNow() const {
-  // While half-open only the probes count: calls still out from before the circuit opened (hung
+int CircuitBreaker::ConcurrencyLimit() const {
+  // While half-open the probes come on top: calls still out from before the circuit opened (hung
   // on the sick backend, with no deadline of their own) would otherwise fill every slot, refuse
-  // every probe, and hold the circuit half-open for as long as they hang.
-  if (state_ == CircuitState::kHalfOpen) return static_cast<int>(probes_out_.size());
-  return in_flight_;
+  // every probe, and hold the circuit half-open for as long as they hang. Still a bound: a probe
+  // that hangs in turn keeps its slot, and the next half-open's probe finds none.
+  if (state_ == CircuitState::kHalfOpen) {
+    return options_.max_concurrent_requests + std::max(1, options_.half_open_probes);
+  }
+  return options_.max_concurrent_requests;
 }
 
 std::optional<Clock::TimePoint> CircuitBreaker::ProbeExpiry() const {

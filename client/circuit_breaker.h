@@ -8,11 +8,13 @@
 //
 // Errors in the window are failures, timeouts (a call reported after more than `timeout`) and
 // concurrency rejections (a call refused because `max_concurrent_requests` were in flight), as
-// Hystrix counts them. While half-open, only the probes count against that limit. Calls refused
-// because the circuit is open or its probes are all out are "short-circuited": counted for metrics,
-// never as errors. A result reported for a permit issued before the last state change (a slow call
-// from the closed period, a probe of an earlier half-open) updates the counters but not the state:
-// it describes a backend that is gone.
+// Hystrix counts them. While half-open the probes may exceed that limit, by as many as there
+// are probes: calls hung from before cannot starve them. Closed again, the circuit counts those
+// calls once more, and if they still fill every slot its rejections may open it again. Calls
+// refused because the circuit is open or its probes are all out are "short-circuited": counted for
+// metrics, never as errors. A result reported for a permit issued before the last state change (a
+// slow call from the closed period, a probe of an earlier half-open) updates the counters but not
+// the state: it describes a backend that is gone.
 //
 // Transitions happen inside TryAcquire and reports, never on a timer: state() says open until
 // someone asks after the sleep window. The clock is only read, so a FakeClock drives it in tests.
@@ -97,8 +99,8 @@ class CircuitBreaker : public CallGuard {
   // All below run with mu_ held.
   void Record(Clock::TimePoint now, bool error, Transitions* transitions);
   void MoveTo(CircuitState to, Clock::TimePoint now, Transitions* transitions);
-  // The calls the concurrency limit counts.
-  int InFlightNow() const;
+  // How many calls may be in flight now.
+  int ConcurrencyLimit() const;
   // When a half-open probe has outlived the timeout, the moment it timed out: a hung probe must
   // not hold the circuit half-open forever. Its late report is stale by then.
   std::optional<Clock::TimePoint> ProbeExpiry() const;

@@ -254,7 +254,17 @@ TEST_F(CircuitBreakerTest, CallsHungFromBeforeTheTripDoNotStarveTheProbes) {
   Result<Permit> probe = breaker.TryAcquire();
   ASSERT_TRUE(probe.ok()) << probe.status().ToString();
   EXPECT_EQ(breaker.TryAcquire().status().message(), "circuit half-open: probes in flight");
-  probe->Success();
+  // That probe hangs too, times out, and the circuit opens again. It keeps its slot, so the next
+  // half-open finds none: calls hung on the backend stay bounded.
+  clock_.Advance(options.timeout + milliseconds(1));
+  EXPECT_FALSE(breaker.TryAcquire().ok());
+  EXPECT_EQ(breaker.state(), CircuitState::kOpen);
+  clock_.Advance(options.sleep_window);
+  EXPECT_EQ(breaker.TryAcquire().status().message(), "too many concurrent requests");
+  probe->Failure();  // at last: a stale report, which frees its slot
+  Result<Permit> next_probe = breaker.TryAcquire();
+  ASSERT_TRUE(next_probe.ok()) << next_probe.status().ToString();
+  next_probe->Success();
   EXPECT_EQ(breaker.state(), CircuitState::kClosed);
   // Closed, the circuit counts every call in flight again.
   EXPECT_EQ(breaker.TryAcquire().status().message(), "too many concurrent requests");

@@ -18,16 +18,16 @@ const char* const kAlarmsKey = "alarms";
 // A Raft snapshot's data is a few tagged sections, then the store's own snapshot (which starts
 // with a column family number, never with a tag's letter). Each section is its tag, a 4-byte
 // big-endian length and a message: the member table (a MemberListResponse), then the alarm table
-// (an AlarmResponse), then the removed members (a MemberListResponse), only when there are any,
-// so that a version that predates that section reads the rest. A leader that predates a section
-// sends data without it: from one older still, the data is the store's alone. Such data still
-// restores; what it lacks is left as it is.
+// (an AlarmResponse). A leader that predates a section sends data without it: from one older
+// still, the data is the store's alone. Such data still restores; what it lacks is left as it is.
+// The member table is a SnapshotMemberTable, which a version before its removed members reads as
+// a MemberListResponse.
 constexpr std::string_view kSnapshotMembers = "pharos-members/1";
 constexpr std::string_view kSnapshotAlarms = "pharos-alarms/1";
-constexpr std::string_view kSnapshotRemovedMembers = "pharos-removed-members/1";
-// In the member table's column family beside the members (whose keys are 8-byte ids): the
-// removed members' last records, a MemberListResponse.
-const char* const kRemovedMembersKey = "removed";
+// The removed members' last records (a MemberListResponse), beside the alarms: a version that
+// predates it reads that family by key and starts on a directory that has it, where an extra key
+// among the members would fail its start.
+const char* const kRemovedMembersKey = "removed-members";
 // A task that holds the apply thread this long extends every lease by as much (Loop). Shorter
 // holds are within a keepalive's slack: clients renew at a third of the TTL.
 constexpr std::chrono::milliseconds kLeasesExtendedAfterAHold{200};
@@ -95,14 +95,6 @@ Status Applier::Start() {
   std::unique_ptr<rocksdb::Iterator> it(
       storage_.db()->NewIterator(rocksdb::ReadOptions(), storage_.members()));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    if (it->key() == kRemovedMembersKey) {
-      pb::MemberListResponse removed;
-      if (!removed.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-        return Status::Corruption("removed member records");
-      }
-      for (const pb::Member& m : removed.members()) removed_members_[m.id()] = m;
-      continue;
-    }
     pb::Member m;
     if (!m.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return Status::Corruption("member record");
@@ -111,6 +103,16 @@ Status Applier::Start() {
   }
   if (!it->status().ok())
     return Status::IoError("reading the member table: " + it->status().ToString());
+  {
+    std::string record;
+    if (storage_.db()
+            ->Get(rocksdb::ReadOptions(), storage_.alarms(), kRemovedMembersKey, &record)
+            .ok()) {
+      pb::MemberListResponse removed;
+      if (!removed.ParseFromString(record)) return Status::Corruption("removed member records");
+      for (const pb::Member& m : removed.members()) removed_members_[m.id()] = m;
+    }
+  }
   {
     std::string record;
     if (storage_.db()->Get(rocksdb::ReadOptions(), storage_.alarms(), kAlarmsKey, &record).ok()) {
@@ -241,23 +243,25 @@ void Applier::ApplyNow(const std::optional<raftpb::Snapshot>& snapshot,
 }
 
 std::string Applier::SnapshotPrefix() const {
-  pb::MemberListResponse members;
+  pb::SnapshotMemberTable members;
   for (const auto& [id, m] : members_) *members.add_members() = m;
+  for (const auto& [id, m] : removed_members_) *members.add_removed() = m;
   std::string out;
   AppendSection(&out, kSnapshotMembers, members);
   AppendSection(&out, kSnapshotAlarms, ActiveAlarms());
-  if (!removed_members_.empty()) AppendSection(&out, kSnapshotRemovedMembers, RemovedMembers());
   return out;
 }
 
 void Applier::Restore(const raftpb::Snapshot& snapshot) {
   std::string_view data = snapshot.data();
-  const auto members = TakeSection<pb::MemberListResponse>(&data, kSnapshotMembers);
+  const auto members = TakeSection<pb::SnapshotMemberTable>(&data, kSnapshotMembers);
   const auto alarms = TakeSection<pb::AlarmResponse>(&data, kSnapshotAlarms);
-  auto removed = TakeSection<pb::MemberListResponse>(&data, kSnapshotRemovedMembers);
-  // The leader had removed nobody, or predates the section: what we know of removed members
-  // stays (a member never comes back from a removal).
-  if (members && !removed) removed = RemovedMembers();
+  // A removal is for good: the snapshot's removed members join ours (a leader older than the
+  // list sends none).
+  std::map<uint64_t, pb::Member> removed = removed_members_;
+  if (members) {
+    for (const pb::Member& m : members->removed()) removed[m.id()] = m;
+  }
   // The tables the snapshot carried replace ours in the same synced write as the store's state:
   // written after it, a crash in between would keep our old tables beside the new state for
   // good (the log below the snapshot, which could rebuild them, is gone).
@@ -273,7 +277,7 @@ void Applier::Restore(const raftpb::Snapshot& snapshot) {
     for (const pb::Member& m : members->members()) {
       tables.Put(storage_.members(), IdKey(m.id()), m.SerializeAsString());
     }
-    tables.Put(storage_.members(), kRemovedMembersKey, removed->SerializeAsString());
+    tables.Put(storage_.alarms(), kRemovedMembersKey, RemovedMembers(removed).SerializeAsString());
   }
   if (alarms) tables.Put(storage_.alarms(), kAlarmsKey, alarms->SerializeAsString());
   if (Status s = store_->Restore({std::string(data)}, &tables); !s.ok()) {
@@ -283,8 +287,7 @@ void Applier::Restore(const raftpb::Snapshot& snapshot) {
   if (members) {
     members_.clear();
     for (const pb::Member& m : members->members()) members_[m.id()] = m;
-    removed_members_.clear();
-    for (const pb::Member& m : removed->members()) removed_members_[m.id()] = m;
+    removed_members_ = std::move(removed);
     PublishMembers();
   }
   if (alarms) {
@@ -309,10 +312,10 @@ void Applier::PublishMembers() {
   post_([cb = callbacks_.members, list = std::move(list)] { cb(list); });
 }
 
-pb::MemberListResponse Applier::RemovedMembers() const {
-  pb::MemberListResponse removed;
-  for (const auto& [id, m] : removed_members_) *removed.add_members() = m;
-  return removed;
+pb::MemberListResponse Applier::RemovedMembers(const std::map<uint64_t, pb::Member>& removed) {
+  pb::MemberListResponse list;
+  for (const auto& [id, m] : removed) *list.add_members() = m;
+  return list;
 }
 
 void Applier::ApplyEntry(const raftpb::Entry& e) {
@@ -350,12 +353,17 @@ void Applier::ApplyEntry(const raftpb::Entry& e) {
           // Kept aside with its address: if it comes back unaware of its removal (it was down,
           // and every member has restarted since), the answer that tells it needs somewhere
           // to go.
+          // One write, so that no crash keeps the deletion without the record set aside: the
+          // entry applied again after a restart would find the member gone, its address with it.
           if (!m.peer_urls().empty()) removed_members_[cc.node_id()] = m;
           members_.erase(cc.node_id());
-          (void)storage_.db()->Delete(rocksdb::WriteOptions(), storage_.members(),
-                                      IdKey(cc.node_id()));
-          (void)storage_.db()->Put(rocksdb::WriteOptions(), storage_.members(), kRemovedMembersKey,
-                                   RemovedMembers().SerializeAsString());
+          {
+            rocksdb::WriteBatch removal;
+            removal.Delete(storage_.members(), IdKey(cc.node_id()));
+            removal.Put(storage_.alarms(), kRemovedMembersKey,
+                        RemovedMembers(removed_members_).SerializeAsString());
+            (void)storage_.db()->Write(rocksdb::WriteOptions(), &removal);
+          }
           break;
         default:
           break;

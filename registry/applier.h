@@ -98,7 +98,7 @@ class Applier {
   // snapshot's, in one synced write.
   void Restore(const raftpb::Snapshot& snapshot);
   void PublishMembers();
-  pb::MemberListResponse RemovedMembers() const;
+  static pb::MemberListResponse RemovedMembers(const std::map<uint64_t, pb::Member>& removed);
   // Whether this member proposed `req`, so that a request of its own waits for the answer.
   bool Ours(const pb::RaftRequest& req) const;
   // Raises or clears an alarm and persists the set; answers what is active after it.

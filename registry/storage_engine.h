@@ -35,7 +35,8 @@ class StorageEngine {
   kv::Families kv_families() { return {cf("kv"), cf("kv_meta"), cf("kv_lease")}; }
   // The member table: id (8 bytes, big-endian) -> Member.
   rocksdb::ColumnFamilyHandle* members() { return cf("members"); }
-  // The active alarms: one record (an AlarmResponse) under the key "alarms".
+  // Records read by key: the active alarms (an AlarmResponse under "alarms") and the removed
+  // members (a MemberListResponse under "removed-members", registry/applier.cc).
   rocksdb::ColumnFamilyHandle* alarms() { return cf("alarms"); }
   // Bytes on disk (SST and WAL), for status and metrics.
   uint64_t SizeBytes() const;

@@ -320,6 +320,17 @@ TEST(ApplierSnapshotTest, ARemovedMemberIsRememberedWithItsAddressForGood) {
 
   auto parts = a.TakeSnapshot();
   ASSERT_TRUE(parts.has_value());
+  {
+    // A version that reads the member table as a MemberListResponse finds the members alone.
+    const std::string tag = "pharos-members/1";
+    ASSERT_TRUE(parts->tables.starts_with(tag));
+    uint32_t n = 0;
+    for (int i = 0; i < 4; ++i) n = (n << 8) | static_cast<uint8_t>(parts->tables[tag.size() + i]);
+    pb::MemberListResponse old_reading;
+    ASSERT_TRUE(old_reading.ParseFromString(parts->tables.substr(tag.size() + 4, n)));
+    ASSERT_EQ(old_reading.members_size(), 1);
+    EXPECT_EQ(old_reading.members(0).id(), 21u);
+  }
   Member b("applier-removed-b");
   ASSERT_TRUE(b.Open().ok());
   b.applier().Apply(SnapshotOf(parts->tables + parts->store, parts->index), {});

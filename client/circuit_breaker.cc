@@ -1,6 +1,7 @@
 #include "client/circuit_breaker.h"
 
 #include <algorithm>
+#include <limits>
 
 namespace pharos::client {
 
@@ -41,7 +42,7 @@ Result<Permit> CircuitBreaker::TryAcquire() {
     } else if (state_ == CircuitState::kHalfOpen && probes_admitted_ >= probes) {
       ++counters_.short_circuits;
       result = Status::Unavailable("circuit half-open: probes in flight");
-    } else if (in_flight_ >= ConcurrencyLimit()) {
+    } else if (in_flight_ >= ConcurrencyLimit(state_)) {
       ++counters_.rejections;
       // Only a closed circuit keeps a window.
       if (state_ == CircuitState::kClosed) Record(now, /*error=*/true, &transitions);
@@ -124,13 +125,21 @@ void CircuitBreaker::MoveTo(CircuitState to, Clock::TimePoint now, Transitions* 
   if (to == CircuitState::kClosed) window_.Reset();
 }
 
-int CircuitBreaker::ConcurrencyLimit() const {
+bool CircuitBreaker::ProbeHasASlot() const {
+  return in_flight_ < ConcurrencyLimit(CircuitState::kHalfOpen);
+}
+
+int CircuitBreaker::ConcurrencyLimit(CircuitState state) const {
   // While half-open the probes come on top: calls still out from before the circuit opened (hung
   // on the sick backend, with no deadline of their own) would otherwise fill every slot, refuse
   // every probe, and hold the circuit half-open for as long as they hang. Still a bound: a probe
   // that hangs in turn keeps its slot, and the next half-open's probe finds none.
-  if (state_ == CircuitState::kHalfOpen) {
-    return options_.max_concurrent_requests + std::max(1, options_.half_open_probes);
+  if (state == CircuitState::kHalfOpen) {
+    const int probes = std::max(1, options_.half_open_probes);
+    if (options_.max_concurrent_requests > std::numeric_limits<int>::max() - probes) {
+      return std::numeric_limits<int>::max();  // a limit set to INT_MAX says "none"
+    }
+    return options_.max_concurrent_requests + probes;
   }
   return options_.max_concurrent_requests;
 }
@@ -156,13 +165,13 @@ bool CircuitBreaker::Available() const {
     case CircuitState::kClosed:
       return true;
     case CircuitState::kOpen:
-      return now - opened_at_ >= options_.sleep_window;
+      return now - opened_at_ >= options_.sleep_window && ProbeHasASlot();
     case CircuitState::kHalfOpen:
       // Mirrors TryAcquire: a hung probe reopened the circuit when it timed out.
       if (auto expired = ProbeExpiry(); expired && *expired < now) {
-        return now - *expired >= options_.sleep_window;
+        return now - *expired >= options_.sleep_window && ProbeHasASlot();
       }
-      return probes_admitted_ < std::max(1, options_.half_open_probes);
+      return probes_admitted_ < std::max(1, options_.half_open_probes) && ProbeHasASlot();
   }
   return false;
 }

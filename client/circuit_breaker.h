@@ -63,7 +63,7 @@ class CircuitBreaker : public CallGuard {
     uint64_t successes = 0;
     uint64_t failures = 0;
     uint64_t timeouts = 0;
-    uint64_t rejections = 0;      // over max_concurrent_requests
+    uint64_t rejections = 0;      // over the concurrency limit
     uint64_t short_circuits = 0;  // refused while open or while the half-open probes are out
   };
   // What the trip decision sees: the rolling window now (frozen while not closed, emptied on
@@ -82,7 +82,8 @@ class CircuitBreaker : public CallGuard {
 
   // Whether TryAcquire would let a call through the circuit now: false while open inside the
   // sleep window and while half-open with every probe out. It takes no probe, so a balancer may
-  // ask for every instance on every pick. It ignores the concurrency limit, which is momentary.
+  // ask for every instance on every pick. It ignores the concurrency limit while closed, which
+  // is momentary, but not for a probe, since a probe that hung holds its slot.
   bool Available() const;
 
   CircuitState state() const;
@@ -99,8 +100,10 @@ class CircuitBreaker : public CallGuard {
   // All below run with mu_ held.
   void Record(Clock::TimePoint now, bool error, Transitions* transitions);
   void MoveTo(CircuitState to, Clock::TimePoint now, Transitions* transitions);
-  // How many calls may be in flight now.
-  int ConcurrencyLimit() const;
+  // How many calls may be in flight in that state.
+  int ConcurrencyLimit(CircuitState state) const;
+  // Whether a half-open probe would find a slot: a probe that hung holds its own.
+  bool ProbeHasASlot() const;
   // When a half-open probe has outlived the timeout, the moment it timed out: a hung probe must
   // not hold the circuit half-open forever. Its late report is stale by then.
   std::optional<Clock::TimePoint> ProbeExpiry() const;

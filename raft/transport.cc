@@ -205,9 +205,11 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   // The peer just sent us a message, so it is up: a reconnection waiting out the backoff (which
   // grew towards backoff_max_ms while the peer was down) need not wait any longer. Without this a
   // restarted member heard nothing from the leader for up to a second, campaigned in vain, and
-  // its reads found no leader to answer them.
+  // its reads found no leader to answer them. Not while the peer's address keeps ending our
+  // connections at once: the peer speaks from elsewhere (it moved, and its name still gives the
+  // old address), and each message would bring another connection there.
   void PeerIsUp() {
-    if (!waiting_) return;
+    if (!waiting_ || young_closes_ > 1) return;
     ++generation_;  // the pending wait's handler does nothing now
     waiting_ = false;
     backoff_ms_ = 0;
@@ -357,7 +359,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
     // in flight carried may be lost, and Raft must hear so; likewise when the connection ended
     // by a timeout (peer_timeout_ms), since the peer is not known to be up.
     const bool lost = writing_ || (ec != asio::error::eof && ec != asio::error::connection_reset);
-    const bool young = !Lasted();
+    const bool young = EndedYoung();
     EndSocket();
     if (lost) {
       Failed();
@@ -368,11 +370,18 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
     // A peer that restarted ends a connection once, and the next message reconnects at once, as
     // does one already queued. One that ends every connection as soon as it is made (a member at
     // this peer's old address, refusing messages meant for another) is backed off from.
-    if (young && ++young_closes_ > 1) {
+    if (young && young_closes_ > 1) {
       Failed();
       return;
     }
     if (!queue_.empty()) Connect();
+  }
+
+  // Counts a connection that ends before it lasted, whoever ended it.
+  bool EndedYoung() {
+    const bool young = connected_ && !Lasted();
+    if (young) ++young_closes_;
+    return young;
   }
 
   // Whether the connection is up and has been for stable_connection_ms.
@@ -399,6 +408,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
                         if (self->s_->stopped || generation != self->generation_) return;
                         self->writing_ = false;
                         if (ec) {
+                          self->EndedYoung();
                           self->Failed();
                           return;
                         }
@@ -452,7 +462,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   bool lookup_failing_ = false;  // the last lookup of host_ failed or was slow (reported once)
   int backoff_ms_ = 0;
   std::chrono::steady_clock::time_point connected_at_;
-  int young_closes_ = 0;  // connections in a row the peer ended before they lasted
+  int young_closes_ = 0;  // connections in a row that ended before they lasted
   // Changes whenever the socket is closed or replaced and whenever a backoff wait is cut short.
   uint64_t generation_ = 0;
   std::array<char, 1> probe_;

@@ -9,9 +9,8 @@
 // exponential backoff, cut short when the peer sends us a message. A connection the peer closes
 // is noticed at once (the next message reconnects) rather than at the next failed write, unless
 // the peer keeps closing new connections at once, and one to a peer that went silent ends after
-// peer_timeout_ms. A
-// snapshot (MSG_SNAP) goes in chunks on a connection of its own, so it never queues ahead of
-// heartbeats, and its outcome is reported back, failure included.
+// peer_timeout_ms. A snapshot (MSG_SNAP) goes in chunks on a connection of its own, so it never
+// queues ahead of heartbeats, and its outcome is reported back, failure included.
 //
 // Thread rules: every method, and every callback, runs on the io_context's thread (the node's
 // raft thread, which also runs the Raft core).
@@ -46,11 +45,12 @@ struct TransportOptions {
   size_t snapshot_chunk_bytes = 1 << 20;
   int backoff_min_ms = 20;
   int backoff_max_ms = 1000;
-  // A connection the peer ends sooner than this, twice in a row with no failed connect between
-  // (a member that took this peer's old address, closing every connection that brings it another
-  // member's messages), is backed off from as a failed connect is, and from then on only a
-  // connection that stays up this long forgives the backoff; otherwise every message would
-  // reconnect. Once (a peer that restarted) reconnects at once.
+  // A connection that ends sooner than this, twice in a row with no failed connect between (a
+  // member that took this peer's old address, closing every connection that brings it another
+  // member's messages), is backed off from as a failed connect is; otherwise every message would
+  // reconnect. From then on only a connection that stays up this long, or a failed connect,
+  // forgives the backoff: neither a connect nor a message from the peer does. Once (a peer that
+  // restarted) reconnects at once.
   int stable_connection_ms = 1000;
   // A connect not done by then is given up and retried with backoff. A peer whose host is gone,
   // or behind a network that drops packets, answers no SYN, and the kernel keeps trying for two

@@ -17,11 +17,10 @@ namespace {
 const char* const kAlarmsKey = "alarms";
 // A Raft snapshot's data is a few tagged sections, then the store's own snapshot (which starts
 // with a column family number, never with a tag's letter). Each section is its tag, a 4-byte
-// big-endian length and a message: the member table (a MemberListResponse), then the alarm table
-// (an AlarmResponse). A leader that predates a section sends data without it: from one older
+// big-endian length and a message: the member table (a SnapshotMemberTable: the members, and the
+// removed members, which a version before them reads as a MemberListResponse), then the alarm
+// table (an AlarmResponse). A leader that predates a section sends data without it: from one older
 // still, the data is the store's alone. Such data still restores; what it lacks is left as it is.
-// The member table is a SnapshotMemberTable, which a version before its removed members reads as
-// a MemberListResponse.
 constexpr std::string_view kSnapshotMembers = "pharos-members/1";
 constexpr std::string_view kSnapshotAlarms = "pharos-alarms/1";
 // The removed members' last records (a MemberListResponse), beside the alarms: a version that
@@ -101,25 +100,32 @@ Status Applier::Start() {
     }
     members_[m.id()] = m;
   }
-  if (!it->status().ok())
+  if (!it->status().ok()) {
     return Status::IoError("reading the member table: " + it->status().ToString());
-  {
-    std::string record;
-    if (storage_.db()
-            ->Get(rocksdb::ReadOptions(), storage_.alarms(), kRemovedMembersKey, &record)
-            .ok()) {
-      pb::MemberListResponse removed;
-      if (!removed.ParseFromString(record)) return Status::Corruption("removed member records");
-      for (const pb::Member& m : removed.members()) removed_members_[m.id()] = m;
-    }
   }
-  {
-    std::string record;
-    if (storage_.db()->Get(rocksdb::ReadOptions(), storage_.alarms(), kAlarmsKey, &record).ok()) {
-      pb::AlarmResponse saved;
-      if (!saved.ParseFromString(record)) return Status::Corruption("alarm record");
-      for (const pb::AlarmMember& a : saved.alarms()) alarms_.emplace(a.member_id(), a.alarm());
-    }
+  // A record that cannot be read stops the start: taken for absent, the next change would write
+  // over it.
+  auto read_record = [&](const char* key, std::string* record) -> Result<bool> {
+    const rocksdb::Status s =
+        storage_.db()->Get(rocksdb::ReadOptions(), storage_.alarms(), key, record);
+    if (s.IsNotFound()) return false;
+    if (!s.ok()) return Status::IoError(std::string("reading ") + key + ": " + s.ToString());
+    return true;
+  };
+  std::string record;
+  auto found = read_record(kRemovedMembersKey, &record);
+  if (!found.ok()) return found.status();
+  if (*found) {
+    pb::MemberListResponse removed;
+    if (!removed.ParseFromString(record)) return Status::Corruption("removed member records");
+    for (const pb::Member& m : removed.members()) removed_members_[m.id()] = m;
+  }
+  found = read_record(kAlarmsKey, &record);
+  if (!found.ok()) return found.status();
+  if (*found) {
+    pb::AlarmResponse saved;
+    if (!saved.ParseFromString(record)) return Status::Corruption("alarm record");
+    for (const pb::AlarmMember& a : saved.alarms()) alarms_.emplace(a.member_id(), a.alarm());
   }
   applied_ = store_->applied_index();
   revision_ = store_->revision();
@@ -362,7 +368,12 @@ void Applier::ApplyEntry(const raftpb::Entry& e) {
             removal.Delete(storage_.members(), IdKey(cc.node_id()));
             removal.Put(storage_.alarms(), kRemovedMembersKey,
                         RemovedMembers(removed_members_).SerializeAsString());
-            (void)storage_.db()->Write(rocksdb::WriteOptions(), &removal);
+            if (rocksdb::Status s = storage_.db()->Write(rocksdb::WriteOptions(), &removal);
+                !s.ok()) {
+              spdlog::critical("writing member {:x}'s removal failed: {}", cc.node_id(),
+                               s.ToString());
+              std::abort();
+            }
           }
           break;
         default:

@@ -95,7 +95,8 @@ class Applier {
   void ApplyEntry(const raftpb::Entry& e);
   void RunWaiting();
   // Replaces the store's state, and the member and alarm tables the snapshot carried, with the
-  // snapshot's, in one synced write.
+  // snapshot's, in one synced write; the removed members it carried join ours (a removal is for
+  // good).
   void Restore(const raftpb::Snapshot& snapshot);
   void PublishMembers();
   static pb::MemberListResponse RemovedMembers(const std::map<uint64_t, pb::Member>& removed);

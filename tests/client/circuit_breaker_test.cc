@@ -260,8 +260,10 @@ TEST_F(CircuitBreakerTest, CallsHungFromBeforeTheTripDoNotStarveTheProbes) {
   EXPECT_FALSE(breaker.TryAcquire().ok());
   EXPECT_EQ(breaker.state(), CircuitState::kOpen);
   clock_.Advance(options.sleep_window);
+  EXPECT_FALSE(breaker.Available());
   EXPECT_EQ(breaker.TryAcquire().status().message(), "too many concurrent requests");
   probe->Failure();  // at last: a stale report, which frees its slot
+  EXPECT_TRUE(breaker.Available());
   Result<Permit> next_probe = breaker.TryAcquire();
   ASSERT_TRUE(next_probe.ok()) << next_probe.status().ToString();
   next_probe->Success();

@@ -137,13 +137,20 @@ TEST(TransportTest, APeerThatEndsEveryConnectionAtOnceIsBackedOffFrom) {
   asio::io_context io;
   TransportOptions options = TestOptions(1);
   options.backoff_max_ms = 400;
+  options.stable_connection_ms = 60'000;  // no connection lasts, however slow the machine
   Endpoint a(io, options), other(io, 3);
   ASSERT_TRUE(a.transport->AddPeer(2, other.address()).ok());
+  // Member 2 itself, elsewhere, speaks to member 1 all the while: that cuts no wait short, or
+  // each of its messages would bring another connection to member 3.
+  Endpoint real(io, 2);
+  ASSERT_TRUE(real.transport->AddPeer(1, a.address()).ok());
   const auto started = std::chrono::steady_clock::now();
   ASSERT_TRUE(RunUntil(io, [&] {
     a.transport->Send({App(1, 2, 1)});  // one every 5 ms or more, as a leader's heartbeats come
+    real.transport->Send({App(2, 1, 1)});
     return a.unreachable.size() >= 7;
   }));
+  EXPECT_FALSE(a.received.empty());
   const auto took = std::chrono::steady_clock::now() - started;
   EXPECT_TRUE(other.received.empty());
   const Transport::Stats stats = a.transport->stats();
@@ -160,7 +167,9 @@ TEST(TransportTest, APeerThatEndsEveryConnectionAtOnceIsBackedOffFrom) {
 // connection.
 TEST(TransportTest, APeerThatRestartsAgainAfterAnOutageIsReconnectedToAtOnce) {
   asio::io_context io;
-  Endpoint a(io, 1);
+  TransportOptions options = TestOptions(1);
+  options.stable_connection_ms = 60'000;  // no connection lasts, however slow the machine
+  Endpoint a(io, options);
   auto b = std::make_unique<Endpoint>(io, 2);
   const std::string address = b->address();
   ASSERT_TRUE(a.transport->AddPeer(2, address).ok());

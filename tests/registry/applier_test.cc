@@ -356,6 +356,39 @@ TEST(ApplierSnapshotTest, ARemovedMemberIsRememberedWithItsAddressForGood) {
   ASSERT_TRUE(b.WaitApplied(without->index));
   EXPECT_EQ(b.members(), std::vector<uint64_t>{21});
   EXPECT_EQ(b.removed(), removed);
+  b.Close();
+  ASSERT_TRUE(b.Open().ok());
+  EXPECT_EQ(b.removed(), removed);
+}
+
+// The removal's own write (the member deleted, its record set aside) can outlive a crash that the
+// store's batch, with its applied index, does not: the entry is then applied again, to a table
+// that no longer has the member. Its address set aside must survive that.
+TEST(ApplierSnapshotTest, ARemovalAppliedAgainAfterACrashKeepsTheAddress) {
+  Member a("applier-removed-again");
+  ASSERT_TRUE(a.Open().ok());
+  a.applier().Apply(std::nullopt, {AddMemberEntry(1, 21, "m21"), AddMemberEntry(2, 22, "m22")});
+  ASSERT_TRUE(a.WaitApplied(2));
+  a.Close();
+  // What the removal's write left, without the store's batch that followed it.
+  ASSERT_TRUE(a.Open().ok());
+  pb::MemberListResponse set_aside;
+  pb::Member* m22 = set_aside.add_members();
+  m22->set_id(22);
+  m22->set_name("m22");
+  m22->add_peer_urls("127.0.0.1:2402");
+  rocksdb::WriteBatch removal;
+  removal.Delete(a.storage().members(), std::string(7, '\0') + '\x16');
+  removal.Put(a.storage().alarms(), "removed-members", set_aside.SerializeAsString());
+  ASSERT_TRUE(a.storage().db()->Write(rocksdb::WriteOptions(), &removal).ok());
+  a.Close();
+  ASSERT_TRUE(a.Open().ok());
+  ASSERT_EQ(a.members(), std::vector<uint64_t>{21});
+
+  a.applier().Apply(std::nullopt, {RemoveMemberEntry(3, 22)});
+  ASSERT_TRUE(a.WaitApplied(3));
+  EXPECT_EQ(a.members(), std::vector<uint64_t>{21});
+  EXPECT_EQ(a.removed(), (std::vector<std::pair<uint64_t, std::string>>{{22, "127.0.0.1:2402"}}));
 }
 
 // The snapshot's alarm table replaces the member's: an alarm the others disarmed (in entries

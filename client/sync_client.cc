@@ -78,8 +78,9 @@ class SyncClient::Conn {
     if (colon == std::string::npos) {
       return Status::InvalidArgument("bad endpoint '" + endpoint_ + "' (want host:port)");
     }
-    // A name is looked up here, blocking, as everything in this client does.
-    auto host = NumericHost(endpoint_.substr(0, colon));
+    // A name is looked up here, blocking, as everything in this client does, within the call's
+    // deadline.
+    auto host = NumericHostBefore(endpoint_.substr(0, colon), deadline);
     if (!host.ok()) return host.status();
     boost::system::error_code ec;
     auto ip = asio::ip::make_address(*host, ec);

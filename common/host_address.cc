@@ -7,6 +7,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <system_error>
+#include <thread>
 
 namespace pharos {
 
@@ -56,6 +62,36 @@ Result<std::string> NumericHost(const std::string& host) {
   inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
   freeaddrinfo(found);
   return std::string(text);
+}
+
+Result<std::string> NumericHostBefore(const std::string& host,
+                                      std::chrono::steady_clock::time_point deadline,
+                                      LookUpHost look_up) {
+  in6_addr ignored6;
+  if (IsIpv4Literal(host) || inet_pton(AF_INET6, host.c_str(), &ignored6) == 1) return host;
+  if (!IsHostName(host)) return NumericHost(host);  // says why, without a lookup
+  struct Answer {
+    std::mutex mu;
+    std::condition_variable ready;
+    std::optional<Result<std::string>> found;
+  };
+  auto answer = std::make_shared<Answer>();
+  try {
+    std::thread([answer, host, look_up = std::move(look_up)] {
+      Result<std::string> found = look_up(host);
+      std::lock_guard lock(answer->mu);
+      answer->found = std::move(found);
+      answer->ready.notify_all();
+    }).detach();
+  } catch (const std::system_error& e) {
+    return Status::Unavailable("cannot look '" + host + "' up: " + e.what());
+  }
+  std::unique_lock lock(answer->mu);
+  if (!answer->ready.wait_until(lock, deadline, [&] { return answer->found.has_value(); })) {
+    return Status(StatusCode::kDeadlineExceeded,
+                  "looking '" + host + "' up took longer than the call's deadline");
+  }
+  return *answer->found;
 }
 
 }  // namespace pharos

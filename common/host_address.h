@@ -5,9 +5,12 @@
 // up once, at start, here. Only IPv4 addresses are used for names: peer sockets are IPv4
 // (DESIGN.md §3, bound to the member's own address).
 //
-// Thread rules: free functions; NumericHost blocks on the system's resolver (getaddrinfo).
+// Thread rules: free functions; NumericHost blocks on the system's resolver (getaddrinfo), and
+// NumericHostBefore until its deadline at most.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -23,5 +26,14 @@ bool IsHostName(std::string_view host);
 // `host` itself when it is an IP literal (v4 or v6), else the first IPv4 address its name has.
 // INVALID_ARGUMENT for a name that is not one, UNAVAILABLE for one that does not resolve.
 Result<std::string> NumericHost(const std::string& host);
+
+using LookUpHost = std::function<Result<std::string>(const std::string& host)>;
+// As NumericHost, but DEADLINE_EXCEEDED at `deadline`: a caller with a deadline (a client's call)
+// must not wait out the resolver's own timeouts, seconds each. getaddrinfo cannot be cancelled,
+// so a name is looked up on a thread of its own, which ends whenever the resolver answers and
+// hands its answer to nobody if the caller gave up. `look_up` stands in for NumericHost in tests.
+Result<std::string> NumericHostBefore(const std::string& host,
+                                      std::chrono::steady_clock::time_point deadline,
+                                      LookUpHost look_up = NumericHost);
 
 }  // namespace pharos

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+
 namespace pharos {
 namespace {
 
@@ -45,6 +50,49 @@ TEST(HostAddressTest, WhatIsNotANameOrDoesNotResolveSaysSo) {
   EXPECT_NE(unknown.status().message().find("cannot resolve host name 'no-such-member.invalid'"),
             std::string::npos)
       << unknown.status().ToString();
+}
+
+// A resolver that does not answer (a DNS server gone) holds a caller up to its deadline, not
+// through the resolver's own timeouts; the lookup's answer, when it comes, goes to nobody.
+TEST(HostAddressTest, ALookupGivesUpAtTheCallersDeadline) {
+  struct Resolver {
+    std::mutex mu;
+    std::condition_variable released;
+    bool answer = false;
+  };
+  auto resolver = std::make_shared<Resolver>();
+  auto hung = [resolver](const std::string&) -> Result<std::string> {
+    std::unique_lock lock(resolver->mu);
+    resolver->released.wait(lock, [&] { return resolver->answer; });
+    return std::string("10.0.0.9");
+  };
+  const auto started = std::chrono::steady_clock::now();
+  auto found = NumericHostBefore("stuck-name", started + std::chrono::milliseconds(100), hung);
+  const auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_FALSE(found.ok());
+  EXPECT_EQ(found.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(found.status().message(),
+            "looking 'stuck-name' up took longer than the call's deadline");
+  EXPECT_GE(took, std::chrono::milliseconds(100));
+  EXPECT_LT(took, std::chrono::seconds(5));
+  {
+    std::lock_guard lock(resolver->mu);
+    resolver->answer = true;
+  }
+  resolver->released.notify_all();
+
+  // One that answers in time is used; literals and bad names need no lookup at all.
+  auto quick = [](const std::string&) -> Result<std::string> { return std::string("10.0.0.7"); };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  EXPECT_EQ(NumericHostBefore("member-a", deadline, quick).value(), "10.0.0.7");
+  auto never = [](const std::string&) -> Result<std::string> {
+    ADD_FAILURE() << "looked up";
+    return Status::Unavailable("no");
+  };
+  EXPECT_EQ(NumericHostBefore("10.1.2.3", deadline, never).value(), "10.1.2.3");
+  EXPECT_EQ(NumericHostBefore("bad_host!", deadline, never).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(NumericHostBefore("localhost", deadline).value().rfind("127.", 0), 0u);
 }
 
 }  // namespace

@@ -358,12 +358,12 @@ void Applier::ApplyEntry(const raftpb::Entry& e) {
         case raftpb::CONF_REMOVE_NODE:
           // Kept aside with its address: if it comes back unaware of its removal (it was down,
           // and every member has restarted since), the answer that tells it needs somewhere
-          // to go.
-          // One write, so that no crash keeps the deletion without the record set aside: the
-          // entry applied again after a restart would find the member gone, its address with it.
+          // to go. Applied again after a crash, the entry finds the member gone and keeps what
+          // was set aside.
           if (!m.peer_urls().empty()) removed_members_[cc.node_id()] = m;
           members_.erase(cc.node_id());
           {
+            // One write, so that no crash keeps the deletion without the record set aside.
             rocksdb::WriteBatch removal;
             removal.Delete(storage_.members(), IdKey(cc.node_id()));
             removal.Put(storage_.alarms(), kRemovedMembersKey,

@@ -15,6 +15,14 @@
 #include <thread>
 
 namespace pharos {
+namespace {
+
+bool IsIpLiteral(const std::string& host) {
+  in6_addr ignored6;
+  return IsIpv4Literal(host) || inet_pton(AF_INET6, host.c_str(), &ignored6) == 1;
+}
+
+}  // namespace
 
 bool IsIpv4Literal(std::string_view host) {
   in_addr ignored;
@@ -45,8 +53,7 @@ bool IsHostName(std::string_view host) {
 }
 
 Result<std::string> NumericHost(const std::string& host) {
-  in6_addr ignored6;
-  if (IsIpv4Literal(host) || inet_pton(AF_INET6, host.c_str(), &ignored6) == 1) return host;
+  if (IsIpLiteral(host)) return host;
   if (!IsHostName(host)) {
     return Status::InvalidArgument("'" + host + "' is neither an IP address nor a host name");
   }
@@ -67,8 +74,7 @@ Result<std::string> NumericHost(const std::string& host) {
 Result<std::string> NumericHostBefore(const std::string& host,
                                       std::chrono::steady_clock::time_point deadline,
                                       LookUpHost look_up) {
-  in6_addr ignored6;
-  if (IsIpv4Literal(host) || inet_pton(AF_INET6, host.c_str(), &ignored6) == 1) return host;
+  if (IsIpLiteral(host)) return host;
   if (!IsHostName(host)) return NumericHost(host);  // says why, without a lookup
   struct Answer {
     std::mutex mu;

@@ -9,7 +9,10 @@
 # rounds is not shown by one invocation: run it again with the builds swapped.
 #   tools/bench/ab.sh [--a-build DIR] [--b-build DIR] [--a-env "K=V ..."] [--b-env "K=V ..."]
 #                     [--a-flags "FLAGS"] [--b-flags "FLAGS"] [--rounds N] [--seconds S]
-#                     [--dir DIR] [-- PHAROS-BENCH ARGS]
+#                     [--load N] [--dir DIR] [-- PHAROS-BENCH ARGS]
+# --load N first writes N keys of 256 bytes under bench/ to each cluster (64 clients, as
+# compare.sh loads its 100,000): gets then read keys that exist, from a store of that size, where
+# without it they read an empty store, which answers faster than any store compare.sh measures.
 # Builds default to $PHAROS_BUILD_DIR or build/; --X-env sets environment variables for one
 # side's members, --X-flags adds pharosd flags. The workload defaults to the sequential put
 # (--workload put --clients 1); the script itself passes --endpoints, --duration and --json.
@@ -25,10 +28,10 @@ usage() {  # the synopsis from the header above
   exit 2
 }
 a_build=${PHAROS_BUILD_DIR:-$root/build} b_build=""
-a_env="" b_env="" a_flags="" b_flags="" rounds=10 seconds=3 dir=""
+a_env="" b_env="" a_flags="" b_flags="" rounds=10 seconds=3 load=0 dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --a-build | --b-build | --a-env | --b-env | --a-flags | --b-flags | --rounds | --seconds | --dir)
+    --a-build | --b-build | --a-env | --b-env | --a-flags | --b-flags | --rounds | --seconds | --load | --dir)
       [ $# -ge 2 ] || usage
       opt=${1#--}
       printf -v "${opt//-/_}" '%s' "$2"
@@ -42,6 +45,7 @@ done
 bench_args=("$@")
 [ ${#bench_args[@]} -gt 0 ] || bench_args=(--workload put --clients 1)
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "ab.sh: --rounds wants a positive whole number" >&2; exit 2; }
+[[ $load =~ ^[0-9]+$ ]] || { echo "ab.sh: --load wants a whole number of keys" >&2; exit 2; }
 if ! [[ $seconds =~ ^([0-9]+\.?[0-9]*|\.[0-9]+)$ ]] || ! awk "BEGIN{exit !($seconds > 0)}"; then
   echo "ab.sh: --seconds wants a positive number" >&2
   exit 2
@@ -110,8 +114,16 @@ describe() {  # side
 start_cluster a 50
 start_cluster b 60
 wait_ready a && wait_ready b || exit 1
+load_keys() {  # side
+  "$bench" --endpoints "${eps_of[$1]}" --workload put --clients 64 --connections 8 \
+    --total "$load" --keys "$load" --value-size 256 --prefix bench/ >/dev/null 2>&1 && return 0
+  echo "ab.sh: loading $load keys into cluster ${1^^} failed (logs in $dir/$1)" >&2
+  return 1
+}
+if [ "$load" -gt 0 ]; then load_keys a && load_keys b || exit 1; fi
 describe a
 describe b
+[ "$load" -gt 0 ] && echo "each loaded with $load keys of 256 bytes under bench/"
 echo "workload: ${bench_args[*]}, $seconds s a run, $rounds rounds"
 
 for r in $(seq 1 "$rounds"); do

@@ -127,7 +127,7 @@ class MvccStore::WriteTxn {
   int64_t revision_after() const { return read_revision(); }
 
   void Put(const pb::PutRequest& req, pb::PutResponse* resp) {
-    KeyIndex& ki = s_->index_[req.key()];
+    KeyIndex& ki = s_->index_.FindOrAdd(req.key());
     const bool live = ki.Live();
     const bool want_prev = live && (s_->prev_kv_in_events_ || (resp && req.prev_kv()) ||
                                     req.ignore_value() || req.ignore_lease());
@@ -165,7 +165,7 @@ class MvccStore::WriteTxn {
     int64_t deleted = 0;
     for (auto& [k, rev] : s_->KeysAt(key, range_end, read_revision())) {
       const std::string name = *k;
-      KeyIndex& ki = s_->index_[name];
+      KeyIndex& ki = s_->index_.FindOrAdd(name);
       const bool want_prev = s_->prev_kv_in_events_ || (resp && want_prev_in_response);
       const pb::KeyValue prev = want_prev ? Read(rev, false) : pb::KeyValue();
       const Revision tomb{main_, sub_++};
@@ -267,7 +267,7 @@ Status MvccStore::Load() {
     if (!kv.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return Status::Corruption("kv value at revision " + std::to_string(r.main));
     }
-    KeyIndex& ki = index_[kv.key()];
+    KeyIndex& ki = index_.FindOrAdd(kv.key());
     if (k.size() == 17) {
       ki.Tombstone(r);
     } else {
@@ -320,9 +320,8 @@ std::vector<std::pair<const std::string*, Revision>> MvccStore::KeysAt(const std
   std::vector<std::pair<const std::string*, Revision>> out;
   const KeyRange r = ToRange(key, range_end);
   if (r.single) {
-    auto it = index_.find(key);
-    if (it != index_.end()) {
-      if (auto rev = it->second.Get(at)) out.emplace_back(&it->first, *rev);
+    if (const KeyTable::Entry* e = index_.Find(key)) {
+      if (auto rev = e->second.Get(at)) out.emplace_back(&e->first, *rev);
     }
     return out;
   }
@@ -504,8 +503,8 @@ Result<ApplyResult> MvccStore::Apply(uint64_t index, const pb::RaftRequest& requ
     return p.lease() == 0 || leases_.count(p.lease());
   };
   auto key_exists = [&](const std::string& k) {
-    auto it = index_.find(k);
-    return it != index_.end() && it->second.Live();
+    const KeyTable::Entry* e = index_.Find(k);
+    return e != nullptr && e->second.Live();
   };
   // Everything that can refuse a put is checked before anything changes, and in etcd's order,
   // so that a put wrong in two ways fails the same way on both: on its own, an unknown lease is
@@ -735,8 +734,7 @@ Result<std::vector<RevisionEvents>> MvccStore::History(int64_t from, int64_t to,
     const bool tombstone = k.size() == 17;
     ev.set_type(tombstone ? pb::Event::DELETE : pb::Event::PUT);
     // The value before this revision, for watchers that asked for it.
-    auto ki = index_.find(kv.key());
-    if (ki != index_.end()) {
+    if (const KeyTable::Entry* ki = index_.Find(kv.key())) {
       if (auto prev = ki->second.Get(main - 1)) {
         auto prev_kv = ReadRevision(*prev, false);
         if (prev_kv.ok()) *ev.mutable_prev_kv() = std::move(*prev_kv);

@@ -24,6 +24,7 @@
 
 #include "common/result.h"
 #include "kvstore/key_index.h"
+#include "kvstore/key_table.h"
 #include "proto/pharos.pb.h"
 
 namespace rocksdb {
@@ -149,7 +150,7 @@ class MvccStore {
 
   rocksdb::DB* db_;
   Families cf_;
-  std::map<std::string, KeyIndex> index_;
+  KeyTable index_;
   struct LeaseState {
     int64_t ttl = 0;
     std::set<std::string> keys;

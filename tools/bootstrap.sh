@@ -8,6 +8,7 @@ packages=(
   libboost-dev libprotobuf-dev protobuf-compiler librocksdb-dev libspdlog-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev nlohmann-json3-dev iptables
   libgoogle-perftools-dev  # tcmalloc, pharosd's allocator
+  libabsl-dev  # Abseil: the key table's flat hash set (kvstore)
   # pharos-bench's etcd driver and the side-by-side benchmark (tools/bench/compare.sh).
   etcd-server libgrpc++-dev protobuf-compiler-grpc jq
 )

@@ -7,7 +7,7 @@
 // (PERFORMANCE.md): the generations are one flat list of revisions in which a tombstone ends a
 // generation, only the open generation's create revision, version and lease are kept (a read at
 // a past revision gets them from the stored value), and the first revision lives inline, since
-// most keys change once between compactions. 56 bytes per key written once, no allocation of
+// most keys change once between compactions. 48 bytes per key written once, no allocation of
 // its own.
 #pragma once
 
@@ -49,15 +49,32 @@ class KeyIndex {
   bool Compact(int64_t at, std::vector<std::pair<Revision, bool>>* obsolete);
 
  private:
-  struct Entry {
-    int64_t main = 0;
-    int32_t sub = 0;  // the change's number within its revision (a txn op, a deleted key)
-    bool tombstone = false;
-    Revision revision() const { return {main, sub}; }
-  };
+  // 12 bytes and 4-aligned, so that the inline first entry and size_ share 16 bytes: a KeyIndex
+  // is 48 bytes, and a key's std::map node 112 (an allocation size class), where 8 bytes more
+  // made it 128. The main revision is kept as two halves for that alignment.
+  class Entry {
+   public:
+    Entry() = default;
+    Entry(int64_t main, int64_t sub, bool tombstone)
+        : main_low_(static_cast<uint32_t>(static_cast<uint64_t>(main))),
+          main_high_(static_cast<uint32_t>(static_cast<uint64_t>(main) >> 32)),
+          sub_and_tombstone_((static_cast<uint32_t>(sub) << 1) | (tombstone ? 1u : 0u)) {}
+    int64_t main() const {
+      return static_cast<int64_t>((static_cast<uint64_t>(main_high_) << 32) | main_low_);
+    }
+    bool tombstone() const { return (sub_and_tombstone_ & 1u) != 0; }
+    Revision revision() const { return {main(), static_cast<int64_t>(sub_and_tombstone_ >> 1)}; }
 
+   private:
+    uint32_t main_low_ = 0;
+    uint32_t main_high_ = 0;
+    uint32_t sub_and_tombstone_ = 0;  // the change's number within its revision (a txn op, a
+                                      // deleted key), shifted left by one, and the tombstone bit
+  };
   size_t size() const { return size_; }
   const Entry& at(size_t i) const { return i == 0 ? first_ : more_[i - 1]; }
+  // more_'s length for `n` entries in it: grown by doubling, so never stored.
+  static uint32_t CapacityFor(uint32_t n);
   void Append(Entry e);
   void Assign(const std::vector<Entry>& entries);
 
@@ -65,11 +82,10 @@ class KeyIndex {
   int64_t created_ = 0;
   int64_t version_ = 0;
   int64_t lease_ = 0;
-  // Every revision, oldest first: entry 0 inline, entries 1.. in more_ (capacity more_capacity_).
-  Entry first_;
+  // Every revision, oldest first: entry 0 inline, entries 1.. in more_.
   std::unique_ptr<Entry[]> more_;
+  Entry first_;
   uint32_t size_ = 0;
-  uint32_t more_capacity_ = 0;
 };
 
 }  // namespace pharos::kv

@@ -95,5 +95,43 @@ TEST(KeyIndexTest, LongHistoryAcrossGenerationsAndCompactions) {
   EXPECT_EQ(obsolete.size(), 2u);
 }
 
+TEST(KeyIndexTest, RevisionsPastThirtyTwoBitsAndSubRevisionsSurviveGrowthAndCompaction) {
+  // Entries keep the main revision as two 32-bit halves and the sub revision beside the
+  // tombstone bit: each must come back whole, inline and in the grown array alike.
+  KeyIndex ki;
+  constexpr int64_t kBase = (int64_t{1} << 32) - 3;  // crosses the halves' boundary
+  constexpr int kChanges = 40;                       // grows the array past 32 entries
+  for (int i = 0; i < kChanges; ++i) {
+    if (i % 10 == 9) {
+      ki.Tombstone({kBase + i, 1000 + i});
+    } else {
+      ki.Put({kBase + i, 1000 + i}, kBase + i, 1, 0);
+    }
+  }
+  for (int i = 0; i < kChanges; ++i) {
+    const auto rev = ki.Get(kBase + i);
+    if (i % 10 == 9) {
+      EXPECT_FALSE(rev.has_value()) << i;
+    } else {
+      ASSERT_TRUE(rev.has_value()) << i;
+      EXPECT_EQ(rev->main, kBase + i);
+      EXPECT_EQ(rev->sub, 1000 + i);
+    }
+  }
+  EXPECT_FALSE(ki.Get(kBase - 1).has_value());
+  EXPECT_FALSE(ki.Live());  // the last change, 39, is a tombstone
+
+  std::vector<std::pair<Revision, bool>> obsolete;
+  EXPECT_FALSE(ki.Compact(kBase + 35, &obsolete));
+  // Generations 0-9, 10-19 and 20-29 go whole; 30-34 are hidden by 35.
+  ASSERT_EQ(obsolete.size(), 35u);
+  for (int i = 0; i < 35; ++i) {
+    EXPECT_EQ(obsolete[i].first, (Revision{kBase + i, 1000 + i})) << i;
+    EXPECT_EQ(obsolete[i].second, i % 10 == 9) << i;
+  }
+  EXPECT_EQ(*ki.Get(kBase + 38), (Revision{kBase + 38, 1038}));
+  EXPECT_FALSE(ki.Get(kBase + 39).has_value());
+}
+
 }  // namespace
 }  // namespace pharos::kv

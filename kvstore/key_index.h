@@ -27,6 +27,10 @@ struct Revision {
 
 class KeyIndex {
  public:
+  // The largest sub revision an entry holds (31 bits). A revision's changes are its txn's ops and
+  // the keys its deletes removed, far fewer; MvccStore::Load refuses a stored one above it.
+  static constexpr int64_t kMaxSub = (int64_t{1} << 31) - 1;
+
   KeyIndex() = default;
   KeyIndex(KeyIndex&&) noexcept = default;
   KeyIndex& operator=(KeyIndex&&) noexcept = default;
@@ -50,7 +54,7 @@ class KeyIndex {
 
  private:
   // 12 bytes and 4-aligned, so that the inline first entry and size_ share 16 bytes: a KeyIndex
-  // is 48 bytes, and a key's std::map node 112 (an allocation size class), where 8 bytes more
+  // is 48 bytes, and a key's std::map node 112 (one of tcmalloc's size classes), where 8 bytes more
   // made it 128. The main revision is kept as two halves for that alignment.
   class Entry {
    public:
@@ -68,8 +72,9 @@ class KeyIndex {
    private:
     uint32_t main_low_ = 0;
     uint32_t main_high_ = 0;
-    uint32_t sub_and_tombstone_ = 0;  // the change's number within its revision (a txn op, a
-                                      // deleted key), shifted left by one, and the tombstone bit
+    // The change's number within its revision (a txn op, a deleted key; below kMaxSub),
+    // shifted left by one, and the tombstone bit.
+    uint32_t sub_and_tombstone_ = 0;
   };
   size_t size() const { return size_; }
   const Entry& at(size_t i) const { return i == 0 ? first_ : more_[i - 1]; }

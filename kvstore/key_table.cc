@@ -1,14 +1,8 @@
 #include "kvstore/key_table.h"
 
-#include <absl/hash/hash.h>
-
 #include <utility>
 
 namespace pharos::kv {
-
-size_t KeyTable::Hash::operator()(std::string_view key) const {
-  return absl::Hash<std::string_view>{}(key);
-}
 
 const KeyTable::Entry* KeyTable::Find(std::string_view key) const {
   auto it = by_key_.find(key);
@@ -29,7 +23,12 @@ KeyIndex& KeyTable::FindOrAdd(const std::string& key) {
   auto it = map_.lower_bound(key);
   if (it != map_.end() && it->first == key) return it->second;
   it = map_.emplace_hint(it, key, KeyIndex());
-  by_key_.insert(&*it);
+  try {
+    by_key_.insert(&*it);
+  } catch (...) {
+    map_.erase(it);  // a key the hash index cannot find would be invisible to gets for good
+    throw;
+  }
   return it->second;
 }
 

@@ -4,11 +4,13 @@
 // cache miss: perf put that walk at 22% of the apply thread's time under gets from 64 clients,
 // and each read waits for the reads queued before it on that thread. The hash index holds a
 // pointer to each of the tree's elements (a std::map element never moves): 9 bytes a slot with
-// its control byte, 1.2 MB for 100,000 keys (PERFORMANCE.md, "Run 58").
+// its control byte, 1.2 MB for 100,000 keys (PERFORMANCE.md, "Runs 58 and 59").
 // Single-threaded (owned by MvccStore).
 #pragma once
 
 #include <absl/container/flat_hash_set.h>
+#include <absl/hash/hash.h>
+#include <absl/strings/string_view.h>
 
 #include <map>
 #include <string>
@@ -48,7 +50,11 @@ class KeyTable {
   // The set holds the map's elements by address and finds them by key (heterogeneous lookup).
   struct Hash {
     using is_transparent = void;
-    size_t operator()(std::string_view key) const;
+    // absl::string_view, not std::string_view: this Abseil is built with a string_view of its
+    // own, and hashing a std::string_view would go through std::hash and then absl's mixing.
+    size_t operator()(std::string_view key) const {
+      return absl::Hash<absl::string_view>{}(absl::string_view(key.data(), key.size()));
+    }
     size_t operator()(const Entry* e) const { return (*this)(std::string_view(e->first)); }
   };
   struct Eq {

@@ -263,6 +263,10 @@ Status MvccStore::Load() {
     if (k.size() != 16 && k.size() != 17) return Status::Corruption("kv key of bad length");
     const Revision r{static_cast<int64_t>(ReadBE64(k.data())),
                      static_cast<int64_t>(ReadBE64(k.data() + 8))};
+    if (r.sub < 0 || r.sub > KeyIndex::kMaxSub) {
+      return Status::Corruption("kv key with a bad sub revision at revision " +
+                                std::to_string(r.main));
+    }
     pb::KeyValue kv;
     if (!kv.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return Status::Corruption("kv value at revision " + std::to_string(r.main));

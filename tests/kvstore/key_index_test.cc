@@ -131,6 +131,15 @@ TEST(KeyIndexTest, RevisionsPastThirtyTwoBitsAndSubRevisionsSurviveGrowthAndComp
   }
   EXPECT_EQ(*ki.Get(kBase + 38), (Revision{kBase + 38, 1038}));
   EXPECT_FALSE(ki.Get(kBase + 39).has_value());
+
+  // Compaction left 5 entries (35-39) in a fresh array; appending past each power of two must
+  // grow it again, and every entry must read back.
+  for (int i = kChanges; i < kChanges + 20; ++i) ki.Put({kBase + i, i}, kBase + i, 1, 0);
+  EXPECT_TRUE(ki.Live());
+  for (int i = kChanges; i < kChanges + 20; ++i) {
+    EXPECT_EQ(*ki.Get(kBase + i), (Revision{kBase + i, i})) << i;
+  }
+  EXPECT_EQ(*ki.Get(kBase + 38), (Revision{kBase + 38, 1038}));
 }
 
 }  // namespace

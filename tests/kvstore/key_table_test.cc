@@ -58,9 +58,11 @@ TEST(KeyTableTest, AnErasedKeyIsGoneFromBothTheTreeAndTheHashIndex) {
   }
   EXPECT_EQ(t.size(), 50u);
   for (int i = 0; i < 100; ++i) EXPECT_EQ(t.Find(Key(i)) != nullptr, i % 2 == 1) << Key(i);
-  // Added back, a key is found again, and only once.
-  t.FindOrAdd(Key(4));
+  // Added back, a key is found again, through the hash index and the tree alike.
+  KeyIndex& added = t.FindOrAdd(Key(4));
   ASSERT_NE(t.Find(Key(4)), nullptr);
+  EXPECT_EQ(&t.Find(Key(4))->second, &added);
+  EXPECT_EQ(&t.FindOrAdd(Key(4)), &added);
   EXPECT_EQ(t.size(), 51u);
 }
 
@@ -71,8 +73,9 @@ TEST(KeyTableTest, ClearForgetsEveryKey) {
   EXPECT_EQ(t.size(), 0u);
   EXPECT_EQ(t.begin(), t.end());
   for (int i = 0; i < 100; ++i) EXPECT_EQ(t.Find(Key(i)), nullptr);
-  t.FindOrAdd(Key(1));
-  EXPECT_NE(t.Find(Key(1)), nullptr);
+  KeyIndex& added = t.FindOrAdd(Key(1));
+  ASSERT_NE(t.Find(Key(1)), nullptr);
+  EXPECT_EQ(&t.Find(Key(1))->second, &added);
   EXPECT_EQ(t.size(), 1u);
 }
 

@@ -258,6 +258,32 @@ TEST_F(MvccStoreTest, CompactionKeepsWhatLaterReadsNeed) {
   EXPECT_EQ((*store_)->revision(), 6);
 }
 
+TEST_F(MvccStoreTest, ReopenRefusesAStoredSubRevisionTheIndexCannotHold) {
+  Apply(PutReq("a", "1"));  // 2
+  // A value under revision {3, 2^31}: the key index keeps 31 bits of a sub revision, and would
+  // point at another stored key.
+  pb::KeyValue kv;
+  kv.set_key("b");
+  kv.set_value("1");
+  kv.set_create_revision(3);
+  kv.set_mod_revision(3);
+  kv.set_version(1);
+  std::string key(16, '\0');
+  for (int i = 0; i < 8; ++i) {
+    key[7 - i] = static_cast<char>((uint64_t{3} >> (8 * i)) & 0xff);
+    key[15 - i] = static_cast<char>((uint64_t{1} << 31 >> (8 * i)) & 0xff);
+  }
+  ASSERT_TRUE(store_->db()
+                  ->Put(rocksdb::WriteOptions(), store_->cf("kv"), key, kv.SerializeAsString())
+                  .ok());
+  try {
+    store_->Reopen();
+    ADD_FAILURE() << "the store opened";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("bad sub revision"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(MvccStoreTest, ReopenRebuildsIndexLeasesAndAppliedIndex) {
   const int64_t id = Apply(GrantReq(30)).response.lease_grant().id();
   Apply(PutReq("k", "v", id));

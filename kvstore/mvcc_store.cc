@@ -25,12 +25,29 @@ uint64_t ReadBE64(const char* p) {
   return v;
 }
 
+void WriteBE64(char* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((v >> (8 * (7 - i))) & 0xff);
+}
+
+// A revision's key in the KV family: main and sub big-endian, then a mark on a tombstone. Built on
+// the stack: as a std::string its 16 bytes are past the short-string buffer, an allocation for
+// every value a read fetches.
+class RevKeyBytes {
+ public:
+  RevKeyBytes(Revision rev, bool tombstone) : size_(tombstone ? 17 : 16) {
+    WriteBE64(bytes_, static_cast<uint64_t>(rev.main));
+    WriteBE64(bytes_ + 8, static_cast<uint64_t>(rev.sub));
+    if (tombstone) bytes_[16] = kTombstoneMark;
+  }
+  rocksdb::Slice slice() const { return rocksdb::Slice(bytes_, size_); }
+
+ private:
+  char bytes_[17];
+  size_t size_;
+};
+
 std::string RevKey(Revision rev, bool tombstone = false) {
-  std::string key;
-  AppendBE64(&key, static_cast<uint64_t>(rev.main));
-  AppendBE64(&key, static_cast<uint64_t>(rev.sub));
-  if (tombstone) key.push_back(kTombstoneMark);
-  return key;
+  return RevKeyBytes(rev, tombstone).slice().ToString();
 }
 
 std::string U64(uint64_t v) {
@@ -310,11 +327,15 @@ Result<pb::KeyValue> MvccStore::ReadRevision(Revision rev, bool tombstone) const
     auto it = unwritten_.find(rev);
     if (it != unwritten_.end()) return it->second;
   }
-  std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_.kv, RevKey(rev, tombstone), &value);
+  // Pinned where it lies (a block in the cache, a memtable), not copied out first.
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cf_.kv, RevKeyBytes(rev, tombstone).slice(), &value);
   if (!s.ok()) return FromRocks(s, "reading revision " + std::to_string(rev.main));
   pb::KeyValue kv;
-  if (!kv.ParseFromString(value)) return Status::Corruption("kv value");
+  if (!kv.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+    return Status::Corruption("kv value");
+  }
   return kv;
 }
 

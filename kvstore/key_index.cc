@@ -73,8 +73,9 @@ bool KeyIndex::Compact(int64_t at_main, std::vector<std::pair<Revision, bool>>* 
     if (closed) ++end;  // the tombstone belongs to the generation it ends
     if (closed && at(end - 1).main() <= at_main) {
       // Deleted by `at`: nothing in it is visible at or after `at`.
-      for (size_t j = begin; j < end; ++j)
+      for (size_t j = begin; j < end; ++j) {
         obsolete->push_back({at(j).revision(), at(j).tombstone()});
+      }
     } else {
       // Keep the revision visible at `at` (the last one <= at) and everything after it.
       size_t first_kept = begin;

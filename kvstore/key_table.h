@@ -4,7 +4,7 @@
 // cache miss: perf put that walk at 22% of the apply thread's time under gets from 64 clients,
 // and each read waits for the reads queued before it on that thread. The hash index holds a
 // pointer to each of the tree's elements (a std::map element never moves): 9 bytes a slot with
-// its control byte, 1.2 MB for 100,000 keys (PERFORMANCE.md, "Runs 58 and 59").
+// its control byte, 1.2 MB for 100,000 keys (PERFORMANCE.md, "Runs 58 to 60").
 // Single-threaded (owned by MvccStore).
 #pragma once
 

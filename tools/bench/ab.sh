@@ -31,7 +31,8 @@ a_build=${PHAROS_BUILD_DIR:-$root/build} b_build=""
 a_env="" b_env="" a_flags="" b_flags="" rounds=10 seconds=3 load=0 dir=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --a-build | --b-build | --a-env | --b-env | --a-flags | --b-flags | --rounds | --seconds | --load | --dir)
+    --a-build | --b-build | --a-env | --b-env | --a-flags | --b-flags | --rounds | --seconds | \
+      --load | --dir)
       [ $# -ge 2 ] || usage
       opt=${1#--}
       printf -v "${opt//-/_}" '%s' "$2"

@@ -15,10 +15,6 @@ constexpr char kRevisionKey[] = "revision";
 constexpr char kCompactKey[] = "compact";
 constexpr char kTombstoneMark = 't';
 
-void AppendBE64(std::string* out, uint64_t v) {
-  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
-
 uint64_t ReadBE64(const char* p) {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
@@ -51,8 +47,8 @@ std::string RevKey(Revision rev, bool tombstone = false) {
 }
 
 std::string U64(uint64_t v) {
-  std::string s;
-  AppendBE64(&s, v);
+  std::string s(8, '\0');
+  WriteBE64(s.data(), v);
   return s;
 }
 
